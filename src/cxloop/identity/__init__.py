@@ -1,0 +1,36 @@
+"""Identity: tenants, the unit tree, users, roles, tokens, the scope funnel
+and the audit log. Other packages import only what is listed here.
+"""
+
+from cxloop.identity.access import TENANT_WIDE_ROLES, Grant, Perm, Principal, Reach, Role, TokenScope
+from cxloop.identity.audit import Actor, AuditAction, record
+from cxloop.identity.auth import SESSION_COOKIE, CurrentPrincipal, OptionalPrincipal, client_ip
+from cxloop.identity.models import ApiToken, AuditEvent, Membership, Tenant, Unit, User, UserSession
+from cxloop.identity.units import display_name, get_unit_by_code, visible_unit
+
+__all__ = [
+    "SESSION_COOKIE",
+    "TENANT_WIDE_ROLES",
+    "Actor",
+    "ApiToken",
+    "AuditAction",
+    "AuditEvent",
+    "CurrentPrincipal",
+    "Grant",
+    "Membership",
+    "OptionalPrincipal",
+    "Perm",
+    "Principal",
+    "Reach",
+    "Role",
+    "Tenant",
+    "TokenScope",
+    "Unit",
+    "User",
+    "UserSession",
+    "client_ip",
+    "display_name",
+    "get_unit_by_code",
+    "record",
+    "visible_unit",
+]

@@ -1,0 +1,138 @@
+"""Database plumbing shared by every domain: the declarative base, portable
+column types, engines tuned per backend, and read/write sessions.
+
+SQLite is the embedded default. Its pysqlite transaction handling is turned
+off so that we emit BEGIN ourselves: writers say ``BEGIN IMMEDIATE`` and take
+the write lock up front, which turns "database is locked" failures of
+read-then-write transactions into short waits (see docs/adr/0003).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, MetaData, String, event
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import NullPool
+from sqlalchemy.types import TypeDecorator
+
+from cxloop.kit.clock import as_utc
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+def IdColumnType() -> String:  # noqa: N802 - reads like a type at call sites
+    return String(26)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on every backend.
+
+    SQLite has no time zones; storing naive UTC and re-attaching UTC on the
+    way out keeps comparisons and ISO output identical to PostgreSQL.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = as_utc(value)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return as_utc(value)
+
+
+def async_url(url: str) -> str:
+    if url.startswith("sqlite:"):
+        return "sqlite+aiosqlite:" + url.removeprefix("sqlite:")
+    return url
+
+
+def sync_url(url: str) -> str:
+    return url.replace("sqlite+aiosqlite:", "sqlite:")
+
+
+def _tune_sqlite(engine: Any) -> None:
+    """Pragmas per connection, and BEGIN emitted by us (deferred or immediate)."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:
+    url = async_url(url)
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, echo=echo, poolclass=NullPool if ":memory:" not in url else None)
+        _tune_sqlite(engine.sync_engine)
+        return engine
+    return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def tune_sync_engine(engine: Any) -> None:
+    """Apply the SQLite tuning to a synchronous engine (Alembic, tools)."""
+    if engine.dialect.name == "sqlite":
+        _tune_sqlite(engine)
+
+
+class Database:
+    """One engine per event loop; read sessions and write sessions.
+
+    A write session on SQLite begins IMMEDIATE; on PostgreSQL both are the
+    same READ COMMITTED transaction.
+    """
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self.engine = make_engine(url, echo=echo)
+        self.dialect = self.engine.dialect.name
+        write_bind = self.engine.execution_options(sqlite_begin="IMMEDIATE")
+        self._read = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
+        self._write = async_sessionmaker(write_bind, expire_on_commit=False, autoflush=True)
+
+    @asynccontextmanager
+    async def session(self, *, write: bool) -> AsyncIterator[AsyncSession]:
+        factory = self._write if write else self._read
+        async with factory() as session:
+            session.info["write"] = write
+            yield session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,97 @@
+"""Configuration from the environment (``CXLOOP_*``), with embedded defaults.
+
+With nothing set, cxloop runs on one SQLite file under ``./cxloop-data`` with
+its job worker in-process; production points ``CXLOOP_DATABASE_URL`` at
+PostgreSQL and ``CXLOOP_REDIS_URL`` at Redis.
+"""
+
+from __future__ import annotations
+
+import functools
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SUPPORTED_LOCALES = ("zh-CN", "en")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CXLOOP_", extra="ignore")
+
+    data_dir: Path = Path("cxloop-data")
+    database_url: str | None = None
+    redis_url: str | None = None
+    secret_key: str | None = None
+    # "auto" marks cookies Secure when the request arrived over TLS (directly
+    # or, behind a trusted proxy, per X-Forwarded-Proto).
+    cookie_secure: Literal["auto", "always", "never"] = "auto"
+    session_hours: int = Field(default=12, ge=1, le=24 * 30)
+    max_request_bytes: int = Field(default=1_048_576, ge=1024)
+    default_locale: Literal["zh-CN", "en"] = "zh-CN"
+    default_timezone: str = "Asia/Shanghai"
+    # Jobs run in the web process unless a real broker is configured; this
+    # forces either way (e.g. off for web processes behind a Redis broker).
+    embedded_worker: bool | None = None
+    # Jobs run inline right after commit (tests, one-shot CLI commands).
+    jobs_immediate: bool = False
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_seconds: int = Field(default=900, ge=1)
+    assets_dir: Path | None = None
+    sql_echo: bool = False
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("CXLOOP_DATABASE_URL must be a sqlite:// or postgresql+psycopg:// URL")
+        if value.startswith("postgresql://"):
+            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'cxloop.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def runs_embedded_worker(self) -> bool:
+        if self.embedded_worker is not None:
+            return self.embedded_worker
+        return self.redis_url is None
+
+    def effective_secret_key(self) -> str:
+        """The configured key, or one generated once and kept in the data dir.
+
+        Embedded installs get a stable key without configuration; several web
+        processes on one machine share it through the file. Production sets
+        CXLOOP_SECRET_KEY so that every host agrees.
+        """
+        if self.secret_key:
+            return self.secret_key
+        key_file = self.data_dir / "secret.key"
+        if key_file.exists():
+            return key_file.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        candidate = secrets.token_urlsafe(48)
+        try:
+            with key_file.open("x") as handle:
+                handle.write(candidate)
+            key_file.chmod(0o600)
+        except FileExistsError:
+            pass
+        return key_file.read_text().strip()
+
+
+@functools.cache
+def get_settings() -> Settings:
+    return Settings()

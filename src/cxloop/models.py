@@ -1,0 +1,12 @@
+"""Every table of every domain, imported for Alembic and the schema tests.
+
+A new domain adds its models module here; nothing else needs to know.
+"""
+
+from cxloop.identity import models as identity_models
+from cxloop.kit import idempotency, jobs
+from cxloop.kit.db import Base
+
+metadata = Base.metadata
+
+__all__ = ["identity_models", "idempotency", "jobs", "metadata"]

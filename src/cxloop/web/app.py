@@ -1,0 +1,75 @@
+"""Application factory: one app object for ``cxloop serve``, demo and tests."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+import cxloop
+from cxloop import models  # noqa: F401 - registers every table on the metadata
+from cxloop.identity.routes import router as identity_router
+from cxloop.kit.db import Database
+from cxloop.kit.http import BodySizeLimit, install_error_handlers
+from cxloop.kit.settings import Settings, get_settings
+from cxloop.web import pages
+from cxloop.worker import EmbeddedWorker, make_huey, make_transport
+
+log = logging.getLogger("cxloop.web")
+
+API_DESCRIPTION = """\
+The cxloop API. Send `Authorization: Bearer <token>` (create one with
+`cxloop tokens create --email ...` or on the Tokens page). Errors are
+`application/problem+json` with a stable `code`; lists take `limit` and
+`cursor` and answer `{items, next_cursor}`; creating POSTs honour an
+`Idempotency-Key` header.
+"""
+
+
+def create_app(settings: Settings | None = None, *, start_worker: bool | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings.effective_database_url, echo=settings.sql_echo)
+        huey = None if settings.jobs_immediate else make_huey(settings)
+        app.state.db = db
+        app.state.settings = settings
+        app.state.secret_key = settings.effective_secret_key()
+        app.state.transport = make_transport(settings, db, huey)
+        worker: EmbeddedWorker | None = None
+        run_worker = settings.runs_embedded_worker if start_worker is None else start_worker
+        if huey is not None and run_worker:
+            worker = EmbeddedWorker(huey, settings.effective_database_url)
+            worker.start()
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
+            await db.dispose()
+
+    app = FastAPI(
+        title="cxloop API",
+        version=cxloop.__version__,
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    install_error_handlers(app, html_handler=pages.error_page)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+
+    @app.get("/healthz", tags=["system"], summary="Liveness", response_model=dict[str, Any])
+    async def healthz() -> JSONResponse:
+        return JSONResponse({"status": "ok", "version": cxloop.__version__})
+
+    app.include_router(identity_router)
+    pages.mount(app, settings)
+    return app

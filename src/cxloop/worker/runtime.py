@@ -1,0 +1,158 @@
+"""Transports and the worker loop that executes outbox jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from huey import MemoryHuey, RedisHuey, SqliteHuey
+from huey.api import Huey
+from huey.exceptions import RetryTask
+
+from cxloop.kit.db import Database
+from cxloop.kit.jobs import RetryLater, relay_once, run_job
+from cxloop.kit.settings import Settings
+
+log = logging.getLogger("cxloop.worker")
+
+RUN_JOB_TASK = "cxloop.run_job"
+RELAY_EVERY_SECONDS = 2.0
+
+
+class _ThreadContext(threading.local):
+    """Each worker thread keeps one event loop and one engine bound to it."""
+
+    loop: asyncio.AbstractEventLoop | None = None
+    db: Database | None = None
+
+
+_context = _ThreadContext()
+
+
+def _thread_db(url: str) -> tuple[asyncio.AbstractEventLoop, Database]:
+    if _context.loop is None or _context.db is None:
+        _context.loop = asyncio.new_event_loop()
+        _context.db = Database(url)
+    return _context.loop, _context.db
+
+
+def make_huey(settings: Settings, *, immediate: bool = False) -> Huey:
+    if immediate:
+        huey: Huey = MemoryHuey("cxloop", immediate=True, utc=True)
+    elif settings.redis_url:
+        huey = RedisHuey("cxloop", url=settings.redis_url, utc=True)
+    else:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        huey = SqliteHuey("cxloop", filename=str((settings.data_dir / "jobs.db").resolve()), utc=True)
+    register_tasks(huey, settings.effective_database_url)
+    return huey
+
+
+def register_tasks(huey: Huey, database_url: str) -> None:
+    @huey.task(name=RUN_JOB_TASK, context=False)  # type: ignore[untyped-decorator]
+    def run_outbox_job(job_id: str) -> None:
+        loop, db = _thread_db(database_url)
+        transport = HueyTransport(huey)
+        try:
+            loop.run_until_complete(run_job(db, job_id, transport))
+        except RetryLater as retry:
+            raise RetryTask(delay=int(retry.delay.total_seconds())) from retry
+
+    huey.cxloop_run_job = run_outbox_job
+
+
+class HueyTransport:
+    def __init__(self, huey: Huey) -> None:
+        self.huey = huey
+
+    async def send(self, job_id: str, eta: datetime | None) -> None:
+        message = self.huey.cxloop_run_job.s(job_id)
+        if eta is not None:
+            message.eta = eta.astimezone(UTC).replace(tzinfo=None)
+        await asyncio.to_thread(self.huey.enqueue, message)
+
+
+class InlineTransport:
+    """Runs a job right after the commit that created it (tests, CLI)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def send(self, job_id: str, eta: datetime | None) -> None:
+        if eta is not None and eta > datetime.now(UTC):
+            return  # the relay sends it when due
+        try:
+            await run_job(self.db, job_id, self)
+        except RetryLater as retry:
+            log.info("job %s will be retried by the relay (%s)", job_id, retry.delay)
+
+
+def make_transport(settings: Settings, db: Database, huey: Huey | None) -> Any:
+    if settings.jobs_immediate or huey is None:
+        return InlineTransport(db)
+    return HueyTransport(huey)
+
+
+class EmbeddedWorker:
+    """Consumes the Huey queue and runs the outbox relay in background threads.
+
+    Used in the web process when there is no broker, and by ``cxloop worker``
+    for the relay next to Huey's own consumer.
+    """
+
+    def __init__(self, huey: Huey, database_url: str, *, consume: bool = True, threads: int = 1) -> None:
+        self.huey = huey
+        self.database_url = database_url
+        self.consume = consume
+        self.threads = threads
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        self._threads.append(threading.Thread(target=self._relay_loop, name="cxloop-relay", daemon=True))
+        if self.consume:
+            for index in range(self.threads):
+                self._threads.append(
+                    threading.Thread(target=self._consume_loop, name=f"cxloop-worker-{index}", daemon=True)
+                )
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def _relay_loop(self) -> None:
+        loop, db = _thread_db(self.database_url)
+        transport = HueyTransport(self.huey)
+        while not self._stop.is_set():
+            try:
+                loop.run_until_complete(relay_once(db, transport))
+            except Exception:
+                log.exception("relay pass failed")
+            self._stop.wait(RELAY_EVERY_SECONDS)
+        loop.run_until_complete(db.dispose())
+
+    def _consume_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                now = datetime.now(UTC).replace(tzinfo=None)
+                for task in self.huey.read_schedule(now):
+                    self.huey.enqueue(task)
+                task = self.huey.dequeue()
+                if task is None:
+                    self._stop.wait(0.1)
+                    continue
+                self.huey.execute(task)
+            except Exception:
+                log.exception("worker loop error")
+                time.sleep(0.5)
+
+
+def eta_in(seconds: float) -> datetime:
+    return datetime.now(UTC) + timedelta(seconds=seconds)
