@@ -18,6 +18,7 @@ from cxloop.kit.http import BodySizeLimit, install_error_handlers
 from cxloop.kit.settings import Settings, get_settings
 from cxloop.web import pages
 from cxloop.worker import EmbeddedWorker, make_huey, make_transport
+from cxloop.worker.jobs import load_job_handlers
 
 log = logging.getLogger("cxloop.web")
 
@@ -32,6 +33,7 @@ The cxloop API. Send `Authorization: Bearer <token>` (create one with
 
 def create_app(settings: Settings | None = None, *, start_worker: bool | None = None) -> FastAPI:
     settings = settings or get_settings()
+    load_job_handlers()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

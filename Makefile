@@ -1,0 +1,48 @@
+# Two commands matter: `make demo` and `make test`. Both set up what they need.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test lint typecheck imports test-sqlite test-postgres bench browsers clean
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	PYTHON=$(PYTHON) bash scripts/setup-python.sh
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+setup: $(VENV)/.installed node_modules/.installed
+
+browsers:
+	bash scripts/setup-browser.sh
+
+demo: setup
+	$(BIN)/cxloop demo
+
+lint: setup
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: setup
+	$(BIN)/mypy
+
+imports: setup
+	$(BIN)/lint-imports
+
+test-sqlite: setup browsers
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-postgres: setup browsers
+	CXLOOP_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest $(PYTEST_ARGS)
+
+test: lint typecheck imports test-sqlite test-postgres
+
+bench: setup
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

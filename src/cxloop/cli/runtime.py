@@ -1,0 +1,65 @@
+"""Running cxloop: ``serve`` (web) and ``worker`` (jobs)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Annotated
+
+import typer
+
+from cxloop.kit.settings import get_settings
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)
+    app.command()(worker)
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Web processes.")] = 1,
+    proxy_headers: Annotated[
+        bool, typer.Option(help="Trust X-Forwarded-* from --forwarded-allow-ips (behind a reverse proxy).")
+    ] = True,
+    forwarded_allow_ips: Annotated[str, typer.Option(help="Proxies whose X-Forwarded-* headers count.")] = "127.0.0.1",
+) -> None:
+    """Serve the web app and API. Without a broker, jobs run in-process too."""
+    import uvicorn
+
+    settings = get_settings()
+    if workers > 1 and settings.is_sqlite and settings.runs_embedded_worker:
+        typer.echo("note: each web process runs an embedded worker; they share the SQLite job queue.")
+    uvicorn.run(
+        "cxloop.web.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=proxy_headers,
+        forwarded_allow_ips=forwarded_allow_ips,
+        log_level="info",
+    )
+
+
+def worker(
+    threads: Annotated[int, typer.Option(min=1, max=64, help="Worker threads in this process.")] = 2,
+) -> None:
+    """Run jobs from the queue (Redis when CXLOOP_REDIS_URL is set) and the outbox relay."""
+    from cxloop import models  # noqa: F401 - jobs register with their domains
+    from cxloop.worker import EmbeddedWorker, make_huey
+    from cxloop.worker.jobs import load_job_handlers
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = get_settings()
+    load_job_handlers()
+    huey = make_huey(settings)
+    runner = EmbeddedWorker(huey, settings.effective_database_url, threads=threads)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    typer.echo(f"worker: {threads} thread(s), broker={'redis' if settings.redis_url else 'sqlite'}")
+    runner.start()
+    stop.wait()
+    runner.stop()
