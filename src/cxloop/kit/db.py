@@ -19,7 +19,6 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
-from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
 from cxloop.kit.clock import as_utc
@@ -100,7 +99,7 @@ def _tune_sqlite(engine: Any) -> None:
 def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:
     url = async_url(url)
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, echo=echo, poolclass=NullPool if ":memory:" not in url else None)
+        engine = create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size)
         _tune_sqlite(engine.sync_engine)
         return engine
     return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
