@@ -6,7 +6,8 @@ A new domain adds its models module here; nothing else needs to know.
 from cxloop.identity import models as identity_models
 from cxloop.kit import idempotency, jobs
 from cxloop.kit.db import Base
+from cxloop.ops import models as ops_models
 
 metadata = Base.metadata
 
-__all__ = ["identity_models", "idempotency", "jobs", "metadata"]
+__all__ = ["identity_models", "idempotency", "jobs", "metadata", "ops_models"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from typing import Annotated
@@ -24,7 +25,9 @@ def serve(
     proxy_headers: Annotated[
         bool, typer.Option(help="Trust X-Forwarded-* from --forwarded-allow-ips (behind a reverse proxy).")
     ] = True,
-    forwarded_allow_ips: Annotated[str, typer.Option(help="Proxies whose X-Forwarded-* headers count.")] = "127.0.0.1",
+    forwarded_allow_ips: Annotated[
+        str, typer.Option(help="Proxies whose X-Forwarded-* headers count.")
+    ] = "127.0.0.1",
 ) -> None:
     """Serve the web app and API. Without a broker, jobs run in-process too."""
     import uvicorn
@@ -46,20 +49,42 @@ def serve(
 def worker(
     threads: Annotated[int, typer.Option(min=1, max=64, help="Worker threads in this process.")] = 2,
 ) -> None:
-    """Run jobs from the queue (Redis when CXLOOP_REDIS_URL is set) and the outbox relay."""
+    """Run jobs from the queue (Redis when CXLOOP_REDIS_URL is set) and the outbox relay.
+
+    Stops on SIGTERM or Ctrl-C after the jobs in progress finish.
+    """
     from cxloop import models  # noqa: F401 - jobs register with their domains
+    from cxloop.kit.migrate import current_heads, script_heads
     from cxloop.worker import EmbeddedWorker, make_huey
     from cxloop.worker.jobs import load_job_handlers
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = get_settings()
+    try:
+        up_to_date = current_heads(settings.effective_database_url) == script_heads()
+    except Exception as error:  # the operator needs the reason, not a traceback
+        reason = (str(getattr(error, "orig", None) or error).strip().splitlines() or ["unknown error"])[0]
+        typer.secho(f"error: cannot use the database: {reason}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+    if not up_to_date:
+        typer.secho(
+            "error: the database schema is not up to date; run `cxloop db upgrade` first",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        raise typer.Exit(1)
     load_job_handlers()
     huey = make_huey(settings)
     runner = EmbeddedWorker(huey, settings.effective_database_url, threads=threads)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    typer.echo(f"worker: {threads} thread(s), broker={'redis' if settings.redis_url else 'sqlite'}")
+    broker = "redis" if settings.redis_url else f"sqlite ({settings.data_dir / 'jobs.db'})"
+    logging.getLogger("cxloop.worker").info(
+        "worker pid %d started: %d thread(s), broker %s", os.getpid(), threads, broker
+    )
     runner.start()
-    stop.wait()
+    while not stop.wait(1.0):
+        pass
+    logging.getLogger("cxloop.worker").info("worker pid %d stopping", os.getpid())
     runner.stop()

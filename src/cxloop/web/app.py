@@ -16,6 +16,7 @@ from cxloop.identity.routes import router as identity_router
 from cxloop.kit.db import Database
 from cxloop.kit.http import BodySizeLimit, install_error_handlers
 from cxloop.kit.settings import Settings, get_settings
+from cxloop.ops.routes import router as ops_router
 from cxloop.web import pages
 from cxloop.worker import EmbeddedWorker, make_huey, make_transport
 from cxloop.worker.jobs import load_job_handlers
@@ -73,5 +74,6 @@ def create_app(settings: Settings | None = None, *, start_worker: bool | None = 
         return JSONResponse({"status": "ok", "version": cxloop.__version__})
 
     app.include_router(identity_router)
+    app.include_router(ops_router)
     pages.mount(app, settings)
     return app

@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import importlib
 
-JOB_MODULES: tuple[str, ...] = ()
+JOB_MODULES: tuple[str, ...] = ("cxloop.ops.tasks",)
+
+# (job name, seconds between runs): started by every worker's relay loop,
+# at most one waiting in the queue at a time.
+PERIODIC_JOBS: tuple[tuple[str, float], ...] = (("ops.housekeeping", 3600.0),)
 
 
 def load_job_handlers() -> None:

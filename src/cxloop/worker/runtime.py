@@ -1,4 +1,8 @@
-"""Transports and the worker loop that executes outbox jobs."""
+"""Transports and the worker loop that executes outbox jobs.
+
+Huey only ever carries a job id (``cxloop.run_job(job_id)``); the payload
+stays in the outbox row, so broker contents and logs hold no customer data.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +10,33 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from huey import MemoryHuey, RedisHuey, SqliteHuey
 from huey.api import Huey
 from huey.exceptions import RetryTask
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from cxloop.kit.db import Database
-from cxloop.kit.jobs import RetryLater, relay_once, run_job
+from cxloop.kit.jobs import (
+    RELAY_GRACE,
+    RetryLater,
+    enqueue_unless_queued,
+    registered_jobs,
+    relay_once,
+    run_job,
+)
 from cxloop.kit.settings import Settings
+from cxloop.worker.jobs import PERIODIC_JOBS
 
 log = logging.getLogger("cxloop.worker")
 
 RUN_JOB_TASK = "cxloop.run_job"
 RELAY_EVERY_SECONDS = 2.0
+# A job whose database was unreachable is tried again this much later.
+DATABASE_DOWN_RETRY_SECONDS = 15
 
 
 class _ThreadContext(threading.local):
@@ -40,14 +56,28 @@ def _thread_db(url: str) -> tuple[asyncio.AbstractEventLoop, Database]:
     return _context.loop, _context.db
 
 
+def _close_thread_db() -> None:
+    loop, db = _context.loop, _context.db
+    _context.loop, _context.db = None, None
+    if loop is None:
+        return
+    try:
+        if db is not None:
+            loop.run_until_complete(db.dispose())
+    finally:
+        loop.close()
+
+
 def make_huey(settings: Settings, *, immediate: bool = False) -> Huey:
+    # Results are never read: job outcomes live in the outbox row.
     if immediate:
-        huey: Huey = MemoryHuey("cxloop", immediate=True, utc=True)
+        huey: Huey = MemoryHuey("cxloop", immediate=True, utc=True, results=False)
     elif settings.redis_url:
-        huey = RedisHuey("cxloop", url=settings.redis_url, utc=True)
+        huey = RedisHuey("cxloop", url=settings.redis_url, utc=True, results=False)
     else:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        huey = SqliteHuey("cxloop", filename=str((settings.data_dir / "jobs.db").resolve()), utc=True)
+        filename = str((settings.data_dir / "jobs.db").resolve())
+        huey = SqliteHuey("cxloop", filename=filename, utc=True, results=False)
     register_tasks(huey, settings.effective_database_url)
     return huey
 
@@ -60,7 +90,13 @@ def register_tasks(huey: Huey, database_url: str) -> None:
         try:
             loop.run_until_complete(run_job(db, job_id, transport))
         except RetryLater as retry:
-            raise RetryTask(delay=int(retry.delay.total_seconds())) from retry
+            raise RetryTask(delay=max(int(retry.delay.total_seconds()), 1)) from retry
+        except (OperationalError, InterfaceError):
+            log.warning("job %s: database unavailable; retry in %ss", job_id, DATABASE_DOWN_RETRY_SECONDS)
+            raise RetryTask(delay=DATABASE_DOWN_RETRY_SECONDS) from None
+        except Exception:
+            # The row stays dispatched; the relay sends it again once stale.
+            log.exception("job %s could not be run", job_id)
 
     huey.cxloop_run_job = run_outbox_job
 
@@ -100,15 +136,29 @@ def make_transport(settings: Settings, db: Database, huey: Huey | None) -> Any:
 class EmbeddedWorker:
     """Consumes the Huey queue and runs the outbox relay in background threads.
 
-    Used in the web process when there is no broker, and by ``cxloop worker``
-    for the relay next to Huey's own consumer.
+    Used in the web process when there is no broker, and by ``cxloop worker``.
+    The relay loop also starts periodic jobs (housekeeping) when they are due.
+    ``stop`` lets a running job finish before the threads end.
     """
 
-    def __init__(self, huey: Huey, database_url: str, *, consume: bool = True, threads: int = 1) -> None:
+    def __init__(
+        self,
+        huey: Huey,
+        database_url: str,
+        *,
+        consume: bool = True,
+        threads: int = 1,
+        relay_every: float = RELAY_EVERY_SECONDS,
+        relay_grace: timedelta = RELAY_GRACE,
+        periodic: Sequence[tuple[str, float]] = PERIODIC_JOBS,
+    ) -> None:
         self.huey = huey
         self.database_url = database_url
         self.consume = consume
         self.threads = threads
+        self.relay_every = relay_every
+        self.relay_grace = relay_grace
+        self.periodic = tuple(periodic)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -122,36 +172,59 @@ class EmbeddedWorker:
         for thread in self._threads:
             thread.start()
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(timeout)
+            thread.join(max(deadline - time.monotonic(), 0.1))
+            if thread.is_alive():
+                log.warning("%s did not stop within %ss", thread.name, timeout)
 
     def _relay_loop(self) -> None:
         loop, db = _thread_db(self.database_url)
         transport = HueyTransport(self.huey)
-        while not self._stop.is_set():
-            try:
-                loop.run_until_complete(relay_once(db, transport))
-            except Exception:
-                log.exception("relay pass failed")
-            self._stop.wait(RELAY_EVERY_SECONDS)
-        loop.run_until_complete(db.dispose())
+        last_started: dict[str, float] = {}
+        try:
+            while not self._stop.is_set():
+                try:
+                    loop.run_until_complete(relay_once(db, transport, grace=self.relay_grace))
+                except Exception:
+                    log.exception("relay pass failed")
+                for name, every in self.periodic:
+                    started = last_started.get(name)
+                    if started is not None and time.monotonic() - started < every:
+                        continue
+                    if name not in registered_jobs():
+                        continue
+                    last_started[name] = time.monotonic()
+                    try:
+                        job_id = loop.run_until_complete(enqueue_unless_queued(db, transport, name))
+                    except Exception:
+                        log.exception("could not start periodic job %s", name)
+                        continue
+                    if job_id:
+                        log.info("periodic job %s (%s) enqueued", job_id, name)
+                self._stop.wait(self.relay_every)
+        finally:
+            _close_thread_db()
 
     def _consume_loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                now = datetime.now(UTC).replace(tzinfo=None)
-                for task in self.huey.read_schedule(now):
-                    self.huey.enqueue(task)
-                task = self.huey.dequeue()
-                if task is None:
-                    self._stop.wait(0.1)
-                    continue
-                self.huey.execute(task)
-            except Exception:
-                log.exception("worker loop error")
-                time.sleep(0.5)
+        try:
+            while not self._stop.is_set():
+                try:
+                    now = datetime.now(UTC).replace(tzinfo=None)
+                    for task in self.huey.read_schedule(now):
+                        self.huey.enqueue(task)
+                    task = self.huey.dequeue()
+                    if task is None:
+                        self._stop.wait(0.1)
+                        continue
+                    self.huey.execute(task)
+                except Exception:
+                    log.exception("worker loop error")
+                    self._stop.wait(0.5)
+        finally:
+            _close_thread_db()
 
 
 def eta_in(seconds: float) -> datetime:

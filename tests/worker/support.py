@@ -1,0 +1,75 @@
+"""Shared pieces of the outbox tests: test jobs, a recording transport, queries."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cxloop.kit.db import Database
+from cxloop.kit.jobs import OutboxJob, RetryLater, job
+
+# How many times each test job ran, by the "key" in its payload.
+calls: Counter[str] = Counter()
+# How many failures a "tests.flaky" job still has to produce, by key.
+failures_left: dict[str, int] = {}
+
+
+@job("tests.count")
+async def count_job(session: AsyncSession, payload: dict[str, Any]) -> None:
+    await asyncio.sleep(float(payload.get("sleep", 0)))
+    calls[payload["key"]] += 1
+
+
+@job("tests.flaky")
+async def flaky_job(session: AsyncSession, payload: dict[str, Any]) -> None:
+    calls[payload["key"]] += 1
+    if failures_left.get(payload["key"], 0) > 0:
+        failures_left[payload["key"]] -= 1
+        raise RuntimeError(f"boom, {failures_left[payload['key']]} failures to go")
+
+
+@job("tests.always_fails", max_attempts=3)
+async def failing_job(session: AsyncSession, payload: dict[str, Any]) -> None:
+    calls[payload["key"]] += 1
+    raise ValueError("the remote end said no")
+
+
+@job("tests.not_yet")
+async def not_yet_job(session: AsyncSession, payload: dict[str, Any]) -> None:
+    calls[payload["key"]] += 1
+    if calls[payload["key"]] == 1:
+        raise RetryLater(timedelta(seconds=1))
+
+
+class RecordingTransport:
+    def __init__(self, *, fail_on: set[str] | None = None) -> None:
+        self.sent: list[tuple[str, datetime | None]] = []
+        self.fail_on = fail_on or set()
+
+    async def send(self, job_id: str, eta: datetime | None) -> None:
+        if job_id in self.fail_on:
+            raise ConnectionError("broker unreachable")
+        self.sent.append((job_id, eta))
+
+
+async def outbox_rows(db: Database) -> list[OutboxJob]:
+    async with db.session(write=False) as session:
+        return list((await session.execute(select(OutboxJob).order_by(OutboxJob.id))).scalars())
+
+
+async def outbox_row(db: Database, job_id: str) -> OutboxJob:
+    async with db.session(write=False) as session:
+        row = await session.get(OutboxJob, job_id)
+        assert row is not None
+        return row
+
+
+async def set_times(db: Database, job_id: str, **values: Any) -> None:
+    async with db.session(write=True) as session:
+        await session.execute(update(OutboxJob).where(OutboxJob.id == job_id).values(**values))
+        await session.commit()
