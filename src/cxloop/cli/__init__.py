@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from cxloop.cli import runtime
+from cxloop.cli import check, db, demo, org, runtime, tokens, users
 from cxloop.cli.common import app
 
-runtime.register(app)
+for module in (demo, runtime, db, org, users, tokens, check):
+    module.register(app)
 
 
 def main() -> None:
