@@ -112,28 +112,17 @@ async def test_a_handler_may_ask_for_its_own_delay(db: Database) -> None:
 async def test_a_failed_attempt_leaves_none_of_its_writes(db: Database, org: Org) -> None:
     from sqlalchemy import func, select
 
-    from cxloop.kit.jobs import job
+    job_id = await committed(
+        db, "tests.writes_then_fails", "01HZZZZZZZZZZZZZZZZZZZZZZZ", tenant_id=org.tenant_id
+    )
 
-    @job("tests.writes_then_fails", max_attempts=1)
-    async def writes_then_fails(session, payload):  # type: ignore[no-untyped-def]
-        session.add(
-            Heartbeat(
-                id="01HZZZZZZZZZZZZZZZZZZZZZZZ",
-                tenant_id=org.tenant_id,
-                requested_by="x",
-                requested_at=utc_now(),
-                runs=0,
-            )
-        )
-        await session.flush()
-        raise RuntimeError("after writing")
-
-    job_id = await committed(db, "tests.writes_then_fails", "w")
     await run_job(db, job_id)
 
     async with db.session(write=False) as session:
         assert (await session.execute(select(func.count()).select_from(Heartbeat))).scalar_one() == 0
-    assert (await outbox_row(db, job_id)).status == "dead"
+    row = await outbox_row(db, job_id)
+    assert row.status == "dead"
+    assert "RuntimeError: after writing" in (row.last_error or "")
 
 
 async def test_duplicate_delivery_runs_the_handler_once(db: Database, database_url: str) -> None:

@@ -46,6 +46,24 @@ async def not_yet_job(session: AsyncSession, payload: dict[str, Any]) -> None:
         raise RetryLater(timedelta(seconds=1))
 
 
+@job("tests.writes_then_fails", max_attempts=1)
+async def writes_then_fails(session: AsyncSession, payload: dict[str, Any]) -> None:
+    from cxloop.kit.clock import utc_now
+    from cxloop.ops import Heartbeat
+
+    session.add(
+        Heartbeat(
+            id=payload["key"],
+            tenant_id=payload["tenant_id"],
+            requested_by="x",
+            requested_at=utc_now(),
+            runs=0,
+        )
+    )
+    await session.flush()
+    raise RuntimeError("after writing")
+
+
 class RecordingTransport:
     def __init__(self, *, fail_on: set[str] | None = None) -> None:
         self.sent: list[tuple[str, datetime | None]] = []

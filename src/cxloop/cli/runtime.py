@@ -58,7 +58,6 @@ def worker(
     from cxloop.worker import EmbeddedWorker, make_huey
     from cxloop.worker.jobs import load_job_handlers
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = get_settings()
     try:
         up_to_date = current_heads(settings.effective_database_url) == script_heads()
@@ -73,6 +72,7 @@ def worker(
             err=True,
         )
         raise typer.Exit(1)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     load_job_handlers()
     huey = make_huey(settings)
     runner = EmbeddedWorker(huey, settings.effective_database_url, threads=threads)
