@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from pathlib import Path
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
@@ -51,7 +51,7 @@ def describe(error: AppError) -> str:
 NO_SCHEMA = "the database has no schema yet; run `cxloop db upgrade` first"
 
 
-def _sqlite_file_missing(settings: Settings) -> bool:
+def sqlite_file_missing(settings: Settings) -> bool:
     """Opening a missing SQLite file would create an empty one; say what to do instead."""
     url = settings.effective_database_url
     if not settings.is_sqlite or ":memory:" in url or "mode=memory" in url:
@@ -68,7 +68,7 @@ def run_async(work: Callable[[Database, Settings], Awaitable[T]], settings: Sett
     """Run ``work`` with a database; domain errors become a message and exit 1
     (exit 2 for invalid input, like a usage error)."""
     settings = settings or get_settings()
-    if _sqlite_file_missing(settings):
+    if sqlite_file_missing(settings):
         fail(NO_SCHEMA)
 
     async def runner() -> T:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from sqlalchemy.exc import OperationalError
 
-from cxloop.cli.common import fail, redact_url
+from cxloop.cli.common import fail, redact_url, sqlite_file_missing
 from cxloop.kit import migrate
 from cxloop.kit.settings import get_settings
 
@@ -31,9 +31,10 @@ def upgrade() -> None:
 @db_app.command("current")
 def current() -> None:
     """Show the database's revision and whether it is the newest."""
-    url = get_settings().effective_database_url
+    settings = get_settings()
+    url = settings.effective_database_url
     try:
-        heads = migrate.current_heads(url)
+        heads = set() if sqlite_file_missing(settings) else migrate.current_heads(url)
     except OperationalError as error:
         fail(f"cannot read {redact_url(url)}: {str(error.orig).strip().splitlines()[0]}")
     wanted = migrate.script_heads()

@@ -69,8 +69,10 @@ def tenants_list() -> None:
         async with db.session(write=False) as session:
             per_tenant: dict[type[Unit | User], dict[str, int]] = {}
             for model in (Unit, User):
-                counts = await session.execute(select(model.tenant_id, func.count()).group_by(model.tenant_id))
-                per_tenant[model] = {tenant_id: count for tenant_id, count in counts.all()}
+                query = select(model.tenant_id, func.count()).group_by(model.tenant_id)
+                per_tenant[model] = {
+                    tenant_id: count for tenant_id, count in (await session.execute(query)).all()
+                }
             units, users = per_tenant[Unit], per_tenant[User]
             tenants = (await session.execute(select(Tenant).order_by(Tenant.slug))).scalars().all()
             return [(t, units.get(t.id, 0), users.get(t.id, 0)) for t in tenants]
