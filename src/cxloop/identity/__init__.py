@@ -6,11 +6,15 @@ from cxloop.identity.access import TENANT_WIDE_ROLES, Grant, Perm, Principal, Re
 from cxloop.identity.audit import Actor, AuditAction, record
 from cxloop.identity.auth import SESSION_COOKIE, CurrentPrincipal, OptionalPrincipal, client_ip
 from cxloop.identity.models import ApiToken, AuditEvent, Membership, Tenant, Unit, User, UserSession
+from cxloop.identity.principals import AUTH_CHANNEL, WATCHED_AUTH_STATE, use_change_watcher
+from cxloop.identity.routes import router
 from cxloop.identity.units import display_name, get_unit_by_code, visible_unit
 
 __all__ = [
+    "AUTH_CHANNEL",
     "SESSION_COOKIE",
     "TENANT_WIDE_ROLES",
+    "WATCHED_AUTH_STATE",
     "Actor",
     "ApiToken",
     "AuditAction",
@@ -32,5 +36,7 @@ __all__ = [
     "display_name",
     "get_unit_by_code",
     "record",
+    "router",
+    "use_change_watcher",
     "visible_unit",
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, false, or_, true
@@ -103,6 +104,7 @@ class Grant:
     unit_id: str | None
     unit_path: str | None
     unit_code: str | None
+    unit_names: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def tenant_wide(self) -> bool:
@@ -143,6 +145,22 @@ class Reach:
 
 
 @dataclass(frozen=True)
+class TokenInfo:
+    """What a caller may know about the token it is using (never the secret)."""
+
+    id: str
+    name: str
+    kind: str
+    scopes: tuple[str, ...]
+    user_id: str | None
+    service_role: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+@dataclass(frozen=True)
 class Principal:
     """Who is calling: a user (by session or token) or a service token."""
 
@@ -156,6 +174,9 @@ class Principal:
     grants: tuple[Grant, ...]
     token_scopes: frozenset[str] | None = None
     ip: str | None = field(default=None, compare=False)
+    tenant_slug: str = field(default="", compare=False)
+    tenant_name: str = field(default="", compare=False)
+    token: TokenInfo | None = field(default=None, compare=False)
 
     def permissions(self) -> frozenset[Perm]:
         perms: set[Perm] = set()
@@ -171,6 +192,11 @@ class Principal:
     def require(self, perm: Perm) -> None:
         if not self.can(perm):
             raise Forbidden("Your role or token does not allow this action.", code="permission_denied")
+
+    def require_writing_token(self) -> None:
+        """Writes outside the permission table (one's own profile) still need a token that may write."""
+        if self.token_scopes is not None and not self.token_scopes & {TokenScope.WRITE, TokenScope.ADMIN}:
+            raise Forbidden("This token is read-only.", code="permission_denied")
 
     def reach(self, perm: Perm) -> Reach:
         if self.token_scopes is not None and not scope_allows(self.token_scopes, perm):

@@ -19,6 +19,10 @@ class Tenant(Base):
     name: Mapped[str] = mapped_column(String(200))
     default_locale: Mapped[str] = mapped_column(String(10))
     timezone: Mapped[str] = mapped_column(String(64))
+    # Bumped by every change that can alter what a credential may do
+    # (revocation, disabling, role change, logout); web processes cache
+    # principals and re-check this one integer per request.
+    auth_version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

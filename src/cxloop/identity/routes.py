@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -11,7 +12,7 @@ from fastapi.responses import JSONResponse
 from cxloop.identity.access import Perm, Principal, Role
 from cxloop.identity.audit import Actor, list_events
 from cxloop.identity.auth import CurrentPrincipal
-from cxloop.identity.models import ApiToken, Unit
+from cxloop.identity.models import Unit
 from cxloop.identity.schemas import (
     AuditEventOut,
     AuditPage,
@@ -67,41 +68,38 @@ def _locale(request: Request, principal: Principal) -> str | None:
 # --- me -------------------------------------------------------------------
 
 
-async def _me(session: Any, principal: Principal, request: Request) -> MeOut:
-    tenant = await get_tenant(session, principal.tenant_id)
+def _me(principal: Principal, request: Request) -> MeOut:
+    """Built from the cached principal: no query beyond authentication."""
     locale = _locale(request, principal)
-    units = await codes_by_id(session, {g.unit_id for g in principal.grants if g.unit_id})
-    token = await session.get(ApiToken, principal.token_id) if principal.token_id else None
-    user_email = principal.label if principal.kind == "user" else None
     return MeOut(
         id=principal.user_id,
         kind=principal.kind,
-        email=user_email,
+        email=principal.label if principal.kind == "user" else None,
         name=principal.name,
         locale=principal.locale,
-        tenant=TenantOut(id=tenant.id, slug=tenant.slug, name=tenant.name),
+        tenant=TenantOut(id=principal.tenant_id, slug=principal.tenant_slug, name=principal.tenant_name),
         memberships=[
             MembershipOut(role=g.role.value, unit_code=g.unit_code,
-                          unit_name=display_name(units[g.unit_id].names, locale) if g.unit_id in units else None)
+                          unit_name=display_name(g.unit_names, locale) if g.unit_names else None)
             for g in principal.grants
         ],
         permissions=sorted(p.value for p in principal.permissions()),
         scope=scope_of(principal),
-        token=TokenOut.of(token) if token else None,
+        token=TokenOut.of_info(principal.token) if principal.token else None,
     )
 
 
 @router.get("/me", response_model=MeOut, tags=["identity"], summary="Who am I, and what can I see")
-async def get_me(request: Request, session: DbSession, principal: CurrentPrincipal) -> MeOut:
-    return await _me(session, principal, request)
+async def get_me(request: Request, principal: CurrentPrincipal) -> MeOut:
+    return _me(principal, request)
 
 
 @router.patch("/me", response_model=MeOut, tags=["identity"], summary="Change my name or language")
 async def patch_me(request: Request, body: MeUpdate, session: DbSession, principal: CurrentPrincipal) -> MeOut:
     if principal.user_id is None:
         raise invalid("body", "A service token has no profile to change.", code="not_a_user")
-    await update_user(session, principal, principal.user_id, name=body.name, locale=body.locale)
-    return await _me(session, principal, request)
+    view = await update_user(session, principal, principal.user_id, name=body.name, locale=body.locale)
+    return _me(replace(principal, name=view.user.name, locale=view.user.locale), request)
 
 
 # --- units ----------------------------------------------------------------

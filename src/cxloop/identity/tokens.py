@@ -132,8 +132,12 @@ def _issue(
 
 def _visible_tokens(principal: Principal):  # type: ignore[no-untyped-def]
     query = select(ApiToken).where(ApiToken.tenant_id == principal.tenant_id)
-    if not principal.can(Perm.TOKENS_ALL):
-        query = query.where(ApiToken.user_id == principal.user_id)
+    if principal.can(Perm.TOKENS_ALL):
+        return query
+    if principal.user_id is None:
+        # A service token sees itself only; comparing user_id with NULL would match every service token.
+        return query.where(ApiToken.id == principal.token_id)
+    query = query.where(ApiToken.user_id == principal.user_id)
     return query
 
 

@@ -191,6 +191,7 @@ async def update_user(
     editing_self = user_id == principal.user_id
     if not editing_self or role is not None or change_unit or password is not None:
         principal.require(Perm.USERS_WRITE)
+    principal.require_writing_token()
     actor = Actor.of(principal)
     if name is not None:
         if not name.strip():

@@ -95,7 +95,7 @@ def run_after_request(session: AsyncSession, hook: AfterCommit) -> None:
     session.info.setdefault("after_request", []).append(hook)
 
 
-def get_session(request: Request) -> AsyncSession:
+async def get_session(request: Request) -> AsyncSession:
     session: AsyncSession = request.state.session
     return session
 

@@ -12,9 +12,11 @@ from fastapi.responses import JSONResponse
 
 import cxloop
 from cxloop import models  # noqa: F401 - registers every table on the metadata
-from cxloop.identity.routes import router as identity_router
+from cxloop.identity import AUTH_CHANNEL, WATCHED_AUTH_STATE, use_change_watcher
+from cxloop.identity import router as identity_router
 from cxloop.kit.db import Database
 from cxloop.kit.http import BodySizeLimit, install_error_handlers
+from cxloop.kit.invalidation import ChangeWatcher
 from cxloop.kit.settings import Settings, get_settings
 from cxloop.ops.routes import router as ops_router
 from cxloop.web import pages
@@ -44,6 +46,11 @@ def create_app(settings: Settings | None = None, *, start_worker: bool | None = 
         app.state.settings = settings
         app.state.secret_key = settings.effective_secret_key()
         app.state.transport = make_transport(settings, db, huey)
+        watcher = ChangeWatcher(
+            settings.effective_database_url, channel=AUTH_CHANNEL, sqlite_query=WATCHED_AUTH_STATE
+        )
+        await watcher.start()
+        use_change_watcher(watcher)
         worker: EmbeddedWorker | None = None
         run_worker = settings.runs_embedded_worker if start_worker is None else start_worker
         if huey is not None and run_worker:
@@ -54,6 +61,8 @@ def create_app(settings: Settings | None = None, *, start_worker: bool | None = 
         finally:
             if worker is not None:
                 worker.stop()
+            use_change_watcher(None)
+            await watcher.stop()
             await db.dispose()
 
     app = FastAPI(

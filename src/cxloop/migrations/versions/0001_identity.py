@@ -85,6 +85,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("default_locale", sa.String(length=10), nullable=False),
         sa.Column("timezone", sa.String(length=64), nullable=False),
+        sa.Column("auth_version", sa.Integer(), server_default="0", nullable=False),
         sa.Column("created_at", cxloop.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tenants")),
         sa.UniqueConstraint("slug", name=op.f("uq_tenants_slug")),
@@ -236,9 +237,11 @@ def upgrade() -> None:
     with op.batch_alter_table("user_sessions", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_user_sessions_user_id"), ["user_id"], unique=False)
     _make_audit_log_append_only()
+    _bump_auth_version_on_access_changes()
 
 
 def downgrade() -> None:
+    _drop_auth_triggers()
     _drop_audit_triggers()
     with op.batch_alter_table("user_sessions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_user_sessions_user_id"))
@@ -312,3 +315,79 @@ def _drop_audit_triggers() -> None:
     else:
         op.execute("DROP TRIGGER IF EXISTS audit_events_no_update")
         op.execute("DROP TRIGGER IF EXISTS audit_events_no_delete")
+
+
+# Web processes cache verified principals and re-check tenants.auth_version
+# (ADR 0006). Triggers bump it on every change that can alter what an
+# existing credential may do, whoever makes the change (the app, the CLI, an
+# operator's SQL); on PostgreSQL they also NOTIFY the listeners, on commit.
+# (table, events, tenant expression for SQLite)
+_AUTH_TRIGGERS = [
+    (
+        "api_tokens",
+        "UPDATE OF revoked_at, expires_at, scopes, user_id, service_role, service_unit_id",
+        "NEW.tenant_id",
+    ),
+    ("api_tokens", "DELETE", "OLD.tenant_id"),
+    ("users", "UPDATE OF is_active, name, locale, email, tenant_id", "NEW.tenant_id"),
+    ("users", "DELETE", "OLD.tenant_id"),
+    ("memberships", "INSERT", "NEW.tenant_id"),
+    ("memberships", "UPDATE", "NEW.tenant_id"),
+    ("memberships", "DELETE", "OLD.tenant_id"),
+    (
+        "user_sessions",
+        "UPDATE OF expires_at, user_id",
+        "(SELECT tenant_id FROM users WHERE id = NEW.user_id)",
+    ),
+    ("user_sessions", "DELETE", "(SELECT tenant_id FROM users WHERE id = OLD.user_id)"),
+    ("units", "UPDATE OF path, names, code, parent_id", "NEW.tenant_id"),
+    ("units", "DELETE", "OLD.tenant_id"),
+]
+
+
+def _trigger_name(table: str, events: str) -> str:
+    return f"{table}_auth_{events.split()[0].lower()}"
+
+
+def _bump_auth_version_on_access_changes() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            """
+            CREATE FUNCTION cxloop_auth_changed() RETURNS trigger AS $$
+            DECLARE
+                row_data record;
+                tenant text;
+            BEGIN
+                IF TG_OP = 'DELETE' THEN row_data := OLD; ELSE row_data := NEW; END IF;
+                IF TG_TABLE_NAME = 'user_sessions' THEN
+                    SELECT tenant_id INTO tenant FROM users WHERE id = row_data.user_id;
+                ELSE
+                    tenant := row_data.tenant_id;
+                END IF;
+                UPDATE tenants SET auth_version = auth_version + 1 WHERE id = tenant;
+                PERFORM pg_notify('cxloop_auth', coalesce(tenant, ''));
+                RETURN NULL;
+            END;
+            $$ LANGUAGE plpgsql
+            """
+        )
+        for table, events, _tenant in _AUTH_TRIGGERS:
+            op.execute(
+                f"CREATE TRIGGER {_trigger_name(table, events)} AFTER {events} ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION cxloop_auth_changed()"
+            )
+        return
+    for table, events, tenant in _AUTH_TRIGGERS:
+        op.execute(
+            f"CREATE TRIGGER {_trigger_name(table, events)} AFTER {events} ON {table} "
+            f"BEGIN UPDATE tenants SET auth_version = auth_version + 1 WHERE id = {tenant}; END"
+        )
+
+
+def _drop_auth_triggers() -> None:
+    postgres = op.get_bind().dialect.name == "postgresql"
+    for table, events, _tenant in _AUTH_TRIGGERS:
+        suffix = f" ON {table}" if postgres else ""
+        op.execute(f"DROP TRIGGER IF EXISTS {_trigger_name(table, events)}{suffix}")
+    if postgres:
+        op.execute("DROP FUNCTION IF EXISTS cxloop_auth_changed()")
