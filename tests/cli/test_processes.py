@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.cli.conftest import SECRET_KEY
+from tests.cli.conftest import SECRET_KEY, Cli
 
 CXLOOP = str(Path(sys.executable).parent / "cxloop")
 
@@ -33,11 +33,12 @@ def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([CXLOOP, *args], env=env, capture_output=True, text=True, timeout=120, check=False)
 
 
-def test_quick_start_as_processes(empty_database_url: str, tmp_path: Path) -> None:
-    env = _env(empty_database_url, tmp_path, CXLOOP_PASSWORD="a-long-password")
-    assert _run(env, "db", "upgrade").returncode == 0
-    assert _run(env, "units", "create", "--code", "HQ", "--name", "总部").returncode == 0
-    assert _run(env, "users", "create", "--email", "boss@example.com", "--role", "admin").returncode == 0
+def test_token_and_refusal_as_processes(empty_cli: Cli, empty_database_url: str, tmp_path: Path) -> None:
+    """A real process: the token alone on stdout, messages on stderr, exit codes."""
+    empty_cli.ok("db", "upgrade")
+    empty_cli.ok("units", "create", "--code", "HQ", "--name", "总部")
+    empty_cli.ok("users", "create", "--email", "boss@example.com", "--role", "admin", "--no-password")
+    env = _env(empty_database_url, tmp_path)
     token = _run(env, "tokens", "create", "--email", "boss@example.com")
     assert token.returncode == 0
     assert token.stdout.count("\n") == 1
@@ -49,6 +50,10 @@ def test_quick_start_as_processes(empty_database_url: str, tmp_path: Path) -> No
         "",
         "error: A unit with code 'HQ' already exists.\n",
     )
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 def _free_port() -> int:
@@ -81,9 +86,21 @@ def test_demo_serves_web_and_worker_in_one_process(database_url: str, tmp_path: 
             assert time.monotonic() < deadline, "the demo did not come up within 60 s"
             time.sleep(0.3)
         token = _run(env, "tokens", "create", "--email", "store.sh001@freshneighbour.example").stdout.strip()
-        units = httpx.get(f"{base}/api/v1/units", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        units = httpx.get(f"{base}/api/v1/units", headers=bearer(token), timeout=10)
         assert units.status_code == 200, units.text
         assert [u["code"] for u in units.json()["items"]] == ["SH001"]
+        admin = _run(env, "tokens", "create", "--email", "admin@freshneighbour.example").stdout.strip()
+        beat = httpx.post(f"{base}/api/v1/system/heartbeats", headers=bearer(admin), timeout=10)
+        assert beat.status_code == 201, beat.text
+        while (
+            done := httpx.get(
+                f"{base}/api/v1/system/heartbeats/{beat.json()['id']}", headers=bearer(admin), timeout=10
+            ).json()
+        )["completed_at"] is None:
+            assert time.monotonic() < deadline + 30, "the embedded worker did not run the heartbeat job"
+            time.sleep(0.3)
+        # The job ran in the demo process itself: web and worker are one process.
+        assert done["completed_by"].endswith(f":{server.pid}")
     finally:
         server.terminate()
         output, _ = server.communicate(timeout=30)
