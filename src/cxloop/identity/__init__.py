@@ -5,6 +5,7 @@ and the audit log. Other packages import only what is listed here.
 from cxloop.identity.access import TENANT_WIDE_ROLES, Grant, Perm, Principal, Reach, Role, TokenScope
 from cxloop.identity.audit import Actor, AuditAction, record
 from cxloop.identity.auth import SESSION_COOKIE, CurrentPrincipal, OptionalPrincipal, client_ip
+from cxloop.identity.logins import purge_expired as purge_expired_logins
 from cxloop.identity.models import ApiToken, AuditEvent, Membership, Tenant, Unit, User, UserSession
 from cxloop.identity.principals import AUTH_CHANNEL, WATCHED_AUTH_STATE, use_change_watcher
 from cxloop.identity.routes import router
@@ -35,6 +36,7 @@ __all__ = [
     "client_ip",
     "display_name",
     "get_unit_by_code",
+    "purge_expired_logins",
     "record",
     "router",
     "use_change_watcher",

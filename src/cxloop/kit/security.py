@@ -8,6 +8,7 @@ it is fast to check on every request and useless to an attacker with a dump.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -17,9 +18,14 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from starlette.concurrency import run_in_threadpool
 
 _hasher = PasswordHasher()
-# Verified against when the account does not exist, so that a failed login
-# takes as long for an unknown email as for a wrong password.
-_DUMMY_HASH = _hasher.hash("cxloop-timing-equaliser")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the account does not exist, so that a failed
+    login takes as long for an unknown email as for a wrong password. Made on
+    first use: hashing at import would slow every CLI command."""
+    return str(_hasher.hash("cxloop-timing-equaliser"))
 
 TOKEN_PREFIX = "cxl"
 
@@ -30,7 +36,7 @@ def hash_password(password: str) -> str:
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return bool(_hasher.verify(password_hash or _DUMMY_HASH, password)) and password_hash is not None
+        return bool(_hasher.verify(password_hash or _dummy_hash(), password)) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, StringConstraints
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cxloop.identity.logins import purge_expired as purge_expired_logins
+from cxloop.identity import purge_expired_logins
 from cxloop.kit import idempotency
 from cxloop.kit.jobs import job, purge_finished
 from cxloop.ops.service import HEARTBEAT_JOB, HOUSEKEEPING_JOB, complete_heartbeat
