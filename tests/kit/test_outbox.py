@@ -203,3 +203,33 @@ def test_a_failed_request_enqueues_nothing_and_runs_nothing(
     assert calls == {}
     if status == 500:
         assert response.json()["code"] == "internal_error"
+
+
+class BrokerDown:
+    async def send(self, job_id: str, eta: object) -> None:
+        raise ConnectionError("redis is down")
+
+
+def test_a_broker_outage_does_not_fail_the_request_and_the_relay_catches_up(
+    client: TestClient, org: Org, database_url: str
+) -> None:
+    from cxloop.kit.jobs import relay_once
+    from cxloop.worker import InlineTransport
+
+    client.app.state.transport = BrokerDown()  # type: ignore[attr-defined]
+    response = client.post(HEARTBEATS, headers=org.auth("admin"))
+
+    assert response.status_code == 201, response.text
+    assert [(r.status, r.attempts) for r in run(_rows(database_url))] == [("pending", 0)]
+
+    async def relay() -> int:
+        db = Database(database_url)
+        try:
+            return await relay_once(db, InlineTransport(db), grace=timedelta(0))
+        finally:
+            await db.dispose()
+
+    assert run(relay()) == 1
+    beat = client.get(f"{HEARTBEATS}/{response.json()['id']}", headers=org.auth("admin")).json()
+    assert beat["runs"] == 1
+    assert [(r.status, r.attempts) for r in run(_rows(database_url))] == [("done", 1)]

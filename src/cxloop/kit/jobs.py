@@ -156,15 +156,20 @@ def _eta(available_at: datetime, now: datetime) -> datetime | None:
 
 
 async def hand_off(db: Database, transport: Transport, job_ids: Sequence[str]) -> None:
-    """Send freshly committed jobs; a failure here is repaired by the relay."""
+    """Send freshly committed jobs. Never raises: the caller's change is
+    already committed, and whatever is not sent here the relay sends later."""
     if not job_ids:
         return
-    async with db.session(write=False) as session:
-        rows = (
-            await session.execute(
-                select(OutboxJob.id, OutboxJob.available_at).where(OutboxJob.id.in_(job_ids))
-            )
-        ).all()
+    try:
+        async with db.session(write=False) as session:
+            rows = (
+                await session.execute(
+                    select(OutboxJob.id, OutboxJob.available_at).where(OutboxJob.id.in_(job_ids))
+                )
+            ).all()
+    except Exception:
+        log.exception("hand-off of %d job(s) failed; the relay will send them", len(job_ids))
+        return
     now = utc_now()
     sent: list[str] = []
     for job_id, available_at in rows:
@@ -175,7 +180,11 @@ async def hand_off(db: Database, transport: Transport, job_ids: Sequence[str]) -
             continue
         sent.append(job_id)
     if sent:
-        await _mark_dispatched(db, sent)
+        try:
+            await _mark_dispatched(db, sent)
+        except Exception:
+            # Still pending: the relay sends them again, and run_job runs them once.
+            log.exception("could not mark %d sent job(s) dispatched", len(sent))
 
 
 async def _mark_dispatched(db: Database, job_ids: Sequence[str]) -> None:
