@@ -265,7 +265,8 @@ async def post_token(request: Request, body: TokenCreate, session: DbSession, pr
         data["token"] = issued.secret
         return data
 
-    return await idempotent(request, session, owner_key(principal), body.model_dump(mode="json"), create)
+    return await idempotent(request, session, owner_key(principal), body.model_dump(mode="json"), create,
+                            keep=lambda issued: {**issued, "token": None})
 
 
 @router.delete("/tokens/{token_id}", response_model=TokenOut, tags=["tokens"], summary="Revoke a token")

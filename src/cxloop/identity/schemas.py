@@ -158,7 +158,9 @@ class TokenOut(BaseModel):
 
 
 class IssuedTokenOut(TokenOut):
-    token: str = Field(description="The secret. It is shown only this once.")
+    token: str | None = Field(
+        description="The secret. It is shown only this once: null when the answer is replayed by Idempotency-Key."
+    )
 
 
 class TokenPage(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cxloop.identity.access import Perm, Principal, Role, TokenScope, scopes_for_role
@@ -13,7 +13,7 @@ from cxloop.identity.audit import Actor, AuditAction, record
 from cxloop.identity.models import ApiToken, Tenant, Unit, User
 from cxloop.identity.principals import grants_of
 from cxloop.identity.units import get_unit_by_code
-from cxloop.kit.clock import utc_now
+from cxloop.kit.clock import as_utc, utc_now
 from cxloop.kit.errors import invalid, not_found
 from cxloop.kit.ids import new_id
 from cxloop.kit.pagination import Page, PageRequest, apply_keyset, make_page
@@ -46,7 +46,11 @@ def _check_scopes(scopes: list[str] | None, ceiling: list[str]) -> list[str]:
 
 
 def _check_expiry(expires_at: datetime | None) -> datetime | None:
-    if expires_at is not None and expires_at <= utc_now():
+    if expires_at is None:
+        return None
+    # A naive time is taken as UTC; answers show UTC whatever offset came in.
+    expires_at = as_utc(expires_at)
+    if expires_at <= utc_now():
         raise invalid("expires_at", "The expiry must lie in the future.")
     return expires_at
 
@@ -130,7 +134,7 @@ def _issue(
     return IssuedToken(token, secret)
 
 
-def _visible_tokens(principal: Principal):  # type: ignore[no-untyped-def]
+def _visible_tokens(principal: Principal) -> Select[ApiToken]:
     query = select(ApiToken).where(ApiToken.tenant_id == principal.tenant_id)
     if principal.can(Perm.TOKENS_ALL):
         return query

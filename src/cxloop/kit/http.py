@@ -20,6 +20,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cxloop.kit.db import Database
@@ -43,8 +44,46 @@ def problem_response(error: AppError, request: Request | None = None) -> JSONRes
     )
 
 
+_FIELD_ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["path", "message"],
+    "properties": {"path": {"type": "string"}, "message": {"type": "string"}},
+}
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "code"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "code": {"type": "string", "description": "Stable; clients may branch on it."},
+        "instance": {"type": "string"},
+        "errors": {"type": "array", "items": _FIELD_ERROR_SCHEMA, "description": "On 422: what is wrong where."},
+    },
+}
+_PROBLEM_STATUSES = {
+    401: "Missing, invalid, expired or revoked credentials",
+    403: "The role or token does not allow this",
+    404: "No such object, or not in the caller's scope",
+    409: "Conflicts with existing data",
+    413: "The request body is too large",
+    422: "The request is not valid; see errors",
+}
+# Declared on every API operation, so that the schema tells the truth about
+# error bodies (FastAPI's default 422 shape is not what clients receive).
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": text, "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}}
+    for status, text in _PROBLEM_STATUSES.items()
+}
+
+
 class TransactionalRoute(APIRoute):
     """Wraps each endpoint in a session; commits successful writes."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        kwargs["responses"] = {**PROBLEM_RESPONSES, **(kwargs.get("responses") or {})}
+        super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         inner = super().get_route_handler()
@@ -114,6 +153,24 @@ def _loc_to_path(loc: tuple[Any, ...] | list[Any]) -> str:
     return path or "body"
 
 
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Starlette names only the first route that matched the path; Allow must list them all."""
+    scope = {k: v for k, v in request.scope.items() if k not in ("route", "endpoint", "path_params")}
+    allowed = [
+        method for method in _METHODS
+        if any(route.matches({**scope, "method": method})[0] == Match.FULL for route in request.app.router.routes)
+    ]
+    return ", ".join(allowed)
+
+
+def _malformed(reason: str) -> ValidationFailed:
+    message = f"The body is not valid JSON: {reason}."
+    return ValidationFailed(message, code="malformed_json", errors=[FieldError("body", message)])
+
+
 def install_error_handlers(app: Any, *, html_handler: Callable[[Request, AppError], Response] | None = None) -> None:
     """problem+json for the API; pages may render their own error screen."""
 
@@ -129,17 +186,32 @@ def install_error_handlers(app: Any, *, html_handler: Callable[[Request, AppErro
 
     async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
+        malformed = [e for e in exc.errors() if e.get("type") == "json_invalid"]
+        if malformed:
+            # The location of a JSON syntax error is a character offset, not a field path.
+            reason = str((malformed[0].get("ctx") or {}).get("error", "invalid JSON"))
+            return await on_app_error(request, _malformed(reason))
         errors = [FieldError(_loc_to_path(e.get("loc", ())), str(e.get("msg", "invalid"))) for e in exc.errors()]
         error = ValidationFailed("The request is not valid; see errors.", errors=errors)
         return await on_app_error(request, error)
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        titles = {404: ("not_found", "Not found"), 405: ("method_not_allowed", "Method not allowed")}
+        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+            # FastAPI's answer to a body that is not text: the same class of fault as malformed JSON.
+            return await on_app_error(request, _malformed(f"not UTF-8 ({exc.__cause__.reason})"))
+        titles = {
+            404: ("not_found", "Not found"),
+            405: ("method_not_allowed", "Method not allowed"),
+            413: ("payload_too_large", "Payload too large"),
+        }
         code, title = titles.get(exc.status_code, ("http_error", "HTTP error"))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
         error = AppError(
             str(exc.detail) if exc.detail else title, code=code, status=exc.status_code, title=title,
-            headers=dict(exc.headers or {}),
+            headers=headers,
         )
         return await on_app_error(request, error)
 
@@ -194,7 +266,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _TooLarge
+                    raise _TooLarge(self.max_bytes)
             return message
 
         try:
@@ -208,8 +280,12 @@ class BodySizeLimit:
         await response(scope, _noop_receive, send)
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(StarletteHTTPException):
+    """An HTTPException so that FastAPI's body parsing re-raises it instead of
+    answering 400; the 413 handler (or BodySizeLimit itself) renders it."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"The request body exceeds {max_bytes} bytes.")
 
 
 async def _noop_receive() -> Message:

@@ -55,8 +55,13 @@ async def idempotent(
     create: Callable[[], Awaitable[Any]],
     *,
     status_code: int = 201,
+    keep: Callable[[Any], Any] | None = None,
 ) -> JSONResponse:
-    """Run ``create`` once per (owner, key); ``create`` returns a JSON-able body."""
+    """Run ``create`` once per (owner, key); ``create`` returns a JSON-able body.
+
+    ``keep`` picks what is stored for replays, so that a secret shown once
+    (a new token) is not kept in clear in this table.
+    """
     key = request.headers.get(HEADER)
     if key is None:
         return JSONResponse(await create(), status_code=status_code)
@@ -71,7 +76,7 @@ async def idempotent(
     except IntegrityError:
         return await _replay(session, owner, key, fingerprint)
     result = await create()
-    row.status_code, row.response = status_code, result
+    row.status_code, row.response = status_code, keep(result) if keep else result
     await session.flush()
     return JSONResponse(result, status_code=status_code)
 
