@@ -121,6 +121,60 @@ def test_body_under_the_limit_passes(small_client: TestClient, org: Org) -> None
     assert response.status_code == 201, response.text
 
 
+# PostgreSQL cannot hold NUL in text (SQLite can): refused the same way on both.
+NUL_BODIES = [
+    ("POST", "/api/v1/users", {"email": "nul@acme.test", "name": "a\u0000b", "role": "admin"}, "name"),
+    (
+        "POST",
+        "/api/v1/users",
+        {"email": "nul@acme.test", "role": "admin", "password": "abcdefghij\u0000"},
+        "password",
+    ),
+    ("POST", "/api/v1/units", {"code": "N1", "name": {"en": "a\u0000"}, "parent_code": "HQ"}, "name"),
+    (
+        "POST",
+        "/api/v1/units",
+        {"code": "N1", "name": "n", "names": {"e\u0000": "x"}, "parent_code": "HQ"},
+        "names",
+    ),
+    ("POST", "/api/v1/units", {"code": "N1", "name": "n", "parent_code": "HQ", "kind": "\u0000"}, "kind"),
+    ("POST", "/api/v1/tokens", {"name": "a\u0000b"}, "name"),
+    ("POST", "/api/v1/tokens", {"name": "s", "service": {"role": "admin\u0000"}}, "service.role"),
+    ("PATCH", "/api/v1/me", {"name": "a\u0000b"}, "name"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "field"), NUL_BODIES)
+def test_nul_in_body_is_refused(
+    client: TestClient, org: Org, database_url: str, method: str, path: str, body: dict[str, Any], field: str
+) -> None:
+    before = counts(database_url)
+    response = client.request(method, path, json=body, headers=org.auth("admin"))
+    problem = assert_problem(response, 422, "validation_failed")
+    assert [(e["path"], e["message"]) for e in problem["errors"]] == [
+        (field, "Value error, Text may not contain NUL characters.")
+    ]
+    assert counts(database_url) == before
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "where"),
+    [
+        ("/api/v1/units/a%00b", {}, "path"),
+        ("/api/v1/users/a%00b", {}, "path"),
+        ("/api/v1/tokens/a%00b", {}, "path"),
+        ("/api/v1/audit-events", {"action": "a\u0000b"}, "query.action"),
+        ("/api/v1/units", {"under": "\u0000"}, "query.under"),
+    ],
+)
+def test_nul_in_url_is_refused(
+    client: TestClient, org: Org, path: str, params: dict[str, str], where: str
+) -> None:
+    response = client.get(path, params=params, headers=org.auth("admin"))
+    problem = assert_problem(response, 422, "invalid_text")
+    assert [e["path"] for e in problem["errors"]] == [where]
+
+
 # --- cursor pagination ----------------------------------------------------
 
 
@@ -192,6 +246,13 @@ def test_bad_cursor(client: TestClient, org: Org, cursor: str) -> None:
     response = client.get("/api/v1/units", params={"cursor": cursor}, headers=org.auth("admin"))
     body = assert_problem(response, 422, "invalid_cursor")
     assert [e["path"] for e in body["errors"]] == ["cursor"]
+
+
+def test_cursor_with_forged_key(client: TestClient, org: Org) -> None:
+    for after in ("01\u0000", "x" * 65, "\n"):
+        cursor = _b64({"k": "units", "after": after})
+        response = client.get("/api/v1/units", params={"cursor": cursor}, headers=org.auth("admin"))
+        assert_problem(response, 422, "invalid_cursor")
 
 
 def test_cursor_of_another_list_is_refused(client: TestClient, org: Org) -> None:
@@ -326,6 +387,14 @@ def test_times_are_iso_8601_utc(client: TestClient, org: Org) -> None:
     ).json()
     assert token["expires_at"] == "2099-01-01T00:00:00Z"
     _assert_utc_iso(token["created_at"])
+
+
+def test_naive_times_are_taken_as_utc(client: TestClient, org: Org) -> None:
+    response = client.post(
+        "/api/v1/tokens", json={"name": "t", "expires_at": "2099-01-01T00:00:00"}, headers=org.auth("admin")
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["expires_at"] == "2099-01-01T00:00:00Z"
 
 
 def test_time_filters_take_offsets(client: TestClient, org: Org) -> None:

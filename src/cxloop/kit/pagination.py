@@ -50,6 +50,9 @@ def decode_cursor(kind: str, cursor: str) -> str:
     if not isinstance(data, dict) or data.get("k") != kind or not isinstance(data.get("after"), str):
         raise invalid("cursor", "The cursor is not valid for this list.", code="invalid_cursor")
     after: str = data["after"]
+    # Keys are ids; anything else (NUL, which PostgreSQL refuses, or a novel) is forged.
+    if len(after) > 64 or not after.isprintable():
+        raise invalid("cursor", "The cursor is not valid for this list.", code="invalid_cursor")
     return after
 
 
