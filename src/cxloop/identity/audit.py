@@ -21,8 +21,8 @@ class AuditAction:
     LOGIN_FAILED = "login.failed"
     LOGIN_THROTTLED = "login.throttled"
     LOGOUT = "logout"
-    TOKEN_CREATED = "token.created"
-    TOKEN_REVOKED = "token.revoked"
+    TOKEN_CREATED = "token.created"  # noqa: S105 - an event name, not a secret
+    TOKEN_REVOKED = "token.revoked"  # noqa: S105 - an event name, not a secret
     USER_CREATED = "user.created"
     USER_UPDATED = "user.updated"
     USER_DISABLED = "user.disabled"
@@ -94,5 +94,9 @@ async def list_events(
         query = query.where(AuditEvent.occurred_at >= since)
     if until:
         query = query.where(AuditEvent.occurred_at < until)
-    rows = (await session.execute(apply_keyset(query, AuditEvent.id, "audit", page, descending=True))).scalars().all()
+    rows = (
+        (await session.execute(apply_keyset(query, AuditEvent.id, "audit", page, descending=True)))
+        .scalars()
+        .all()
+    )
     return make_page(rows, "audit", page, lambda e: e.id)

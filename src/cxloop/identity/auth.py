@@ -35,7 +35,8 @@ async def optional_principal(request: Request, session: DbSession) -> Principal 
         scheme, _, value = header.partition(" ")
         if scheme.lower() != "bearer" or not value.strip():
             raise Unauthenticated(
-                "Use 'Authorization: Bearer <token>'.", code="bad_authorization_header",
+                "Use 'Authorization: Bearer <token>'.",
+                code="bad_authorization_header",
                 headers={"WWW-Authenticate": "Bearer"},
             )
         principal = await principal_from_token(session, value.strip(), ip=client_ip(request))
@@ -44,7 +45,8 @@ async def optional_principal(request: Request, session: DbSession) -> Principal 
             run_after_request(session, functools.partial(touch_token, token_id=stale_token))
         if principal is None:
             raise Unauthenticated(
-                "The token is not valid, expired or revoked.", code="invalid_token",
+                "The token is not valid, expired or revoked.",
+                code="invalid_token",
                 headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
             )
     else:
@@ -56,7 +58,9 @@ async def optional_principal(request: Request, session: DbSession) -> Principal 
                 if presented is None and "form" in request.headers.get("content-type", ""):
                     presented = str((await request.form()).get(csrf.FORM_FIELD) or "")
                 if not csrf.valid(request.app.state.secret_key, request.cookies.get(csrf.COOKIE), presented):
-                    raise Forbidden("The form has expired; reload the page and try again.", code="csrf_failed")
+                    raise Forbidden(
+                        "The form has expired; reload the page and try again.", code="csrf_failed"
+                    )
     request.state.principal = principal
     return principal
 
@@ -66,7 +70,8 @@ async def current_principal(
 ) -> Principal:
     if principal is None:
         raise Unauthenticated(
-            "Sign in or send 'Authorization: Bearer <token>'.", code="unauthenticated",
+            "Sign in or send 'Authorization: Bearer <token>'.",
+            code="unauthenticated",
             headers={"WWW-Authenticate": "Bearer"},
         )
     return principal

@@ -37,14 +37,18 @@ class StartedSession:
     secret: str
 
 
-async def _recent_failures(session: AsyncSession, email_key: str, ip: str, policy: LoginPolicy) -> tuple[int, int]:
+async def _recent_failures(
+    session: AsyncSession, email_key: str, ip: str, policy: LoginPolicy
+) -> tuple[int, int]:
     since = utc_now() - policy.window
     by_email = await session.scalar(
-        select(func.count()).select_from(LoginAttempt)
+        select(func.count())
+        .select_from(LoginAttempt)
         .where(LoginAttempt.email_digest == email_key, LoginAttempt.attempted_at >= since)
     )
     by_ip = await session.scalar(
-        select(func.count()).select_from(LoginAttempt)
+        select(func.count())
+        .select_from(LoginAttempt)
         .where(LoginAttempt.ip == ip, LoginAttempt.attempted_at >= since)
     )
     return int(by_email or 0), int(by_ip or 0)
@@ -64,8 +68,13 @@ async def log_in(
     user = (await session.execute(select(User).where(User.email == email))).scalar_one_or_none()
     actor = Actor(user.tenant_id if user else None, user.id if user else None, None, email, ip)
     if by_email >= policy.max_failures or by_ip >= policy.max_failures * IP_FACTOR:
-        record(session, actor, AuditAction.LOGIN_THROTTLED, target_type="user",
-               target_id=user.id if user else None)
+        record(
+            session,
+            actor,
+            AuditAction.LOGIN_THROTTLED,
+            target_type="user",
+            target_id=user.id if user else None,
+        )
         raise RateLimited(
             "Too many failed sign-in attempts. Wait a few minutes and try again.",
             code="login_throttled",
@@ -75,16 +84,26 @@ async def log_in(
     if not valid or user is None or not user.is_active:
         session.add(LoginAttempt(id=new_id(), email_digest=email_key, ip=ip, attempted_at=utc_now()))
         reason = "bad_credentials" if (user is None or not valid) else "disabled"
-        record(session, actor, AuditAction.LOGIN_FAILED, target_type="user",
-               target_id=user.id if user else None, details={"reason": reason})
+        record(
+            session,
+            actor,
+            AuditAction.LOGIN_FAILED,
+            target_type="user",
+            target_id=user.id if user else None,
+            details={"reason": reason},
+        )
         raise Unauthenticated("The email or password is not correct.", code="bad_credentials")
     await session.execute(delete(LoginAttempt).where(LoginAttempt.email_digest == email_key))
     secret = secrets.token_urlsafe(32)
     now = utc_now()
     session.add(
         UserSession(
-            id=digest(secret), user_id=user.id, created_at=now, expires_at=now + policy.session_lifetime,
-            ip=ip, user_agent=(user_agent or "")[:300] or None,
+            id=digest(secret),
+            user_id=user.id,
+            created_at=now,
+            expires_at=now + policy.session_lifetime,
+            ip=ip,
+            user_agent=(user_agent or "")[:300] or None,
         )
     )
     record(session, actor, AuditAction.LOGIN_SUCCEEDED, target_type="user", target_id=user.id)

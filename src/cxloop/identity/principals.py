@@ -30,7 +30,7 @@ from cxloop.kit.security import digest, split_token
 # minute is enough to answer "is this token still in use?".
 _TOUCH_EVERY = timedelta(minutes=1)
 _CACHE_SIZE = 10_000
-TOUCH_TOKEN_KEY = "cxloop_touch_token"
+TOUCH_TOKEN_KEY = "cxloop_touch_token"  # noqa: S105 - a session.info key, not a secret
 
 
 AUTH_CHANNEL = "cxloop_auth"

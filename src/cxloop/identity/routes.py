@@ -79,8 +79,11 @@ def _me(principal: Principal, request: Request) -> MeOut:
         locale=principal.locale,
         tenant=TenantOut(id=principal.tenant_id, slug=principal.tenant_slug, name=principal.tenant_name),
         memberships=[
-            MembershipOut(role=g.role.value, unit_code=g.unit_code,
-                          unit_name=display_name(g.unit_names, locale) if g.unit_names else None)
+            MembershipOut(
+                role=g.role.value,
+                unit_code=g.unit_code,
+                unit_name=display_name(g.unit_names, locale) if g.unit_names else None,
+            )
             for g in principal.grants
         ],
         permissions=sorted(p.value for p in principal.permissions()),
@@ -95,7 +98,9 @@ async def get_me(request: Request, principal: CurrentPrincipal) -> MeOut:
 
 
 @router.patch("/me", response_model=MeOut, tags=["identity"], summary="Change my name or language")
-async def patch_me(request: Request, body: MeUpdate, session: DbSession, principal: CurrentPrincipal) -> MeOut:
+async def patch_me(
+    request: Request, body: MeUpdate, session: DbSession, principal: CurrentPrincipal
+) -> MeOut:
     if principal.user_id is None:
         raise invalid("body", "A service token has no profile to change.", code="not_a_user")
     view = await update_user(session, principal, principal.user_id, name=body.name, locale=body.locale)
@@ -107,6 +112,7 @@ async def patch_me(request: Request, body: MeUpdate, session: DbSession, princip
 
 @router.get("/units", response_model=UnitPage, tags=["units"], summary="Units in my scope")
 async def get_units(
+    *,
     request: Request,
     session: DbSession,
     principal: CurrentPrincipal,
@@ -115,8 +121,10 @@ async def get_units(
     under: Annotated[str | None, Query(max_length=64, description="Only this unit's subtree")] = None,
 ) -> UnitPage:
     page = await list_units(session, principal, page_of(limit, cursor), under=under)
-    return UnitPage(items=await _unit_out(session, list(page.items), _locale(request, principal)),
-                    next_cursor=page.next_cursor)
+    return UnitPage(
+        items=await _unit_out(session, list(page.items), _locale(request, principal)),
+        next_cursor=page.next_cursor,
+    )
 
 
 @router.get("/units/{code}", response_model=UnitOut, tags=["units"], summary="One unit")
@@ -126,10 +134,16 @@ async def get_unit(request: Request, code: str, session: DbSession, principal: C
 
 
 @router.post(
-    "/units", status_code=201, response_model=UnitOut, tags=["units"], summary="Create a unit",
+    "/units",
+    status_code=201,
+    response_model=UnitOut,
+    tags=["units"],
+    summary="Create a unit",
     responses={200: {"model": UnitOut, "description": "Replayed by Idempotency-Key"}},
 )
-async def post_unit(request: Request, body: UnitCreate, session: DbSession, principal: CurrentPrincipal) -> JSONResponse:
+async def post_unit(
+    request: Request, body: UnitCreate, session: DbSession, principal: CurrentPrincipal
+) -> JSONResponse:
     principal.require(Perm.UNITS_WRITE)
     tenant = await get_tenant(session, principal.tenant_id)
 
@@ -140,8 +154,15 @@ async def post_unit(request: Request, body: UnitCreate, session: DbSession, prin
         else:
             names.update(body.name)
         unit = await create_unit(
-            session, tenant, code=body.code, names=names, parent_code=body.parent_code, timezone=body.timezone,
-            kind=body.kind, actor=Actor.of(principal), reach=principal.reach(Perm.UNITS_WRITE),
+            session,
+            tenant,
+            code=body.code,
+            names=names,
+            parent_code=body.parent_code,
+            timezone=body.timezone,
+            kind=body.kind,
+            actor=Actor.of(principal),
+            reach=principal.reach(Perm.UNITS_WRITE),
         )
         out = (await _unit_out(session, [unit], _locale(request, principal)))[0]
         return out.model_dump(mode="json")
@@ -154,7 +175,10 @@ async def post_unit(request: Request, body: UnitCreate, session: DbSession, prin
 
 @router.get("/users", response_model=UserPage, tags=["users"], summary="People in my scope")
 async def get_users(
-    request: Request, session: DbSession, principal: CurrentPrincipal, limit: Limit = DEFAULT_LIMIT,
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> UserPage:
     page = await list_users(session, principal, page_of(limit, cursor))
@@ -163,22 +187,37 @@ async def get_users(
 
 
 @router.get("/users/{user_id}", response_model=UserOut, tags=["users"], summary="One person")
-async def get_one_user(request: Request, user_id: str, session: DbSession, principal: CurrentPrincipal) -> UserOut:
+async def get_one_user(
+    request: Request, user_id: str, session: DbSession, principal: CurrentPrincipal
+) -> UserOut:
     return UserOut.of(await get_user(session, principal, user_id), _locale(request, principal))
 
 
 @router.post(
-    "/users", status_code=201, response_model=UserOut, tags=["users"], summary="Create a person (admins)",
+    "/users",
+    status_code=201,
+    response_model=UserOut,
+    tags=["users"],
+    summary="Create a person (admins)",
     responses={200: {"model": UserOut, "description": "Replayed by Idempotency-Key"}},
 )
-async def post_user(request: Request, body: UserCreate, session: DbSession, principal: CurrentPrincipal) -> JSONResponse:
+async def post_user(
+    request: Request, body: UserCreate, session: DbSession, principal: CurrentPrincipal
+) -> JSONResponse:
     principal.require(Perm.USERS_WRITE)
     tenant = await get_tenant(session, principal.tenant_id)
 
     async def create() -> Any:
         view = await create_user(
-            session, tenant, email=body.email, name=body.name, password=body.password, role=body.role,
-            unit_code=body.unit_code, locale=body.locale, actor=Actor.of(principal),
+            session,
+            tenant,
+            email=body.email,
+            name=body.name,
+            password=body.password,
+            role=body.role,
+            unit_code=body.unit_code,
+            locale=body.locale,
+            actor=Actor.of(principal),
         )
         return UserOut.of(view, _locale(request, principal)).model_dump(mode="json")
 
@@ -191,13 +230,22 @@ async def patch_user(
     request: Request, user_id: str, body: UserUpdate, session: DbSession, principal: CurrentPrincipal
 ) -> UserOut:
     view = await update_user(
-        session, principal, user_id, name=body.name, locale=body.locale, role=body.role,
-        unit_code=body.unit_code, password=body.password, change_unit="unit_code" in body.model_fields_set,
+        session,
+        principal,
+        user_id,
+        name=body.name,
+        locale=body.locale,
+        role=body.role,
+        unit_code=body.unit_code,
+        password=body.password,
+        change_unit="unit_code" in body.model_fields_set,
     )
     return UserOut.of(view, _locale(request, principal))
 
 
-async def _toggle(request: Request, user_id: str, session: Any, principal: Principal, active: bool) -> UserOut:
+async def _toggle(
+    request: Request, user_id: str, session: Any, principal: Principal, active: bool
+) -> UserOut:
     principal.require(Perm.USERS_WRITE)
     view = await get_user(session, principal, user_id)
     await set_active(session, principal, view.user, active, Actor.of(principal))
@@ -205,12 +253,16 @@ async def _toggle(request: Request, user_id: str, session: Any, principal: Princ
 
 
 @router.post("/users/{user_id}/disable", response_model=UserOut, tags=["users"], summary="Disable a person")
-async def disable_user(request: Request, user_id: str, session: DbSession, principal: CurrentPrincipal) -> UserOut:
+async def disable_user(
+    request: Request, user_id: str, session: DbSession, principal: CurrentPrincipal
+) -> UserOut:
     return await _toggle(request, user_id, session, principal, False)
 
 
 @router.post("/users/{user_id}/enable", response_model=UserOut, tags=["users"], summary="Enable a person")
-async def enable_user(request: Request, user_id: str, session: DbSession, principal: CurrentPrincipal) -> UserOut:
+async def enable_user(
+    request: Request, user_id: str, session: DbSession, principal: CurrentPrincipal
+) -> UserOut:
     return await _toggle(request, user_id, session, principal, True)
 
 
@@ -219,7 +271,10 @@ async def enable_user(request: Request, user_id: str, session: DbSession, princi
 
 @router.get("/tokens", response_model=TokenPage, tags=["tokens"], summary="My tokens (admins: all)")
 async def get_tokens(
-    session: DbSession, principal: CurrentPrincipal, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
     include_revoked: bool = False,
 ) -> TokenPage:
     page = await list_tokens(session, principal, page_of(limit, cursor), include_revoked=include_revoked)
@@ -232,11 +287,16 @@ async def get_one_token(token_id: str, session: DbSession, principal: CurrentPri
 
 
 @router.post(
-    "/tokens", status_code=201, response_model=IssuedTokenOut, tags=["tokens"],
+    "/tokens",
+    status_code=201,
+    response_model=IssuedTokenOut,
+    tags=["tokens"],
     summary="Create a token (the secret is in this response only)",
     responses={200: {"model": IssuedTokenOut, "description": "Replayed by Idempotency-Key"}},
 )
-async def post_token(request: Request, body: TokenCreate, session: DbSession, principal: CurrentPrincipal) -> JSONResponse:
+async def post_token(
+    request: Request, body: TokenCreate, session: DbSession, principal: CurrentPrincipal
+) -> JSONResponse:
     principal.require(Perm.TOKENS_OWN)
     actor = Actor.of(principal)
 
@@ -244,9 +304,14 @@ async def post_token(request: Request, body: TokenCreate, session: DbSession, pr
         if body.service is not None:
             principal.require(Perm.TOKENS_ALL)
             issued = await create_service_token(
-                session, await get_tenant(session, principal.tenant_id), name=body.name,
-                role=parse_role(body.service.role, "service.role"), unit_code=body.service.unit_code,
-                scopes=body.scopes, expires_at=body.expires_at, actor=actor,
+                session,
+                await get_tenant(session, principal.tenant_id),
+                name=body.name,
+                role=parse_role(body.service.role, "service.role"),
+                unit_code=body.service.unit_code,
+                scopes=body.scopes,
+                expires_at=body.expires_at,
+                actor=actor,
             )
         else:
             if principal.user_id is None:
@@ -255,18 +320,32 @@ async def post_token(request: Request, body: TokenCreate, session: DbSession, pr
             ceiling = sorted(principal.token_scopes) if principal.token_scopes is not None else None
             scopes = body.scopes if body.scopes is not None else ceiling
             if ceiling is not None and scopes is not None and not set(scopes) <= set(ceiling):
-                raise invalid("scopes", "A token cannot grant more than the token that creates it.",
-                              code="scope_exceeds_role")
+                raise invalid(
+                    "scopes",
+                    "A token cannot grant more than the token that creates it.",
+                    code="scope_exceeds_role",
+                )
             issued = await create_user_token(
-                session, view.user, name=body.name, scopes=scopes, expires_at=body.expires_at, actor=actor,
+                session,
+                view.user,
+                name=body.name,
+                scopes=scopes,
+                expires_at=body.expires_at,
+                actor=actor,
             )
         await session.flush()
         data = TokenOut.of(issued.token).model_dump(mode="json")
         data["token"] = issued.secret
         return data
 
-    return await idempotent(request, session, owner_key(principal), body.model_dump(mode="json"), create,
-                            keep=lambda issued: {**issued, "token": None})
+    return await idempotent(
+        request,
+        session,
+        owner_key(principal),
+        body.model_dump(mode="json"),
+        create,
+        keep=lambda issued: {**issued, "token": None},
+    )
 
 
 @router.delete("/tokens/{token_id}", response_model=TokenOut, tags=["tokens"], summary="Revoke a token")
@@ -281,6 +360,7 @@ async def delete_token(token_id: str, session: DbSession, principal: CurrentPrin
 
 @router.get("/audit-events", response_model=AuditPage, tags=["audit"], summary="The audit trail (admins)")
 async def get_audit_events(
+    *,
     session: DbSession,
     principal: CurrentPrincipal,
     limit: Limit = DEFAULT_LIMIT,
@@ -290,8 +370,15 @@ async def get_audit_events(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> AuditPage:
-    page = await list_events(session, principal, page_of(limit, cursor), action=action,
-                             actor_user_id=actor_user_id, since=since, until=until)
+    page = await list_events(
+        session,
+        principal,
+        page_of(limit, cursor),
+        action=action,
+        actor_user_id=actor_user_id,
+        since=since,
+        until=until,
+    )
     return AuditPage(items=[AuditEventOut.of(e) for e in page.items], next_cursor=page.next_cursor)
 
 

@@ -41,7 +41,7 @@ class Strict(BaseModel):
 class UnitCreate(Strict):
     code: Code
     name: ShortText | dict[str, ShortText] = Field(
-        description="A name, or names by language tag: {\"zh-CN\": \"华东区\", \"en\": \"East\"}."
+        description='A name, or names by language tag: {"zh-CN": "华东区", "en": "East"}.'
     )
     names: dict[str, ShortText] | None = Field(default=None, description="More names by language tag.")
     parent_code: Code | None = None
@@ -65,8 +65,14 @@ class UnitOut(BaseModel):
     @classmethod
     def of(cls, unit: Unit, parent_code: str | None, locale: str | None) -> UnitOut:
         return cls(
-            id=unit.id, code=unit.code, name=display_name(unit.names, locale), names=unit.names,
-            parent_code=parent_code, kind=unit.kind, timezone=unit.timezone, depth=unit.depth,
+            id=unit.id,
+            code=unit.code,
+            name=display_name(unit.names, locale),
+            names=unit.names,
+            parent_code=parent_code,
+            kind=unit.kind,
+            timezone=unit.timezone,
+            depth=unit.depth,
             created_at=unit.created_at,
         )
 
@@ -113,16 +119,25 @@ class UserOut(BaseModel):
     @classmethod
     def of(cls, view: UserView, locale: str | None) -> UserOut:
         members = [
-            MembershipOut(role=m.role, unit_code=u.code if u else None,
-                          unit_name=display_name(u.names, locale) if u else None)
+            MembershipOut(
+                role=m.role,
+                unit_code=u.code if u else None,
+                unit_name=display_name(u.names, locale) if u else None,
+            )
             for m, u in view.memberships
         ]
         first = members[0] if members else None
         user = view.user
         return cls(
-            id=user.id, email=user.email, name=user.name, locale=user.locale, is_active=user.is_active,
-            role=first.role if first else None, unit_code=first.unit_code if first else None,
-            memberships=members, created_at=user.created_at,
+            id=user.id,
+            email=user.email,
+            name=user.name,
+            locale=user.locale,
+            is_active=user.is_active,
+            role=first.role if first else None,
+            unit_code=first.unit_code if first else None,
+            memberships=members,
+            created_at=user.created_at,
         )
 
 
@@ -160,24 +175,38 @@ class TokenOut(BaseModel):
     @classmethod
     def of(cls, token: ApiToken) -> TokenOut:
         return cls(
-            id=token.id, name=token.name, kind=token.kind, scopes=list(token.scopes), user_id=token.user_id,
-            service_role=token.service_role, created_at=token.created_at, expires_at=token.expires_at,
-            revoked_at=token.revoked_at, last_used_at=token.last_used_at,
+            id=token.id,
+            name=token.name,
+            kind=token.kind,
+            scopes=list(token.scopes),
+            user_id=token.user_id,
+            service_role=token.service_role,
+            created_at=token.created_at,
+            expires_at=token.expires_at,
+            revoked_at=token.revoked_at,
+            last_used_at=token.last_used_at,
         )
-
 
     @classmethod
     def of_info(cls, token: TokenInfo) -> TokenOut:
         return cls(
-            id=token.id, name=token.name, kind=token.kind, scopes=list(token.scopes), user_id=token.user_id,
-            service_role=token.service_role, created_at=token.created_at, expires_at=token.expires_at,
-            revoked_at=token.revoked_at, last_used_at=token.last_used_at,
+            id=token.id,
+            name=token.name,
+            kind=token.kind,
+            scopes=list(token.scopes),
+            user_id=token.user_id,
+            service_role=token.service_role,
+            created_at=token.created_at,
+            expires_at=token.expires_at,
+            revoked_at=token.revoked_at,
+            last_used_at=token.last_used_at,
         )
 
 
 class IssuedTokenOut(TokenOut):
     token: str | None = Field(
-        description="The secret. It is shown only this once: null when the answer is replayed by Idempotency-Key."
+        description="The secret. It is shown only this once: null when the answer is replayed "
+        "by Idempotency-Key."
     )
 
 
@@ -201,9 +230,16 @@ class AuditEventOut(BaseModel):
     @classmethod
     def of(cls, event: AuditEvent) -> AuditEventOut:
         return cls(
-            id=event.id, occurred_at=event.occurred_at, action=event.action, actor_user_id=event.actor_user_id,
-            actor_token_id=event.actor_token_id, actor=event.actor_label, target_type=event.target_type,
-            target_id=event.target_id, ip=event.ip, details=event.details,
+            id=event.id,
+            occurred_at=event.occurred_at,
+            action=event.action,
+            actor_user_id=event.actor_user_id,
+            actor_token_id=event.actor_token_id,
+            actor=event.actor_label,
+            target_type=event.target_type,
+            target_id=event.target_id,
+            ip=event.ip,
+            details=event.details,
         )
 
 

@@ -40,7 +40,12 @@ async def find_tenant(session: AsyncSession, slug: str | None) -> Tenant:
 
 
 async def create_tenant(
-    session: AsyncSession, *, slug: str, name: str, default_locale: str = "zh-CN", timezone: str = "Asia/Shanghai"
+    session: AsyncSession,
+    *,
+    slug: str,
+    name: str,
+    default_locale: str = "zh-CN",
+    timezone: str = "Asia/Shanghai",
 ) -> Tenant:
     if not SLUG.match(slug):
         raise invalid("slug", "A slug has 1-63 lower-case letters, digits or '-'.")
@@ -49,8 +54,12 @@ async def create_tenant(
     if (await session.execute(select(Tenant.id).where(Tenant.slug == slug))).first():
         raise Conflict(f"Tenant {slug!r} exists already.", code="tenant_exists")
     tenant = Tenant(
-        id=new_id(), slug=slug, name=name.strip(), default_locale=default_locale,
-        timezone=check_timezone(timezone), created_at=utc_now(),
+        id=new_id(),
+        slug=slug,
+        name=name.strip(),
+        default_locale=default_locale,
+        timezone=check_timezone(timezone),
+        created_at=utc_now(),
     )
     session.add(tenant)
     await session.flush()

@@ -36,8 +36,11 @@ def _check_scopes(scopes: list[str] | None, ceiling: list[str]) -> list[str]:
         except ValueError as exc:
             raise invalid(f"scopes[{index}]", f"Unknown scope {scope!r}; one of read, write, admin.") from exc
         if parsed not in ceiling:
-            raise invalid(f"scopes[{index}]", f"The scope {scope!r} exceeds what the role allows.",
-                          code="scope_exceeds_role")
+            raise invalid(
+                f"scopes[{index}]",
+                f"The scope {scope!r} exceeds what the role allows.",
+                code="scope_exceeds_role",
+            )
         if parsed not in cleaned:
             cleaned.append(parsed)
     if not cleaned:
@@ -77,8 +80,18 @@ async def create_user_token(
         raise invalid("email", "This account is disabled.", code="user_disabled")
     grants = await grants_of(session, user.id)
     scopes = _check_scopes(scopes, _ceiling({g.role for g in grants}))
-    return _issue(session, user.tenant_id, name=name, kind="user", user_id=user.id, scopes=scopes,
-                  role=None, unit=None, expires_at=_check_expiry(expires_at), actor=actor)
+    return _issue(
+        session,
+        user.tenant_id,
+        name=name,
+        kind="user",
+        user_id=user.id,
+        scopes=scopes,
+        role=None,
+        unit=None,
+        expires_at=_check_expiry(expires_at),
+        actor=actor,
+    )
 
 
 async def create_service_token(
@@ -100,8 +113,18 @@ async def create_service_token(
     elif role not in (Role.ADMIN, Role.CX_MANAGER):
         raise invalid("unit_code", f"A {role.value} service token needs a unit.", code="unit_required")
     scopes = _check_scopes(scopes, scopes_for_role(role))
-    return _issue(session, tenant.id, name=name, kind="service", user_id=None, scopes=scopes,
-                  role=role, unit=unit, expires_at=_check_expiry(expires_at), actor=actor)
+    return _issue(
+        session,
+        tenant.id,
+        name=name,
+        kind="service",
+        user_id=None,
+        scopes=scopes,
+        role=role,
+        unit=unit,
+        expires_at=_check_expiry(expires_at),
+        actor=actor,
+    )
 
 
 def _issue(
@@ -123,14 +146,34 @@ def _issue(
     token_id = new_id()
     secret = new_token(token_id)
     token = ApiToken(
-        id=token_id, tenant_id=tenant_id, user_id=user_id, name=name, kind=kind, scopes=[str(s) for s in scopes],
-        service_role=role.value if role else None, service_unit_id=unit.id if unit else None,
-        token_hash=digest(secret), created_by=actor.user_id, created_at=utc_now(), expires_at=expires_at,
+        id=token_id,
+        tenant_id=tenant_id,
+        user_id=user_id,
+        name=name,
+        kind=kind,
+        scopes=[str(s) for s in scopes],
+        service_role=role.value if role else None,
+        service_unit_id=unit.id if unit else None,
+        token_hash=digest(secret),
+        created_by=actor.user_id,
+        created_at=utc_now(),
+        expires_at=expires_at,
     )
     session.add(token)
-    record(session, actor, AuditAction.TOKEN_CREATED, target_type="token", target_id=token_id,
-           details={"name": name, "kind": kind, "scopes": token.scopes, "user_id": user_id,
-                    "role": role.value if role else None})
+    record(
+        session,
+        actor,
+        AuditAction.TOKEN_CREATED,
+        target_type="token",
+        target_id=token_id,
+        details={
+            "name": name,
+            "kind": kind,
+            "scopes": token.scopes,
+            "user_id": user_id,
+            "role": role.value if role else None,
+        },
+    )
     return IssuedToken(token, secret)
 
 
@@ -156,7 +199,9 @@ async def list_tokens(
 
 
 async def get_token(session: AsyncSession, principal: Principal, token_id: str) -> ApiToken:
-    token = (await session.execute(_visible_tokens(principal).where(ApiToken.id == token_id))).scalar_one_or_none()
+    token = (
+        await session.execute(_visible_tokens(principal).where(ApiToken.id == token_id))
+    ).scalar_one_or_none()
     if token is None:
         raise not_found("token")
     return token
@@ -165,7 +210,13 @@ async def get_token(session: AsyncSession, principal: Principal, token_id: str) 
 async def revoke(session: AsyncSession, token: ApiToken, actor: Actor) -> ApiToken:
     if token.revoked_at is None:
         token.revoked_at = utc_now()
-        record(session, actor, AuditAction.TOKEN_REVOKED, target_type="token", target_id=token.id,
-               details={"name": token.name})
+        record(
+            session,
+            actor,
+            AuditAction.TOKEN_REVOKED,
+            target_type="token",
+            target_id=token.id,
+            details={"name": token.name},
+        )
         await session.flush()
     return token

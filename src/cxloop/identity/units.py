@@ -39,10 +39,10 @@ def _timezones() -> set[str]:
 
 def check_names(names: dict[str, str], path: str = "name") -> dict[str, str]:
     cleaned: dict[str, str] = {}
-    for tag, text in names.items():
+    for tag, given in names.items():
         if not LOCALE_TAG.match(tag):
             raise invalid(f"{path}.{tag}", f"{tag!r} is not a language tag such as zh-CN or en.")
-        text = text.strip()
+        text = given.strip()
         if not text or len(text) > 200:
             raise invalid(f"{path}.{tag}", "A name needs 1 to 200 characters.")
         cleaned[tag] = text
@@ -101,7 +101,9 @@ async def create_unit(
     (the CLI acts as the operator).
     """
     if not UNIT_CODE.match(code):
-        raise invalid("code", "A code has 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit.")
+        raise invalid(
+            "code", "A code has 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit."
+        )
     names = check_names(names)
     if await get_unit_by_code(session, tenant.id, code) is not None:
         raise Conflict(f"A unit with code {code!r} already exists.", code="unit_code_taken")
@@ -116,11 +118,14 @@ async def create_unit(
         if reach is not None and not reach.everywhere:
             raise invalid("parent_code", "Give the parent unit; only tenant-wide roles create the root.")
         roots = await session.scalar(
-            select(func.count()).select_from(Unit).where(Unit.tenant_id == tenant.id, Unit.parent_id.is_(None))
+            select(func.count())
+            .select_from(Unit)
+            .where(Unit.tenant_id == tenant.id, Unit.parent_id.is_(None))
         )
         if roots:
             raise invalid(
-                "parent_code", "The organisation already has a root unit; give the parent's code.",
+                "parent_code",
+                "The organisation already has a root unit; give the parent's code.",
                 code="root_exists",
             )
     unit_id = new_id()
@@ -137,8 +142,14 @@ async def create_unit(
         created_at=utc_now(),
     )
     session.add(unit)
-    record(session, actor, AuditAction.UNIT_CREATED, target_type="unit", target_id=unit_id,
-           details={"code": code, "parent_code": parent_code})
+    record(
+        session,
+        actor,
+        AuditAction.UNIT_CREATED,
+        target_type="unit",
+        target_id=unit_id,
+        details={"code": code, "parent_code": parent_code},
+    )
     await session.flush()
     return unit
 

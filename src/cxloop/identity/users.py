@@ -25,14 +25,18 @@ SUPPORTED_LOCALES = ("zh-CN", "zh-TW", "en")
 
 def normalise_email(email: str, path: str = "email") -> str:
     try:
-        return validate_email(email.strip(), check_deliverability=False, test_environment=True).normalized.lower()
+        return validate_email(
+            email.strip(), check_deliverability=False, test_environment=True
+        ).normalized.lower()
     except EmailNotValidError as exc:
         raise invalid(path, f"Not a valid email address: {exc}") from exc
 
 
 def check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise invalid("password", f"A password needs at least {MIN_PASSWORD} characters.", code="weak_password")
+        raise invalid(
+            "password", f"A password needs at least {MIN_PASSWORD} characters.", code="weak_password"
+        )
     if len(password) > MAX_PASSWORD:
         raise invalid("password", f"A password has at most {MAX_PASSWORD} characters.")
 
@@ -57,7 +61,9 @@ class UserView:
     memberships: list[tuple[Membership, Unit | None]]
 
 
-async def _unit_for_role(session: AsyncSession, tenant_id: str, role: Role, unit_code: str | None) -> Unit | None:
+async def _unit_for_role(
+    session: AsyncSession, tenant_id: str, role: Role, unit_code: str | None
+) -> Unit | None:
     if unit_code is None:
         if role in TENANT_WIDE_ROLES:
             return None
@@ -103,12 +109,22 @@ async def create_user(
     # No ORM relationships tie the rows together, so the user goes in first.
     await session.flush()
     membership = Membership(
-        id=new_id(), tenant_id=tenant.id, user_id=user.id, unit_id=unit.id if unit else None,
-        role=parsed_role.value, created_at=now,
+        id=new_id(),
+        tenant_id=tenant.id,
+        user_id=user.id,
+        unit_id=unit.id if unit else None,
+        role=parsed_role.value,
+        created_at=now,
     )
     session.add(membership)
-    record(session, actor, AuditAction.USER_CREATED, target_type="user", target_id=user.id,
-           details={"email": email, "role": parsed_role.value, "unit_code": unit.code if unit else None})
+    record(
+        session,
+        actor,
+        AuditAction.USER_CREATED,
+        target_type="user",
+        target_id=user.id,
+        details={"email": email, "role": parsed_role.value, "unit_code": unit.code if unit else None},
+    )
     await session.flush()
     return UserView(user, [(membership, unit)])
 
@@ -125,7 +141,9 @@ def _visible_users_clause(principal: Principal):  # type: ignore[no-untyped-def]
     return (User.tenant_id == principal.tenant_id) & exists(in_reach)
 
 
-async def _memberships(session: AsyncSession, user_ids: list[str]) -> dict[str, list[tuple[Membership, Unit | None]]]:
+async def _memberships(
+    session: AsyncSession, user_ids: list[str]
+) -> dict[str, list[tuple[Membership, Unit | None]]]:
     out: dict[str, list[tuple[Membership, Unit | None]]] = {uid: [] for uid in user_ids}
     if not user_ids:
         return out
@@ -170,7 +188,9 @@ async def get_user(session: AsyncSession, principal: Principal, user_id: str) ->
 
 
 async def user_by_email(session: AsyncSession, email: str) -> User | None:
-    return (await session.execute(select(User).where(User.email == email.strip().lower()))).scalar_one_or_none()
+    return (
+        await session.execute(select(User).where(User.email == email.strip().lower()))
+    ).scalar_one_or_none()
 
 
 async def update_user(
@@ -205,7 +225,9 @@ async def update_user(
         await session.execute(delete(UserSession).where(UserSession.user_id == user.id))
     if role is not None or change_unit:
         current = view.memberships[0] if view.memberships else None
-        new_role = parse_role(role) if role is not None else Role(current[0].role) if current else Role.ANALYST
+        new_role = (
+            parse_role(role) if role is not None else Role(current[0].role) if current else Role.ANALYST
+        )
         code = unit_code if change_unit else (current[1].code if current and current[1] else None)
         unit = await _unit_for_role(session, user.tenant_id, new_role, code)
         if user_id == principal.user_id and Role.ADMIN in principal.roles and new_role != Role.ADMIN:
@@ -213,21 +235,45 @@ async def update_user(
         before = [(m.role, u.code if u else None) for m, u in view.memberships]
         await session.execute(delete(Membership).where(Membership.user_id == user.id))
         membership = Membership(
-            id=new_id(), tenant_id=user.tenant_id, user_id=user.id, unit_id=unit.id if unit else None,
-            role=new_role.value, created_at=utc_now(),
+            id=new_id(),
+            tenant_id=user.tenant_id,
+            user_id=user.id,
+            unit_id=unit.id if unit else None,
+            role=new_role.value,
+            created_at=utc_now(),
         )
         session.add(membership)
-        record(session, actor, AuditAction.ROLE_CHANGED, target_type="user", target_id=user.id,
-               details={"before": [list(b) for b in before], "after": [new_role.value, unit.code if unit else None]})
+        record(
+            session,
+            actor,
+            AuditAction.ROLE_CHANGED,
+            target_type="user",
+            target_id=user.id,
+            details={
+                "before": [list(b) for b in before],
+                "after": [new_role.value, unit.code if unit else None],
+            },
+        )
         view = UserView(user, [(membership, unit)])
-    record(session, actor, AuditAction.USER_UPDATED, target_type="user", target_id=user.id,
-           details={"fields": [k for k, v in {"name": name, "locale": locale, "password": password}.items()
-                               if v is not None]})
+    record(
+        session,
+        actor,
+        AuditAction.USER_UPDATED,
+        target_type="user",
+        target_id=user.id,
+        details={
+            "fields": [
+                k for k, v in {"name": name, "locale": locale, "password": password}.items() if v is not None
+            ]
+        },
+    )
     await session.flush()
     return view
 
 
-async def set_active(session: AsyncSession, principal: Principal | None, user: User, active: bool, actor: Actor) -> None:
+async def set_active(
+    session: AsyncSession, principal: Principal | None, user: User, active: bool, actor: Actor
+) -> None:
     if principal is not None and user.id == principal.user_id and not active:
         raise Conflict("You cannot disable your own account.", code="self_disable")
     if user.is_active == active:
@@ -236,6 +282,12 @@ async def set_active(session: AsyncSession, principal: Principal | None, user: U
     user.disabled_at = None if active else utc_now()
     if not active:
         await session.execute(delete(UserSession).where(UserSession.user_id == user.id))
-    record(session, actor, AuditAction.USER_ENABLED if active else AuditAction.USER_DISABLED,
-           target_type="user", target_id=user.id, details={"email": user.email})
+    record(
+        session,
+        actor,
+        AuditAction.USER_ENABLED if active else AuditAction.USER_DISABLED,
+        target_type="user",
+        target_id=user.id,
+        details={"email": user.email},
+    )
     await session.flush()

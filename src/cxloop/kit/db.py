@@ -39,7 +39,7 @@ class Base(DeclarativeBase):
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
 
-def IdColumnType() -> String:  # noqa: N802 - reads like a type at call sites
+def IdColumnType() -> String:
     return String(26)
 
 
@@ -102,7 +102,9 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEn
         engine = create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size)
         _tune_sqlite(engine.sync_engine)
         return engine
-    return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_async_engine(
+        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+    )
 
 
 def tune_sync_engine(engine: Any) -> None:

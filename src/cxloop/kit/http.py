@@ -59,7 +59,11 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "detail": {"type": "string"},
         "code": {"type": "string", "description": "Stable; clients may branch on it."},
         "instance": {"type": "string"},
-        "errors": {"type": "array", "items": _FIELD_ERROR_SCHEMA, "description": "On 422: what is wrong where."},
+        "errors": {
+            "type": "array",
+            "items": _FIELD_ERROR_SCHEMA,
+            "description": "On 422: what is wrong where.",
+        },
     },
 }
 _PROBLEM_STATUSES = {
@@ -170,8 +174,11 @@ def _allowed_methods(request: Request) -> str:
     """Starlette names only the first route that matched the path; Allow must list them all."""
     scope = {k: v for k, v in request.scope.items() if k not in ("route", "endpoint", "path_params")}
     allowed = [
-        method for method in _METHODS
-        if any(route.matches({**scope, "method": method})[0] == Match.FULL for route in request.app.router.routes)
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**scope, "method": method})[0] == Match.FULL for route in request.app.router.routes
+        )
     ]
     return ", ".join(allowed)
 
@@ -181,7 +188,9 @@ def _malformed(reason: str) -> ValidationFailed:
     return ValidationFailed(message, code="malformed_json", errors=[FieldError("body", message)])
 
 
-def install_error_handlers(app: Any, *, html_handler: Callable[[Request, AppError], Response] | None = None) -> None:
+def install_error_handlers(
+    app: Any, *, html_handler: Callable[[Request, AppError], Response] | None = None
+) -> None:
     """problem+json for the API; pages may render their own error screen."""
 
     def wants_html(request: Request) -> bool:
@@ -201,7 +210,9 @@ def install_error_handlers(app: Any, *, html_handler: Callable[[Request, AppErro
             # The location of a JSON syntax error is a character offset, not a field path.
             reason = str((malformed[0].get("ctx") or {}).get("error", "invalid JSON"))
             return await on_app_error(request, _malformed(reason))
-        errors = [FieldError(_loc_to_path(e.get("loc", ())), str(e.get("msg", "invalid"))) for e in exc.errors()]
+        errors = [
+            FieldError(_loc_to_path(e.get("loc", ())), str(e.get("msg", "invalid"))) for e in exc.errors()
+        ]
         error = ValidationFailed("The request is not valid; see errors.", errors=errors)
         return await on_app_error(request, error)
 
@@ -220,7 +231,10 @@ def install_error_handlers(app: Any, *, html_handler: Callable[[Request, AppErro
         if exc.status_code == 405:
             headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
         error = AppError(
-            str(exc.detail) if exc.detail else title, code=code, status=exc.status_code, title=title,
+            str(exc.detail) if exc.detail else title,
+            code=code,
+            status=exc.status_code,
+            title=title,
             headers=headers,
         )
         return await on_app_error(request, error)
@@ -228,7 +242,10 @@ def install_error_handlers(app: Any, *, html_handler: Callable[[Request, AppErro
     async def on_locked(request: Request, exc: Exception) -> Response:
         log.warning("database busy: %s", exc)
         error = AppError(
-            "The service is busy; retry shortly.", code="busy", status=503, title="Service busy",
+            "The service is busy; retry shortly.",
+            code="busy",
+            status=503,
+            title="Service busy",
             headers={"Retry-After": "1"},
         )
         return problem_response(error, request)
@@ -244,7 +261,9 @@ def install_error_handlers(app: Any, *, html_handler: Callable[[Request, AppErro
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         error = AppError(
-            "Something went wrong on our side; it has been logged.", code="internal_error", status=500,
+            "Something went wrong on our side; it has been logged.",
+            code="internal_error",
+            status=500,
             title="Internal error",
         )
         return problem_response(error, request)

@@ -83,7 +83,9 @@ async def idempotent(
 
 async def _replay(session: AsyncSession, owner: str, key: str, fingerprint: str) -> JSONResponse:
     stored = (
-        await session.execute(select(IdempotencyKey).where(IdempotencyKey.owner == owner, IdempotencyKey.key == key))
+        await session.execute(
+            select(IdempotencyKey).where(IdempotencyKey.owner == owner, IdempotencyKey.key == key)
+        )
     ).scalar_one()
     if stored.request_hash != fingerprint:
         raise invalid(
