@@ -56,9 +56,7 @@ def _truncate_all(url: str) -> None:
     with engine.begin() as conn:
         tables = [
             r[0]
-            for r in conn.execute(
-                text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
-            )
+            for r in conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"))
             if r[0] != "alembic_version"
         ]
         if tables:

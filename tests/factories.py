@@ -60,19 +60,34 @@ async def _make_org(url: str, slug: str, email_domain: str) -> Org:
             org = Org(tenant_id=tenant.id)
             actor = Actor(tenant_id=tenant.id, label="tests")
             for code, names, parent, kind in UNITS:
-                unit = await create_unit(session, tenant, code=code if slug == "acme" else f"{slug.upper()}-{code}",
-                                         names=names,
-                                         parent_code=None if parent is None else
-                                         (parent if slug == "acme" else f"{slug.upper()}-{parent}"),
-                                         kind=kind, actor=actor)
+                unit = await create_unit(
+                    session,
+                    tenant,
+                    code=code if slug == "acme" else f"{slug.upper()}-{code}",
+                    names=names,
+                    parent_code=None
+                    if parent is None
+                    else (parent if slug == "acme" else f"{slug.upper()}-{parent}"),
+                    kind=kind,
+                    actor=actor,
+                )
                 org.unit_ids[code] = unit.id
             for who, (role, unit) in PEOPLE.items():
                 unit_code = None if unit is None else (unit if slug == "acme" else f"{slug.upper()}-{unit}")
-                view = await create_user(session, tenant, email=f"{who}@{email_domain}", name=who.title(),
-                                         password=None, role=role, unit_code=unit_code, actor=actor)
+                view = await create_user(
+                    session,
+                    tenant,
+                    email=f"{who}@{email_domain}",
+                    name=who.title(),
+                    password=None,
+                    role=role,
+                    unit_code=unit_code,
+                    actor=actor,
+                )
                 org.user_ids[who] = view.user.id
-                issued = await create_user_token(session, view.user, name="tests", scopes=None, expires_at=None,
-                                                 actor=actor)
+                issued = await create_user_token(
+                    session, view.user, name="tests", scopes=None, expires_at=None, actor=actor
+                )
                 org.tokens[who] = issued.secret
             await session.commit()
         return org

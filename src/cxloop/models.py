@@ -10,4 +10,4 @@ from cxloop.ops import models as ops_models
 
 metadata = Base.metadata
 
-__all__ = ["identity_models", "idempotency", "jobs", "metadata", "ops_models"]
+__all__ = ["idempotency", "identity_models", "jobs", "metadata", "ops_models"]

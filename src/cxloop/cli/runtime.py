@@ -28,6 +28,9 @@ def serve(
     forwarded_allow_ips: Annotated[
         str, typer.Option(help="Proxies whose X-Forwarded-* headers count.")
     ] = "127.0.0.1",
+    access_log: Annotated[
+        bool, typer.Option(help="Log every request (the reverse proxy often does this already).")
+    ] = True,
 ) -> None:
     """Serve the web app and API. Without a broker, jobs run in-process too."""
     import uvicorn
@@ -42,6 +45,7 @@ def serve(
         workers=workers,
         proxy_headers=proxy_headers,
         forwarded_allow_ips=forwarded_allow_ips,
+        access_log=access_log,
         log_level="info",
     )
 

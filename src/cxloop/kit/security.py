@@ -27,7 +27,8 @@ def _dummy_hash() -> str:
     first use: hashing at import would slow every CLI command."""
     return str(_hasher.hash("cxloop-timing-equaliser"))
 
-TOKEN_PREFIX = "cxl"
+
+TOKEN_PREFIX = "cxl"  # noqa: S105 - a public marker, not a secret
 
 
 def hash_password(password: str) -> str:
