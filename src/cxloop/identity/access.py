@@ -11,6 +11,7 @@ reach raise the same NotFound as missing ones.
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -178,13 +179,18 @@ class Principal:
     tenant_name: str = field(default="", compare=False)
     token: TokenInfo | None = field(default=None, compare=False)
 
-    def permissions(self) -> frozenset[Perm]:
+    @functools.cached_property
+    def _permissions(self) -> frozenset[Perm]:
         perms: set[Perm] = set()
         for grant in self.grants:
             perms |= ROLE_PERMISSIONS[grant.role]
         if self.token_scopes is not None:
             perms = {p for p in perms if scope_allows(self.token_scopes, p)}
         return frozenset(perms)
+
+    def permissions(self) -> frozenset[Perm]:
+        # Cached on the instance: a principal is immutable and asked often.
+        return self._permissions
 
     def can(self, perm: Perm) -> bool:
         return perm in self.permissions()

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from cxloop.identity.access import Principal
 from cxloop.identity.principals import (
-    TOUCH_TOKEN_KEY,
     principal_from_session,
     principal_from_token,
     touch_token,
 )
 from cxloop.kit import csrf
 from cxloop.kit.errors import Forbidden, Unauthenticated
-from cxloop.kit.http import SAFE_METHODS, DbSession, run_after_request
+from cxloop.kit.http import SAFE_METHODS, request_session, run_after_request
 
 SESSION_COOKIE = "cxloop_session"
 
@@ -25,10 +25,19 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-async def optional_principal(request: Request, session: DbSession) -> Principal | None:
-    cached: Principal | None = getattr(request.state, "principal", None)
-    if cached is not None:
+def _touch_later(request: Request) -> Callable[[str], None]:
+    def schedule(token_id: str) -> None:
+        run_after_request(request, functools.partial(touch_token, token_id=token_id))
+
+    return schedule
+
+
+async def optional_principal(request: Request) -> Principal | None:
+    """Depends on nothing but the request: the session opens only on a cache miss."""
+    if hasattr(request.state, "principal"):
+        cached: Principal | None = request.state.principal
         return cached
+    session = functools.partial(request_session, request)
     header = request.headers.get("authorization")
     principal: Principal | None = None
     if header:
@@ -39,10 +48,9 @@ async def optional_principal(request: Request, session: DbSession) -> Principal 
                 code="bad_authorization_header",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        principal = await principal_from_token(session, value.strip(), ip=client_ip(request))
-        stale_token = session.info.pop(TOUCH_TOKEN_KEY, None)
-        if stale_token:
-            run_after_request(session, functools.partial(touch_token, token_id=stale_token))
+        principal = await principal_from_token(
+            session, value.strip(), ip=client_ip(request), on_touch=_touch_later(request)
+        )
         if principal is None:
             raise Unauthenticated(
                 "The token is not valid, expired or revoked.",
@@ -65,9 +73,8 @@ async def optional_principal(request: Request, session: DbSession) -> Principal 
     return principal
 
 
-async def current_principal(
-    request: Request, principal: Annotated[Principal | None, Depends(optional_principal)]
-) -> Principal:
+async def current_principal(request: Request) -> Principal:
+    principal = await optional_principal(request)
     if principal is None:
         raise Unauthenticated(
             "Sign in or send 'Authorization: Bearer <token>'.",

@@ -14,6 +14,7 @@ request in every web process, while the common request loads nothing
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -30,7 +31,6 @@ from cxloop.kit.security import digest, split_token
 # minute is enough to answer "is this token still in use?".
 _TOUCH_EVERY = timedelta(minutes=1)
 _CACHE_SIZE = 10_000
-TOUCH_TOKEN_KEY = "cxloop_touch_token"  # noqa: S105 - a session.info key, not a secret
 
 
 AUTH_CHANNEL = "cxloop_auth"
@@ -78,7 +78,19 @@ async def _current_version(session: AsyncSession, tenant_id: str) -> int | None:
     return None if version is None else int(version)
 
 
-async def _cached(session: AsyncSession, key: str, ip: str | None) -> Principal | None:
+SessionSource = Callable[[], AsyncSession]
+TouchCallback = Callable[[str], None]
+
+
+def _opener(source: SessionSource | AsyncSession) -> SessionSource:
+    if isinstance(source, AsyncSession):
+        return lambda: source
+    return source
+
+
+async def _cached(
+    session: SessionSource, key: str, ip: str | None, on_touch: TouchCallback | None
+) -> Principal | None:
     entry = _cache.get(key)
     if entry is None:
         return None
@@ -87,19 +99,18 @@ async def _cached(session: AsyncSession, key: str, ip: str | None) -> Principal 
         return None
     generation = _generation()
     if generation < 0 or generation != entry.generation:
-        if await _current_version(session, entry.principal.tenant_id) != entry.version:
+        if await _current_version(session(), entry.principal.tenant_id) != entry.version:
             _cache.pop(key, None)
             return None
         entry.generation = generation
     _cache.move_to_end(key)
-    if (
-        entry.touched_at is not None
-        and entry.principal.token_id
-        and utc_now() - entry.touched_at > _TOUCH_EVERY
-    ):
-        entry.touched_at = utc_now()
-        session.info[TOUCH_TOKEN_KEY] = entry.principal.token_id
-    return replace(entry.principal, ip=ip)
+    now = utc_now()
+    token_id = entry.principal.token_id
+    if entry.touched_at is not None and token_id and now - entry.touched_at > _TOUCH_EVERY:
+        entry.touched_at = now
+        if on_touch is not None:
+            on_touch(token_id)
+    return entry.principal if entry.principal.ip == ip else replace(entry.principal, ip=ip)
 
 
 async def grants_of(session: AsyncSession, user_id: str) -> tuple[Grant, ...]:
@@ -156,14 +167,24 @@ def user_principal(
     )
 
 
-async def principal_from_token(session: AsyncSession, raw: str, *, ip: str | None = None) -> Principal | None:
+async def principal_from_token(
+    source: SessionSource | AsyncSession,
+    raw: str,
+    *,
+    ip: str | None = None,
+    on_touch: TouchCallback | None = None,
+) -> Principal | None:
+    """``source`` is a session or a callable that opens one only when needed;
+    ``on_touch`` is told when the token's last-use stamp is due."""
     token_id = split_token(raw)
     if token_id is None or len(token_id) > 26 or len(raw) > 200:
         return None
+    open_session = _opener(source)
     key = "t:" + digest(raw)
-    cached = await _cached(session, key, ip)
+    cached = await _cached(open_session, key, ip, on_touch)
     if cached is not None:
         return cached
+    session = open_session()
     # Read before loading: a change committed meanwhile moves it, and the
     # next request re-checks.
     generation = _generation()
@@ -183,8 +204,8 @@ async def principal_from_token(session: AsyncSession, raw: str, *, ip: str | Non
         return None
     if token.expires_at is not None and token.expires_at <= now:
         return None
-    if token.last_used_at is None or now - token.last_used_at > _TOUCH_EVERY:
-        session.info[TOUCH_TOKEN_KEY] = token.id
+    if on_touch is not None and (token.last_used_at is None or now - token.last_used_at > _TOUCH_EVERY):
+        on_touch(token.id)
     if token.kind == "service":
         unit = await session.get(Unit, token.service_unit_id) if token.service_unit_id else None
         role = Role(token.service_role or Role.ANALYST)
@@ -222,14 +243,16 @@ async def principal_from_token(session: AsyncSession, raw: str, *, ip: str | Non
 
 
 async def principal_from_session(
-    session: AsyncSession, secret: str, *, ip: str | None = None
+    source: SessionSource | AsyncSession, secret: str, *, ip: str | None = None
 ) -> Principal | None:
     if not secret or len(secret) > 200:
         return None
+    open_session = _opener(source)
     key = "s:" + digest(secret)
-    cached = await _cached(session, key, ip)
+    cached = await _cached(open_session, key, ip, None)
     if cached is not None:
         return cached
+    session = open_session()
     generation = _generation()
     row = (
         await session.execute(

@@ -128,11 +128,15 @@ class Database:
         self._read = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
         self._write = async_sessionmaker(write_bind, expire_on_commit=False, autoflush=True)
 
+    def new_session(self, *, write: bool) -> AsyncSession:
+        """A session the caller closes; creating it costs no I/O."""
+        session = (self._write if write else self._read)()
+        session.info["write"] = write
+        return session
+
     @asynccontextmanager
     async def session(self, *, write: bool) -> AsyncIterator[AsyncSession]:
-        factory = self._write if write else self._read
-        async with factory() as session:
-            session.info["write"] = write
+        async with self.new_session(write=write) as session:
             yield session
 
     async def dispose(self) -> None:

@@ -96,32 +96,23 @@ class TransactionalRoute(APIRoute):
             refuse_nul_in_url(request)
             db: Database = request.app.state.db
             write = request.method not in SAFE_METHODS
-            async with db.session(write=write) as session:
-                request.state.session = session
+            lazy = LazySession(db, write=write)
+            request.state.lazy_session = lazy
+            try:
+                response = await inner(request)
+            except BaseException:
+                await lazy.abandon()
+                raise
+            job_ids: list[str] = []
+            session = lazy.session
+            if session is not None:
                 try:
-                    response = await inner(request)
-                except BaseException:
-                    await session.rollback()
-                    forget_enqueued(session)
-                    raise
-                commit = write and (response.status_code < 400 or session.info.get("commit_on_error", False))
-                if commit:
-                    try:
-                        await session.commit()
-                    except IntegrityError as exc:
-                        await session.rollback()
-                        forget_enqueued(session)
-                        raise Conflict(
-                            "The change conflicts with data saved at the same moment; retry.",
-                            code="concurrent_change",
-                        ) from exc
-                else:
-                    await session.rollback()
-                    forget_enqueued(session)
-                job_ids = take_enqueued(session) if commit else []
-                hooks: list[AfterCommit] = session.info.pop("after_request", [])
+                    job_ids = await _finish(session, write, response)
+                finally:
+                    await session.close()
             if job_ids:
                 await hand_off(db, request.app.state.transport, job_ids)
+            hooks: list[AfterCommit] = getattr(request.state, "after_request", [])
             for hook in hooks:
                 try:
                     async with db.session(write=True) as follow_up:
@@ -136,21 +127,75 @@ class TransactionalRoute(APIRoute):
 
 def refuse_nul_in_url(request: Request) -> None:
     """PostgreSQL cannot store or compare text with NUL, SQLite can: refuse it up front on both."""
-    if "\x00" in request.url.path:
+    query = request.scope.get("query_string", b"")
+    path: str = request.scope.get("path", "")
+    if "\x00" not in path and b"%00" not in query and b"\x00" not in query:
+        return  # the common case, decided without building URL objects
+    if "\x00" in path:
         raise invalid("path", "The path may not contain NUL characters.", code="invalid_text")
     for name, value in request.query_params.multi_items():
         if "\x00" in name or "\x00" in value:
             raise invalid(f"query.{name}", "Parameters may not contain NUL characters.", code="invalid_text")
 
 
-def run_after_request(session: AsyncSession, hook: AfterCommit) -> None:
+class LazySession:
+    """The request's session, opened on first use.
+
+    Requests answered from caches (an authenticated GET of /me) then cost no
+    session at all; the boundary only commits or rolls back what was opened.
+    """
+
+    def __init__(self, db: Database, *, write: bool) -> None:
+        self.db = db
+        self.write = write
+        self.session: AsyncSession | None = None
+
+    def get(self) -> AsyncSession:
+        if self.session is None:
+            self.session = self.db.new_session(write=self.write)
+        return self.session
+
+    async def abandon(self) -> None:
+        if self.session is not None:
+            try:
+                await self.session.rollback()
+                forget_enqueued(self.session)
+            finally:
+                await self.session.close()
+
+
+async def _finish(session: AsyncSession, write: bool, response: Response) -> list[str]:
+    """Commit a successful write (or a failure that asked to keep its record)."""
+    commit = write and (response.status_code < 400 or session.info.get("commit_on_error", False))
+    if not commit:
+        await session.rollback()
+        forget_enqueued(session)
+        return []
+    try:
+        await session.commit()
+    except IntegrityError as exc:
+        await session.rollback()
+        forget_enqueued(session)
+        raise Conflict(
+            "The change conflicts with data saved at the same moment; retry.", code="concurrent_change"
+        ) from exc
+    return take_enqueued(session)
+
+
+def run_after_request(request: Request, hook: AfterCommit) -> None:
     """Schedule best-effort bookkeeping in its own transaction after the request."""
-    session.info.setdefault("after_request", []).append(hook)
+    hooks: list[AfterCommit] = getattr(request.state, "after_request", [])
+    hooks.append(hook)
+    request.state.after_request = hooks
+
+
+def request_session(request: Request) -> AsyncSession:
+    lazy: LazySession = request.state.lazy_session
+    return lazy.get()
 
 
 async def get_session(request: Request) -> AsyncSession:
-    session: AsyncSession = request.state.session
-    return session
+    return request_session(request)
 
 
 DbSession = Annotated[AsyncSession, Depends(get_session)]
