@@ -192,6 +192,11 @@ class Principal:
         # Cached on the instance: a principal is immutable and asked often.
         return self._permissions
 
+    @functools.cached_property
+    def memo(self) -> dict[str, Any]:
+        """Values derived from this (immutable, cached) principal, by key."""
+        return {}
+
     def can(self, perm: Perm) -> bool:
         return perm in self.permissions()
 

@@ -69,23 +69,30 @@ def _locale(request: Request, principal: Principal) -> str | None:
 
 
 def _me(principal: Principal, request: Request) -> MeOut:
-    """Built from the cached principal: no query beyond authentication."""
+    """Built from the cached principal: no query beyond authentication.
+
+    Every value comes from a validated row already, so the models are
+    constructed without validating again (this is the hottest call).
+    """
     locale = _locale(request, principal)
-    return MeOut(
+    memberships = [
+        MembershipOut.model_construct(
+            role=g.role.value,
+            unit_code=g.unit_code,
+            unit_name=display_name(g.unit_names, locale) if g.unit_names else None,
+        )
+        for g in principal.grants
+    ]
+    return MeOut.model_construct(
         id=principal.user_id,
         kind=principal.kind,
         email=principal.label if principal.kind == "user" else None,
         name=principal.name,
         locale=principal.locale,
-        tenant=TenantOut(id=principal.tenant_id, slug=principal.tenant_slug, name=principal.tenant_name),
-        memberships=[
-            MembershipOut(
-                role=g.role.value,
-                unit_code=g.unit_code,
-                unit_name=display_name(g.unit_names, locale) if g.unit_names else None,
-            )
-            for g in principal.grants
-        ],
+        tenant=TenantOut.model_construct(
+            id=principal.tenant_id, slug=principal.tenant_slug, name=principal.tenant_name
+        ),
+        memberships=memberships,
         permissions=sorted(p.value for p in principal.permissions()),
         scope=scope_of(principal),
         token=TokenOut.of_info(principal.token) if principal.token else None,
@@ -94,9 +101,14 @@ def _me(principal: Principal, request: Request) -> MeOut:
 
 @router.get("/me", response_model=MeOut, tags=["identity"], summary="Who am I, and what can I see")
 async def get_me(request: Request, principal: CurrentPrincipal) -> Response:
-    # The hottest authenticated call: serialise the model we built ourselves
-    # instead of having FastAPI validate it a second time.
-    return Response(_me(principal, request).model_dump_json(), media_type="application/json")
+    # The hottest authenticated call (clients poll it). The body is a pure
+    # function of the cached, immutable principal and the language, so it is
+    # serialised once per principal and language.
+    key = f"me:{_locale(request, principal)}"
+    body = principal.memo.get(key)
+    if body is None:
+        body = principal.memo[key] = _me(principal, request).model_dump_json().encode()
+    return Response(body, media_type="application/json")
 
 
 @router.patch("/me", response_model=MeOut, tags=["identity"], summary="Change my name or language")

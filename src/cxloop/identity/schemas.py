@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from cxloop.identity.access import Principal, TokenInfo
+from cxloop.identity.access import Perm, Principal, TokenInfo
 from cxloop.identity.models import ApiToken, AuditEvent, Unit
 from cxloop.identity.units import display_name
 from cxloop.identity.users import UserView
@@ -278,8 +278,8 @@ class MeUpdate(Strict):
 
 
 def scope_of(principal: Principal) -> ScopeOut:
-    from cxloop.identity.access import Perm
-
     reach = principal.reach(Perm.DATA_READ)
     codes = [g.unit_code for g in principal.grants if g.unit_code and not g.tenant_wide]
-    return ScopeOut(everywhere=reach.everywhere, unit_codes=[] if reach.everywhere else sorted(set(codes)))
+    return ScopeOut.model_construct(
+        everywhere=reach.everywhere, unit_codes=[] if reach.everywhere else sorted(set(codes))
+    )
