@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from cxloop.identity.access import Perm, Principal, TokenInfo
 from cxloop.identity.models import ApiToken, AuditEvent, Unit
+from cxloop.identity.principals import token_info
 from cxloop.identity.units import display_name
 from cxloop.identity.users import UserView
 
@@ -174,18 +175,7 @@ class TokenOut(BaseModel):
 
     @classmethod
     def of(cls, token: ApiToken) -> TokenOut:
-        return cls(
-            id=token.id,
-            name=token.name,
-            kind=token.kind,
-            scopes=list(token.scopes),
-            user_id=token.user_id,
-            service_role=token.service_role,
-            created_at=token.created_at,
-            expires_at=token.expires_at,
-            revoked_at=token.revoked_at,
-            last_used_at=token.last_used_at,
-        )
+        return cls.of_info(token_info(token))
 
     @classmethod
     def of_info(cls, token: TokenInfo) -> TokenOut:
