@@ -7,7 +7,8 @@ from cxloop.identity import models as identity_models
 from cxloop.kit import idempotency, jobs
 from cxloop.kit.db import Base
 from cxloop.ops import models as ops_models
+from cxloop.surveys import models as surveys_models
 
 metadata = Base.metadata
 
-__all__ = ["idempotency", "identity_models", "jobs", "metadata", "ops_models"]
+__all__ = ["idempotency", "identity_models", "jobs", "metadata", "ops_models", "surveys_models"]

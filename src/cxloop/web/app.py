@@ -19,6 +19,7 @@ from cxloop.kit.http import BodySizeLimit, install_error_handlers
 from cxloop.kit.invalidation import ChangeWatcher
 from cxloop.kit.settings import Settings, get_settings
 from cxloop.ops.routes import router as ops_router
+from cxloop.surveys import router as surveys_router
 from cxloop.web import pages
 from cxloop.worker import EmbeddedWorker, make_huey, make_transport
 from cxloop.worker.jobs import load_job_handlers
@@ -84,5 +85,6 @@ def create_app(settings: Settings | None = None, *, start_worker: bool | None = 
 
     app.include_router(identity_router)
     app.include_router(ops_router)
+    app.include_router(surveys_router)
     pages.mount(app, settings)
     return app

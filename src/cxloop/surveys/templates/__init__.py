@@ -1,0 +1,1 @@
+"""The template library: survey definitions shipped as JSON files here."""
