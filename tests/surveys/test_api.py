@@ -234,3 +234,37 @@ def test_templates_and_schema(client: TestClient, org: Org) -> None:
     assert schema.json()["title"] == "cxloop survey definition"
     assert {"title", "languages", "default_language", "pages"} <= set(schema.json()["required"])
     assert "ServqualQuestion" in schema.json()["$defs"]
+
+
+def test_deeply_nested_definitions_are_refused_not_crashed(
+    client: TestClient, org: Org, database_url: str
+) -> None:
+    condition: dict[str, Any] = {"source": "answers", "field": "nps", "op": "answered"}
+    for _ in range(300):
+        condition = {"not": condition}
+    document = definition()
+    document["pages"][1]["display_logic"] = condition
+    for method, path in (
+        ("POST", "/api/v1/surveys"),
+        ("PUT", f"/api/v1/surveys/{create(client, org)['id']}"),
+    ):
+        response = client.request(method, path, json={"definition": document}, headers=org.auth("cx"))
+        assert response.status_code == 422
+        [error] = response.json()["errors"]
+        assert error["path"] == "definition.pages[1].display_logic" + ".not" * 37
+        assert error["message"] == "nested more than 40 levels deep"
+    assert count(database_url, "surveys") == 1
+
+
+def test_owner_unit(client: TestClient, org: Org, database_url: str) -> None:
+    body = {"definition": definition(), "unit_code": "SH001"}
+    owned = client.post("/api/v1/surveys", json=body, headers=org.auth("cx"))
+    assert (owned.status_code, owned.json()["unit_code"]) == (201, "SH001")
+    assert (
+        client.get(f"/api/v1/surveys/{owned.json()['id']}", headers=org.auth("cx")).json()["unit_code"]
+        == "SH001"
+    )
+    unknown = client.post("/api/v1/surveys", json={**body, "unit_code": "NOPE"}, headers=org.auth("cx"))
+    assert unknown.status_code == 422
+    assert unknown.json()["errors"] == [{"path": "unit_code", "message": "No unit 'NOPE'."}]
+    assert count(database_url, "surveys") == 1

@@ -330,8 +330,34 @@ def _friendly(error: Any) -> str:
     return message.removeprefix("Value error, ")
 
 
+# Deep enough for any real survey (conditions nest a few levels); a deeper
+# document is refused before anything recurses over it.
+MAX_DEPTH = 40
+
+
+def _too_deep(data: Any) -> tuple[Any, ...] | None:
+    """The location of the first value nested deeper than MAX_DEPTH, without recursing."""
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(data, ())]
+    while stack:
+        value, loc = stack.pop()
+        if len(loc) > MAX_DEPTH:
+            return loc
+        if isinstance(value, dict):
+            stack.extend((child, (*loc, key)) for key, child in value.items())
+        elif isinstance(value, list):
+            stack.extend((child, (*loc, index)) for index, child in enumerate(value))
+    return None
+
+
 def parse_definition(data: Any, prefix: str = "definition") -> SurveyDefinition:
     """A validated definition, or ValidationFailed listing every fault with its path."""
+    deep = _too_deep(data)
+    if deep is not None:
+        path = format_path(deep[:MAX_DEPTH], prefix)
+        raise ValidationFailed(
+            "The survey definition is nested too deeply.",
+            errors=[FieldError(path, f"nested more than {MAX_DEPTH} levels deep")],
+        )
     try:
         definition = SurveyDefinition.model_validate(data)
     except ValidationError as exc:

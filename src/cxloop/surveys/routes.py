@@ -73,11 +73,13 @@ async def post_survey(
 ) -> JSONResponse:
     principal.require(Perm.CONFIG_WRITE)
 
+    # Validated before the idempotency fingerprint, which serialises the body.
+    if body.template is not None:
+        definition = parse_definition(template_definition(body.template, body.language))
+    else:
+        definition = parse_definition(body.definition)
+
     async def create() -> Any:
-        if body.template is not None:
-            definition = parse_definition(template_definition(body.template, body.language))
-        else:
-            definition = parse_definition(body.definition)
         view = await create_survey(session, principal, definition, body.unit_code)
         return _out(request, principal, view).model_dump(mode="json")
 
