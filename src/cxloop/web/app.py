@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 import cxloop
 from cxloop import models  # noqa: F401 - registers every table on the metadata
+from cxloop.collection import router as collection_router
 from cxloop.identity import AUTH_CHANNEL, WATCHED_AUTH_STATE, use_change_watcher
 from cxloop.identity import router as identity_router
 from cxloop.kit.db import Database
@@ -86,5 +87,6 @@ def create_app(settings: Settings | None = None, *, start_worker: bool | None = 
     app.include_router(identity_router)
     app.include_router(ops_router)
     app.include_router(surveys_router)
+    app.include_router(collection_router)
     pages.mount(app, settings)
     return app

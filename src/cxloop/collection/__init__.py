@@ -1,0 +1,10 @@
+"""Collection: responses to published surveys, checked against the version
+answered, stored once, and handed to the post-commit pipeline. Other
+packages import only what is listed here.
+"""
+
+from cxloop.collection.models import Response
+from cxloop.collection.pipeline import RESPONSE_STORED, Subscriber, subscribe, subscribers, unsubscribe
+from cxloop.collection.routes import router
+
+__all__ = ["RESPONSE_STORED", "Response", "Subscriber", "router", "subscribe", "subscribers", "unsubscribe"]

@@ -1,0 +1,267 @@
+"""Storing and reading responses. Never commits.
+
+A response is taken only for a published survey of the caller's tenant, and
+only for a unit within the caller's DATA_WRITE reach (a caller whose reach is
+not tenant-wide must name a unit). Reading is limited to the caller's
+DATA_READ reach; a response with no unit is visible to tenant-wide readers
+only.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cxloop.collection import tasks  # noqa: F401  (registers the pipeline job before enqueue)
+from cxloop.collection.models import Response
+from cxloop.collection.pipeline import RESPONSE_STORED
+from cxloop.collection.schemas import ResponseIn, ResponseOut
+from cxloop.collection.validation import check_answers, with_defaults
+from cxloop.identity import Perm, Principal, Reach, Unit, get_unit_by_code, visible_unit
+from cxloop.kit.clock import utc_now
+from cxloop.kit.errors import Conflict, FieldError, ValidationFailed, not_found
+from cxloop.kit.ids import new_id
+from cxloop.kit.jobs import enqueue
+from cxloop.kit.pagination import Page, PageRequest, apply_keyset, make_page
+from cxloop.surveys import CLOSED, PUBLISHED, Survey, SurveyDefinition, SurveyVersion, parse_definition
+
+FUTURE_TOLERANCE = timedelta(minutes=5)
+SOURCE_API = "api"
+COMPLETE = "complete"
+_CACHE_SIZE = 256
+# Published versions never change, so their parsed definitions are kept per process.
+_definitions: OrderedDict[tuple[str, int], SurveyDefinition] = OrderedDict()
+
+
+@dataclass(frozen=True)
+class Published:
+    survey_id: str
+    version: int
+    definition: SurveyDefinition
+
+
+async def _survey(session: AsyncSession, principal: Principal, survey_id: str) -> Survey:
+    if len(survey_id) > 26:
+        raise not_found("survey")
+    statement = select(Survey).where(Survey.id == survey_id, Survey.tenant_id == principal.tenant_id)
+    survey = (await session.execute(statement)).scalar_one_or_none()
+    if survey is None:
+        raise not_found("survey")
+    return survey
+
+
+async def published_survey(session: AsyncSession, principal: Principal, survey_id: str) -> Published:
+    survey = await _survey(session, principal, survey_id)
+    if survey.status == CLOSED:
+        raise Conflict("This survey is closed and takes no more responses.", code="survey_closed")
+    if survey.status != PUBLISHED or survey.published_version is None:
+        raise Conflict("This survey is not published yet.", code="survey_not_published")
+    key = (survey.id, survey.published_version)
+    definition = _definitions.get(key)
+    if definition is None:
+        version = await session.get(SurveyVersion, key)
+        assert version is not None, "a published survey has its published version"
+        definition = parse_definition(version.definition)
+        _definitions[key] = definition
+        while len(_definitions) > _CACHE_SIZE:
+            _definitions.popitem(last=False)
+    return Published(survey.id, survey.published_version, definition)
+
+
+class UnitResolver:
+    """Units by code within the caller's DATA_WRITE reach, looked up once per request."""
+
+    def __init__(self, session: AsyncSession, principal: Principal) -> None:
+        self.session, self.principal = session, principal
+        self.reach: Reach = principal.reach(Perm.DATA_WRITE)
+        self._known: dict[str, Unit | None] = {}
+
+    async def resolve(self, code: str | None) -> tuple[str | None, FieldError | None]:
+        if code is None:
+            if self.reach.everywhere:
+                return None, None
+            return None, FieldError("unit_code", "is required: you may record responses for your units only")
+        if code not in self._known:
+            self._known[code] = await get_unit_by_code(self.session, self.principal.tenant_id, code)
+        unit = self._known[code]
+        if unit is None or not self.reach.covers(unit.id, unit.path):
+            return None, FieldError("unit_code", f"No unit {code!r}.")
+        return unit.id, None
+
+
+async def prepare(
+    published: Published, item: ResponseIn, units: UnitResolver, now: datetime
+) -> Response | list[FieldError]:
+    """A response ready to add, or every fault in ``item``."""
+    definition = published.definition
+    contact = item.contact.model_dump(exclude_none=True)
+    errors = check_answers(definition, item.answers, item.embedded, contact)
+    unit_id, unit_error = await units.resolve(item.unit_code)
+    if unit_error is not None:
+        errors.append(unit_error)
+    language = item.language or definition.default_language
+    if language not in definition.languages:
+        errors.append(FieldError("language", f"must be one of {', '.join(definition.languages)}"))
+    submitted_at = (item.submitted_at or now).astimezone(UTC)
+    if submitted_at > now + FUTURE_TOLERANCE:
+        errors.append(FieldError("submitted_at", "may not be in the future"))
+    if errors:
+        return errors
+    return Response(
+        id=new_id(),
+        tenant_id=units.principal.tenant_id,
+        survey_id=published.survey_id,
+        survey_version=published.version,
+        unit_id=unit_id,
+        channel=item.channel,
+        touchpoint=item.touchpoint,
+        language=language,
+        submitted_at=submitted_at,
+        received_at=now,
+        answers=item.answers,
+        embedded=with_defaults(definition, item.embedded),
+        contact_ref=contact,
+        source=SOURCE_API,
+        status=COMPLETE,
+    )
+
+
+async def store(session: AsyncSession, responses: list[Response]) -> None:
+    """Add the responses and, in the same transaction, one pipeline job each."""
+    if not responses:
+        return
+    session.add_all(responses)
+    await session.flush()
+    for response in responses:
+        enqueue(
+            session,
+            RESPONSE_STORED,
+            {"response_id": response.id, "survey_id": response.survey_id, "tenant_id": response.tenant_id},
+        )
+    await session.flush()
+
+
+async def submit(
+    session: AsyncSession, principal: Principal, survey_id: str, item: ResponseIn
+) -> ResponseOut:
+    principal.require(Perm.DATA_WRITE)
+    published = await published_survey(session, principal, survey_id)
+    units = UnitResolver(session, principal)
+    prepared = await prepare(published, item, units, utc_now())
+    if isinstance(prepared, list):
+        raise ValidationFailed("The response is not valid; see errors.", errors=prepared)
+    await store(session, [prepared])
+    return to_out(prepared, item.unit_code)
+
+
+def item_errors(exc: ValidationError) -> list[FieldError]:
+    errors: list[FieldError] = []
+    for error in exc.errors():
+        path = ""
+        for part in error["loc"]:
+            path += f"[{part}]" if isinstance(part, int) else ("." if path else "") + str(part)
+        errors.append(FieldError(path or "body", str(error["msg"]).removeprefix("Value error, ")))
+    return errors
+
+
+async def submit_batch(
+    session: AsyncSession, principal: Principal, survey_id: str, items: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Valid items are stored together; each invalid one is reported with its errors."""
+    principal.require(Perm.DATA_WRITE)
+    published = await published_survey(session, principal, survey_id)
+    units = UnitResolver(session, principal)
+    now = utc_now()
+    results: list[dict[str, Any]] = []
+    stored: list[Response] = []
+    for index, raw in enumerate(items):
+        try:
+            item = ResponseIn.model_validate(raw)
+        except ValidationError as exc:
+            prepared: Response | list[FieldError] = item_errors(exc)
+        else:
+            prepared = await prepare(published, item, units, now)
+        if isinstance(prepared, list):
+            errors = [{"path": e.path, "message": e.message} for e in prepared]
+            results.append({"index": index, "status": 422, "errors": errors})
+        else:
+            stored.append(prepared)
+            results.append({"index": index, "status": 201, "id": prepared.id})
+    await store(session, stored)
+    return results
+
+
+def to_out(response: Response, unit_code: str | None) -> ResponseOut:
+    return ResponseOut(
+        id=response.id,
+        survey_id=response.survey_id,
+        survey_version=response.survey_version,
+        unit_code=unit_code,
+        channel=response.channel,
+        touchpoint=response.touchpoint,
+        language=response.language,
+        submitted_at=response.submitted_at,
+        received_at=response.received_at,
+        answers=response.answers,
+        embedded=response.embedded,
+        contact=response.contact_ref,
+        source=response.source,
+        status=response.status,
+    )
+
+
+@dataclass(frozen=True)
+class ResponseFilter:
+    unit_code: str | None = None
+    channel: str | None = None
+    touchpoint: str | None = None
+    submitted_from: datetime | None = None
+    submitted_to: datetime | None = None
+
+
+def _readable(principal: Principal) -> Any:
+    principal.require(Perm.DATA_READ)
+    reach = principal.reach(Perm.DATA_READ)
+    return (
+        select(Response, Unit.code)
+        .outerjoin(Unit, Unit.id == Response.unit_id)
+        .where(Response.tenant_id == principal.tenant_id, reach.unit_clause(Unit.id, Unit.path))
+    )
+
+
+async def list_responses(
+    session: AsyncSession, principal: Principal, survey_id: str, where: ResponseFilter, page: PageRequest
+) -> Page[ResponseOut]:
+    statement = _readable(principal)
+    survey = await _survey(session, principal, survey_id)
+    statement = statement.where(Response.survey_id == survey.id)
+    if where.unit_code is not None:
+        unit = await visible_unit(session, principal, where.unit_code, Perm.DATA_READ)
+        statement = statement.where(Unit.path.startswith(unit.path))
+    if where.channel is not None:
+        statement = statement.where(Response.channel == where.channel)
+    if where.touchpoint is not None:
+        statement = statement.where(Response.touchpoint == where.touchpoint)
+    if where.submitted_from is not None:
+        statement = statement.where(Response.submitted_at >= where.submitted_from)
+    if where.submitted_to is not None:
+        statement = statement.where(Response.submitted_at < where.submitted_to)
+    rows = list((await session.execute(apply_keyset(statement, Response.id, "responses", page))).all())
+    result = make_page(rows, "responses", page, lambda row: row[0].id)
+    return Page(items=[to_out(row[0], row[1]) for row in result.items], next_cursor=result.next_cursor)
+
+
+async def get_response(session: AsyncSession, principal: Principal, response_id: str) -> ResponseOut:
+    statement = _readable(principal)
+    if len(response_id) > 26:
+        raise not_found("response")
+    row = (await session.execute(statement.where(Response.id == response_id))).one_or_none()
+    if row is None:
+        raise not_found("response")
+    return to_out(row[0], row[1])

@@ -1,0 +1,279 @@
+"""Answers checked against a published survey definition.
+
+Every fault is reported with its path (``answers.nps``), not just the first.
+Required questions are required only where the respondent would have seen
+them: the page and the question shown by their display logic, and the page
+not skipped by an earlier skip rule.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from cxloop.kit.errors import FieldError
+from cxloop.surveys import Facts, SurveyDefinition, evaluate
+
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+PHONE = re.compile(r"^\+?[0-9][0-9 ()\-]{4,24}$")
+MAX_EMBEDDED_TEXT = 500
+SCORE_RANGES = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
+
+
+def answered(value: Any) -> bool:
+    return value is not None and value not in ("", [], {})
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def valid_email(value: str) -> bool:
+    return len(value) <= 254 and EMAIL.match(value) is not None
+
+
+def valid_phone(value: str) -> bool:
+    return PHONE.match(value) is not None and sum(c.isdigit() for c in value) >= 5
+
+
+def _no_nul(value: str) -> str | None:
+    return "may not contain NUL characters" if "\x00" in value else None
+
+
+def _score(value: Any, low: int, high: int) -> str | None:
+    if not _is_int(value):
+        return f"must be a whole number from {low} to {high}"
+    if not low <= value <= high:
+        return f"must be from {low} to {high}"
+    return None
+
+
+def _choice_ids(question: Any) -> dict[str, Any]:
+    return {choice.id: choice for choice in question.choices}
+
+
+def _single(question: Any, value: Any, path: str) -> list[FieldError]:
+    choices = _choice_ids(question)
+    if isinstance(value, dict):
+        # An "other" choice carries the respondent's text: {"choice": "other", "other": "..."}.
+        picked, other = value.get("choice"), value.get("other")
+        if set(value) - {"choice", "other"} or not isinstance(picked, str) or not isinstance(other, str):
+            return [FieldError(path, 'must be a choice id, or {"choice": id, "other": text}')]
+        if picked not in choices or not choices[picked].other:
+            return [FieldError(f"{path}.choice", f"{picked!r} is not a choice that takes text")]
+        problem = _no_nul(other) or ("is longer than 2000 characters" if len(other) > 2000 else None)
+        return [FieldError(f"{path}.other", problem)] if problem else []
+    if not isinstance(value, str):
+        return [FieldError(path, "must be a choice id")]
+    if value not in choices:
+        return [FieldError(path, f"{value!r} is not one of the choices")]
+    return []
+
+
+def _multiple(question: Any, value: Any, path: str) -> list[FieldError]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        return [FieldError(path, "must be a list of choice ids")]
+    choices = _choice_ids(question)
+    errors = [
+        FieldError(f"{path}[{index}]", f"{pick!r} is not one of the choices")
+        for index, pick in enumerate(value)
+        if pick not in choices
+    ]
+    if len(set(value)) != len(value):
+        errors.append(FieldError(path, "picks the same choice twice"))
+    if question.min_picks is not None and len(value) < question.min_picks:
+        errors.append(FieldError(path, f"needs at least {question.min_picks} picks"))
+    if question.max_picks is not None and len(value) > question.max_picks:
+        errors.append(FieldError(path, f"allows at most {question.max_picks} picks"))
+    return errors
+
+
+def _ranking(question: Any, value: Any, path: str) -> list[FieldError]:
+    ids = [choice.id for choice in question.choices]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        return [FieldError(path, "must be a list of choice ids, best first")]
+    if sorted(value) != sorted(ids):
+        return [FieldError(path, f"must rank every choice exactly once: {', '.join(ids)}")]
+    return []
+
+
+def _matrix(question: Any, value: Any, path: str) -> list[FieldError]:
+    if not isinstance(value, dict):
+        return [FieldError(path, "must be an object of row id to scale value")]
+    rows = {row.id for row in question.rows}
+    scale = [point.value for point in question.scale]
+    errors: list[FieldError] = []
+    for row, point in value.items():
+        if row not in rows:
+            errors.append(FieldError(f"{path}.{row}", f"{row!r} is not a row of this matrix"))
+        elif not _is_int(point) or point not in scale:
+            errors.append(FieldError(f"{path}.{row}", f"must be one of {scale}"))
+    return errors
+
+
+def _servqual(question: Any, value: Any, path: str) -> list[FieldError]:
+    if not isinstance(value, dict) or set(value) != {"expectation", "perception"}:
+        return [FieldError(path, 'must be {"expectation": n, "perception": n}')]
+    errors: list[FieldError] = []
+    for part in ("expectation", "perception"):
+        problem = _score(value[part], 1, question.points)
+        if problem:
+            errors.append(FieldError(f"{path}.{part}", problem))
+    return errors
+
+
+def _text(question: Any, value: Any, path: str) -> list[FieldError]:
+    if not isinstance(value, str):
+        return [FieldError(path, "must be text")]
+    if len(value) > question.max_length:
+        return [FieldError(path, f"is longer than {question.max_length} characters")]
+    problem = _no_nul(value)
+    if problem:
+        return [FieldError(path, problem)]
+    if question.pattern is not None and re.fullmatch(question.pattern, value) is None:
+        return [FieldError(path, "does not match the expected format")]
+    return []
+
+
+def _number(question: Any, value: Any, path: str) -> list[FieldError]:
+    if not _is_number(value) or not math.isfinite(value):
+        return [FieldError(path, "must be a number")]
+    if question.integer and not (_is_int(value) or float(value).is_integer()):
+        return [FieldError(path, "must be a whole number")]
+    if question.min is not None and value < question.min:
+        return [FieldError(path, f"must be at least {question.min:g}")]
+    if question.max is not None and value > question.max:
+        return [FieldError(path, f"must be at most {question.max:g}")]
+    return []
+
+
+def _date(question: Any, value: Any, path: str) -> list[FieldError]:
+    try:
+        day = date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else None
+    except ValueError:
+        day = None
+    if day is None:
+        return [FieldError(path, "must be a date like 2026-01-31")]
+    if question.min is not None and day < question.min:
+        return [FieldError(path, f"must be on or after {question.min.isoformat()}")]
+    if question.max is not None and day > question.max:
+        return [FieldError(path, f"must be on or before {question.max.isoformat()}")]
+    return []
+
+
+def check_answer(question: Any, value: Any, path: str) -> list[FieldError]:
+    kind = question.type
+    if kind in SCORE_RANGES:
+        problem = _score(value, *SCORE_RANGES[kind])
+        return [FieldError(path, problem)] if problem else []
+    if kind == "rating":
+        problem = _score(value, 1, question.points)
+        return [FieldError(path, problem)] if problem else []
+    if kind in ("single_choice", "dropdown"):
+        return _single(question, value, path)
+    if kind == "multiple_choice":
+        return _multiple(question, value, path)
+    if kind == "ranking":
+        return _ranking(question, value, path)
+    if kind == "matrix":
+        return _matrix(question, value, path)
+    if kind == "servqual":
+        return _servqual(question, value, path)
+    if kind == "text":
+        return _text(question, value, path)
+    if kind == "number":
+        return _number(question, value, path)
+    if kind == "date":
+        return _date(question, value, path)
+    if kind == "email":
+        ok = isinstance(value, str) and valid_email(value)
+        return [] if ok else [FieldError(path, "must be an email address")]
+    if kind == "phone":
+        ok = isinstance(value, str) and valid_phone(value)
+        return [] if ok else [FieldError(path, "must be a phone number")]
+    # consent
+    return [] if isinstance(value, bool) else [FieldError(path, "must be true or false")]
+
+
+def shown_questions(definition: SurveyDefinition, facts: Facts) -> set[str]:
+    """Ids of the questions a respondent with these answers would have been shown."""
+    shown: set[str] = set()
+    index_of = {page.id: index for index, page in enumerate(definition.pages)}
+    index = 0
+    while index < len(definition.pages):
+        page = definition.pages[index]
+        if page.display_logic is not None and not evaluate(page.display_logic, facts):
+            index += 1
+            continue
+        shown.update(
+            q.id for q in page.questions if q.display_logic is None or evaluate(q.display_logic, facts)
+        )
+        target = next((rule.to for rule in page.skip_logic if evaluate(rule.when, facts)), None)
+        if target is None:
+            index += 1
+        elif target == "end":
+            break
+        else:
+            index = index_of[target]
+    return shown
+
+
+def check_embedded(definition: SurveyDefinition, embedded: Mapping[str, Any]) -> list[FieldError]:
+    declared = {field.name for field in definition.embedded}
+    errors: list[FieldError] = []
+    for name, value in embedded.items():
+        path = f"embedded.{name}"
+        if name not in declared:
+            errors.append(FieldError(path, f"{name!r} is not an embedded field of this survey"))
+        elif isinstance(value, str):
+            problem = _no_nul(value) or (
+                f"is longer than {MAX_EMBEDDED_TEXT} characters" if len(value) > MAX_EMBEDDED_TEXT else None
+            )
+            if problem:
+                errors.append(FieldError(path, problem))
+        elif not (_is_number(value) or isinstance(value, bool) or value is None):
+            errors.append(FieldError(path, "must be text, a number or true/false"))
+    return errors
+
+
+def with_defaults(definition: SurveyDefinition, embedded: Mapping[str, Any]) -> dict[str, Any]:
+    filled = {f.name: f.default for f in definition.embedded if f.default is not None}
+    filled.update(embedded)
+    return filled
+
+
+def check_answers(
+    definition: SurveyDefinition,
+    answers: Mapping[str, Any],
+    embedded: Mapping[str, Any],
+    contact: Mapping[str, Any],
+) -> list[FieldError]:
+    """Every fault in these answers (and embedded fields), in question order."""
+    errors: list[FieldError] = []
+    questions = {q.id: q for _, q in definition.questions()}
+    for question_id in answers:
+        if question_id not in questions:
+            errors.append(
+                FieldError(f"answers.{question_id}", f"{question_id!r} is not a question of this survey")
+            )
+    for question_id, question in questions.items():
+        value = answers.get(question_id)
+        if answered(value):
+            errors += check_answer(question, value, f"answers.{question_id}")
+    errors += check_embedded(definition, embedded)
+    if errors:
+        # Logic over wrong answers would report misleading "required" faults.
+        return errors
+    facts = Facts(answers=answers, embedded=with_defaults(definition, embedded), contact=contact)
+    shown = shown_questions(definition, facts)
+    for question_id, question in questions.items():
+        if question.required and question_id in shown and not answered(answers.get(question_id)):
+            errors.append(FieldError(f"answers.{question_id}", "is required"))
+    return errors
