@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from cxloop.cli import check, db, demo, org, runtime, tokens, users
+from cxloop.cli import check, db, demo, imports, org, runtime, tokens, users
 from cxloop.cli.common import app
 
-for module in (demo, runtime, db, org, users, tokens, check):
+for module in (demo, runtime, db, org, users, tokens, imports, check):
     module.register(app)
 
 

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
 
 from cxloop.identity import CurrentPrincipal, Perm, Principal
+from cxloop.kit.errors import PayloadTooLarge
 from cxloop.kit.http import DbSession, TransactionalRoute
 from cxloop.kit.idempotency import idempotent
 from cxloop.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageRequest
 from cxloop.surveys.definition import definition_schema, parse_definition
+from cxloop.surveys.importers import MAX_IMPORT_BYTES, import_survey
 from cxloop.surveys.schemas import (
+    ImportWarningOut,
     SurveyCreate,
+    SurveyImportOut,
     SurveyOut,
     SurveyPage,
     SurveyUpdate,
@@ -84,6 +88,32 @@ async def post_survey(
         return _out(request, principal, view).model_dump(mode="json")
 
     return await idempotent(request, session, _owner(principal), body.model_dump(mode="json"), create)
+
+
+@router.post(
+    "/surveys/import",
+    status_code=201,
+    response_model=SurveyImportOut,
+    summary="A draft survey from a Qualtrics .qsf, LimeSurvey .lss, SurveyJS JSON or XLSForm file",
+    responses={400: {"description": "The multipart body cannot be parsed"}},
+)
+async def post_survey_import(
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    file: Annotated[UploadFile, File(description="The survey file, at most 5 MB")],
+) -> SurveyImportOut:
+    principal.require(Perm.CONFIG_WRITE)
+    data = await file.read(MAX_IMPORT_BYTES + 1)
+    if len(data) > MAX_IMPORT_BYTES:
+        raise PayloadTooLarge(f"The survey file is larger than {MAX_IMPORT_BYTES} bytes.")
+    result = import_survey(file.filename or "", data)
+    view = await create_survey(session, principal, parse_definition(result.definition))
+    return SurveyImportOut(
+        survey=_out(request, principal, view),
+        source_format=result.source_format,
+        warnings=[ImportWarningOut(**w) for w in result.warnings],
+    )
 
 
 @router.get("/surveys", response_model=SurveyPage, summary="Surveys of my organisation")

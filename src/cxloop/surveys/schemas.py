@@ -114,3 +114,14 @@ class TemplateOut(BaseModel):
 class TemplateList(BaseModel):
     items: list[TemplateOut]
     next_cursor: str | None = None
+
+
+class ImportWarningOut(BaseModel):
+    source: str = Field(description="Where in the imported file the item came from")
+    message: str
+
+
+class SurveyImportOut(BaseModel):
+    survey: SurveyOut
+    source_format: str
+    warnings: list[ImportWarningOut]
