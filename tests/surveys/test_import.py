@@ -4,7 +4,9 @@ cannot be mapped, and damaged files refused."""
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -238,3 +240,43 @@ def test_damaged_files_are_refused(name: str, data: bytes, message: str) -> None
 def test_too_large_is_refused() -> None:
     with pytest.raises(ImportUnreadable, match="larger than 5 MB"):
         import_survey("big.json", b" " * (5 * 1024 * 1024 + 1))
+
+
+def test_a_zip_that_is_not_a_workbook_and_deep_panels() -> None:
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("word/document.xml", "<x/>")
+    with pytest.raises(ImportUnreadable, match="cannot be read"):
+        import_survey("letter.xlsx", archive.getvalue())
+    inner: dict[str, object] = {"type": "text", "name": "deep"}
+    for _ in range(300):
+        inner = {"type": "panel", "elements": [inner]}
+    result = import_survey("deep.json", json.dumps({"elements": [inner]}).encode())
+    assert result.definition["pages"][0]["questions"] == []
+    assert result.warnings[0]["message"] == "panels nested more than 10 deep are not imported"
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {
+            "SurveyEntry": {"SurveyName": "x"},
+            "SurveyElements": [{"Element": "BL", "Payload": [{"BlockElements": 3}]}],
+        },
+        {
+            "SurveyEntry": {"SurveyName": "x"},
+            "SurveyElements": [
+                {"Element": "BL", "Payload": [{"ID": "b", "BlockElements": [{"QuestionID": "QID1"}]}]},
+                {"Element": "SQ", "Payload": {"QuestionID": "QID1", "QuestionType": "MC", "Validation": "x"}},
+            ],
+        },
+        {"pages": [{"elements": [{"type": "radiogroup", "name": "a", "choices": [{"value": {"x": 1}}]}]}]},
+    ],
+)
+def test_oddly_shaped_exports_are_refused_or_imported_never_crash(document: dict[str, object]) -> None:
+    try:
+        result = import_survey("odd.json", json.dumps(document).encode())
+    except ImportUnreadable as refused:
+        assert refused.status == 422
+    else:
+        parse_definition(result.definition)

@@ -61,6 +61,18 @@ def import_survey(filename: str, data: bytes) -> ImportResult:
     if not data.strip():
         raise unreadable("The file is empty.")
     kind = detect(filename, data)
+    try:
+        return _import(kind, filename, data)
+    except ImportUnreadable:
+        raise
+    except (AttributeError, TypeError, KeyError, ValueError, IndexError, RecursionError) as exc:
+        # A file that parses but is shaped unlike any export of its tool: refused, never a 500.
+        raise unreadable(
+            f"The file does not have the structure of a {kind} survey export ({exc!r:.200})."
+        ) from exc
+
+
+def _import(kind: str, filename: str, data: bytes) -> ImportResult:
     if kind == "xlsform":
         from cxloop.surveys.importers.xlsform import import_xlsform
 

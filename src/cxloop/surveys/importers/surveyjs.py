@@ -9,6 +9,7 @@ from typing import Any
 from cxloop.surveys.importers.common import Builder, ImportResult, choice_ids, plain_text, unreadable
 from cxloop.surveys.importers.expressions import parse_expression
 
+MAX_PANEL_DEPTH = 10
 _TEXT_INPUTS = {"number": "number", "email": "email", "tel": "phone", "date": "date", "range": "number"}
 _SKIPPED = {
     "html",
@@ -84,7 +85,10 @@ class _SurveyJs:
             b.warn("completedHtml", "the completion page is not imported; set a thank-you message")
         return b.finish()
 
-    def _elements(self, elements: Any, page: dict[str, Any], where: str) -> None:
+    def _elements(self, elements: Any, page: dict[str, Any], where: str, depth: int = 0) -> None:
+        if depth > MAX_PANEL_DEPTH:
+            self.b.warn(where, f"panels nested more than {MAX_PANEL_DEPTH} deep are not imported")
+            return
         for index, element in enumerate(elements if isinstance(elements, list) else []):
             source = f"{where}.elements[{index}]"
             if not isinstance(element, dict):
@@ -94,7 +98,8 @@ class _SurveyJs:
             if element.get("type") == "panel":
                 if element.get("visibleIf"):
                     self.b.warn(source, f"panel visibility {element['visibleIf']!r} is not imported")
-                self._elements(element.get("elements") or element.get("questions") or [], page, source)
+                inner = element.get("elements") or element.get("questions") or []
+                self._elements(inner, page, source, depth + 1)
                 continue
             self._question(element, page, source)
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import re
-import zipfile
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -135,7 +134,7 @@ def _read_xlsx(data: bytes) -> dict[str, Sheet]:
 
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError) as exc:
+    except Exception as exc:  # BadZipFile, KeyError, InvalidFileException... on a damaged or foreign zip
         raise unreadable(f"The .xlsx file cannot be read: {exc}") from exc
     try:
         return {
@@ -152,7 +151,7 @@ def _read_xls(data: bytes) -> dict[str, Sheet]:
     import xlrd
 
     try:
-        book = xlrd.open_workbook(file_contents=data)
+        book = xlrd.open_workbook(file_contents=data, logfile=io.StringIO())
         return {
             sheet.name.strip().lower(): _rows(_sheet_values(sheet.row_values(i) for i in range(sheet.nrows)))
             for sheet in book.sheets()
