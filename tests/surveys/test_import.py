@@ -280,3 +280,12 @@ def test_oddly_shaped_exports_are_refused_or_imported_never_crash(document: dict
         assert refused.status == 422
     else:
         parse_definition(result.definition)
+
+
+def test_long_texts_are_cut_with_a_warning() -> None:
+    survey = {"elements": [{"type": "text", "name": "a", "title": "x" * 6000}]}
+    result = import_survey("long.json", json.dumps(survey).encode())
+    assert result.definition["pages"][0]["questions"][0]["text"] == {"en": "x" * 5000}
+    assert result.warnings == [
+        {"source": "pages[0].questions[0].text.en", "message": "text cut to 5000 of 6000 characters"}
+    ]

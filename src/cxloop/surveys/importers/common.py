@@ -118,8 +118,27 @@ class Builder:
         return document
 
     def finish(self) -> ImportResult:
-        document = validated(self.document(), self.warnings)
+        document = self.document()
+        _fit_texts(document, "", self.warnings)
+        document = validated(document, self.warnings)
         return ImportResult(document, self.warnings, self.source_format)
+
+
+def _fit_texts(value: Any, path: str, warnings: list[dict[str, str]]) -> None:
+    """Cut texts over MAX_TEXT characters, each with a warning (the model refuses longer ones)."""
+    if isinstance(value, dict):
+        for key, child in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if isinstance(child, str) and len(child) > MAX_TEXT:
+                value[key] = child[:MAX_TEXT]
+                warnings.append(
+                    {"source": where, "message": f"text cut to {MAX_TEXT} of {len(child)} characters"}
+                )
+            else:
+                _fit_texts(child, where, warnings)
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            _fit_texts(child, f"{path}[{index}]", warnings)
 
 
 def ident(raw: str, prefix: str) -> str:
@@ -146,14 +165,14 @@ def choice_ids(values: list[str], prefix: str = "c") -> list[str]:
 
 
 def plain_text(text: Any) -> str:
-    """Markup to plain text; piping braces neutralised; at most MAX_TEXT characters."""
+    """Markup to plain text; piping braces neutralised."""
     if text is None:
         return ""
     value = _BREAK.sub("\n", str(text))
     value = html.unescape(_TAG.sub("", value)).replace("\x00", "")
     value = value.replace("{{", "{ {").replace("}}", "} }")
     lines = [_SPACE.sub(" ", line).strip() for line in value.split("\n")]
-    return "\n".join(line for line in lines if line)[:MAX_TEXT]
+    return "\n".join(line for line in lines if line)
 
 
 def language_code(raw: str) -> str | None:
