@@ -119,3 +119,32 @@ def test_cli_refuses_damaged_and_missing_files(cli: Cli, org: Org, tmp_path: Pat
     assert missing.exit_code == 2
     assert "No such file" in missing.stderr
     assert count(database_url, "surveys") == 0
+
+
+SAMPLES = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "surveys"
+
+
+@pytest.mark.skipif(not SAMPLES.is_dir(), reason=f"sample surveys not found at {SAMPLES}")
+@pytest.mark.parametrize(
+    ("relative", "source_format", "questions"),
+    [
+        (
+            "qualtrics-qualtricstools/Long Exhaustive Sample Survey/Long_Exhaustive_Sample_Survey.qsf",
+            "Qualtrics QSF",
+            35,
+        ),
+        ("limesurvey-citric/survey.lss", "LimeSurvey LSS", 3),
+        ("xlsform-pyxform/xlsform_spec_test.xlsx", "XLSForm", 20),
+        ("xlsform-pyxform/tutorial.xls", "XLSForm", 10),
+    ],
+)
+def test_sample_files_through_the_api(
+    client: TestClient, org: Org, database_url: str, relative: str, source_format: str, questions: int
+) -> None:
+    path = SAMPLES / relative
+    response = upload(client, org, path.name, path.read_bytes())
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["source_format"] == source_format
+    assert sum(len(p["questions"]) for p in body["survey"]["definition"]["pages"]) == questions
+    assert count(database_url, "surveys") == 1
