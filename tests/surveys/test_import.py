@@ -201,14 +201,43 @@ def test_surveyjs_logic_translations_and_warnings() -> None:
     ]
 
 
-def test_logic_on_the_same_page_becomes_a_warning_not_a_failure() -> None:
+def test_logic_on_the_same_page_starts_a_new_page() -> None:
     survey = {
-        "elements": [{"type": "text", "name": "a"}, {"type": "text", "name": "b", "visibleIf": "{a} = 'x'"}]
+        "elements": [{"type": "text", "name": "a"}, {"type": "text", "name": "b", "visibleIf": "{a} = ‘x’"}]
     }
     result = import_survey("same.json", json.dumps(survey).encode())
-    assert "display_logic" not in result.definition["pages"][0]["questions"][1]
-    assert result.warnings[-1]["source"] == "definition.pages[0].questions[1].display_logic.field"
-    assert result.warnings[-1]["message"] == "logic left out: question 'a' is not answered before this"
+    first, second = result.definition["pages"]
+    assert [q["id"] for q in first["questions"]] == ["a"]
+    assert second["questions"][0]["display_logic"] == {
+        "source": "answers",
+        "field": "a",
+        "op": "eq",
+        "value": "x",
+    }
+    assert result.warnings == [
+        {
+            "source": "pages[0].elements[1] b",
+            "message": "a new page starts at 'b' so its display logic can use ['a']",
+        }
+    ]
+
+
+def test_logic_on_a_later_question_is_a_warning() -> None:
+    survey = {
+        "pages": [
+            {"name": "p1", "visibleIf": "{later} = 1", "elements": [{"type": "text", "name": "a"}]},
+            {
+                "name": "p2",
+                "elements": [{"type": "text", "name": "later", "visibleIf": "{a} = 'x' and {a} <= 'y'"}],
+            },
+        ]
+    }
+    result = import_survey("odd.json", json.dumps(survey).encode())
+    assert result.definition["pages"][1]["questions"][0]["display_logic"]["all"][0]["field"] == "a"
+    assert result.warnings[0] == {
+        "source": "pages[0]",
+        "message": "visibleIf '{later} = 1' is not expressible as a cxloop condition; not imported",
+    }
 
 
 @pytest.mark.parametrize(

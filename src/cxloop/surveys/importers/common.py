@@ -68,6 +68,19 @@ class Builder:
     def current_page(self) -> dict[str, Any]:
         return self.pages[-1] if self.pages else self.new_page()
 
+    def place(self, question: dict[str, Any], source: str) -> None:
+        """Append to the last page; when its display logic needs an answer from that same page,
+        start a new page first (cxloop conditions look at earlier pages only)."""
+        page = self.current_page()
+        on_page = {q["id"] for q in page["questions"]}
+        needed = sorted(_answer_fields(question.get("display_logic")) & on_page)
+        if needed:
+            self.warn(
+                source, f"a new page starts at {question['id']!r} so its display logic can use {needed}"
+            )
+            page = self.new_page(hint=page["id"])
+        page["questions"].append(question)
+
     def question_id(self, raw: str, source: str) -> str:
         wanted = ident(raw, "q")
         if wanted != raw:
@@ -122,6 +135,16 @@ class Builder:
         _fit_texts(document, "", self.warnings)
         document = validated(document, self.warnings)
         return ImportResult(document, self.warnings, self.source_format)
+
+
+def _answer_fields(condition: Any) -> set[str]:
+    if isinstance(condition, dict):
+        if condition.get("source") == "answers" and isinstance(condition.get("field"), str):
+            return {condition["field"]}
+        return set().union(*(_answer_fields(v) for v in condition.values())) if condition else set()
+    if isinstance(condition, list):
+        return set().union(*(_answer_fields(v) for v in condition)) if condition else set()
+    return set()
 
 
 def _fit_texts(value: Any, path: str, warnings: list[dict[str, str]]) -> None:

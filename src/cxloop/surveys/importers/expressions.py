@@ -19,6 +19,7 @@ _COMPARE = re.compile(rf"^{_FIELD}\s*(==|=|!=|<>|<=|>=|<|>)\s*{_VALUE}$", re.IGN
 _EMPTY = re.compile(rf"^{_FIELD}\s+(notempty|empty)$", re.IGNORECASE)
 _CONTAINS = re.compile(rf"^{_FIELD}\s+(contains|notcontains)\s+{_VALUE}$", re.IGNORECASE)
 _SELECTED = re.compile(rf"^(not\s*\(\s*)?selected\(\s*{_FIELD}\s*,\s*{_VALUE}\s*\)(\s*\))?$", re.IGNORECASE)
+_CURLY_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
 _SPLIT = re.compile(r"\s+(and|or)\s+", re.IGNORECASE)
 
 
@@ -84,6 +85,7 @@ def _atom(text: str, resolve: Resolver) -> dict[str, Any] | None:
 
 def parse_expression(expression: str, resolve: Resolver) -> dict[str, Any] | None:
     """A condition for a flat and/or chain of simple comparisons, else None."""
+    expression = expression.translate(_CURLY_QUOTES)
     parts = _SPLIT.split(expression.strip())
     atoms = parts[0::2]
     joins = {j.lower() for j in parts[1::2]}

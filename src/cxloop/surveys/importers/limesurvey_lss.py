@@ -243,9 +243,7 @@ class _Lss:
             b.warn(source, "each field of a multiple text/numerical question becomes its own question")
             for code, text in self._subquestions(qid):
                 sub_id = b.question_id(f"{base['id']}_{code}", source)
-                page["questions"].append(
-                    {"id": sub_id, "type": "text" if kind == "Q" else "number", "text": text}
-                )
+                b.place({"id": sub_id, "type": "text" if kind == "Q" else "number", "text": text}, source)
             return
         elif kind in ("G", "Y"):
             pairs = [("F", "Female"), ("M", "Male")] if kind == "G" else [("Y", "Yes"), ("N", "No")]
@@ -269,7 +267,7 @@ class _Lss:
             what = _SKIPPED.get(kind, f"type {kind!r}")
             b.warn(source, f"{what} has no cxloop equivalent or no usable options; not imported")
             return
-        page["questions"].append(question)
+        b.place(question, source)
 
 
 def import_lss(data: bytes) -> ImportResult:

@@ -248,7 +248,7 @@ class _Qsf:
         logic = self._display_logic(q)
         if logic is not None:
             question["display_logic"] = logic
-        page["questions"].append(question)
+        b.place(question, qid)
         self.mapped[qid] = (question["id"], keymap, multiple, len(b.pages) - 1)
 
     def _text_entry(self, q: dict[str, Any], base: dict[str, Any], selector: Any) -> dict[str, Any] | None:
@@ -306,7 +306,7 @@ class _Qsf:
                 lang: f"{base['text'].get(lang, '')} – {t}".strip(" –")[:5000]
                 for lang, t in item["text"].items()
             }
-            page["questions"].append({**base, **number, "id": sub_id, "text": text})
+            self.b.place({**base, **number, "id": sub_id, "text": text}, q["QuestionID"])
         return None
 
     def _display_logic(self, q: dict[str, Any]) -> dict[str, Any] | None:

@@ -221,12 +221,13 @@ class _SurveyJs:
             for item in e.get("items") or []:
                 if isinstance(item, dict) and item.get("name"):
                     item_id = b.question_id(f"{name}_{item['name']}", source)
-                    page["questions"].append(
+                    b.place(
                         {
                             "id": item_id,
                             "type": "text",
                             "text": self.texts(item.get("title")) or b.lang(str(item["name"])),
-                        }
+                        },
+                        source,
                     )
             return
         if e.get("visibleIf"):
@@ -234,7 +235,7 @@ class _SurveyJs:
         for key in ("enableIf", "requiredIf", "validators", "defaultValue", "correctAnswer"):
             if e.get(key):
                 b.warn(source, f"{key} is not imported")
-        page["questions"].append(question)
+        b.place(question, source)
         self.mapped[name] = (question["id"], keymap, multiple)
 
     def _rating(self, e: dict[str, Any], base: dict[str, Any], source: str) -> dict[str, Any]:

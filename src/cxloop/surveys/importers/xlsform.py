@@ -371,7 +371,7 @@ class _XlsForm:
         for key in ("constraint", "calculation", "default", "read_only", "trigger"):
             if row.get(key):
                 b.warn(source, f"{key} {row[key]!r} is not imported")
-        self.b.current_page()["questions"].append(question)
+        self.b.place(question, source)
         self.mapped[name] = (question["id"], keymap, multiple)
 
     def _choices(self, list_name: str, source: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
