@@ -10,7 +10,7 @@ from pydantic import AwareDatetime
 
 from cxloop.collection.schemas import BatchIn, BatchOut, ResponseIn, ResponseOut, ResponsePage
 from cxloop.collection.service import ResponseFilter, get_response, list_responses, submit, submit_batch
-from cxloop.identity import CurrentPrincipal, Principal
+from cxloop.identity import CurrentPrincipal
 from cxloop.kit.http import DbSession, TransactionalRoute
 from cxloop.kit.idempotency import idempotent
 from cxloop.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageRequest
@@ -21,10 +21,6 @@ Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 Cursor = Annotated[str | None, Query(max_length=500)]
 Text = Annotated[str | None, Query(min_length=1, max_length=64)]
 When = Annotated[AwareDatetime | None, Query()]
-
-
-def _owner(principal: Principal) -> str:
-    return principal.token_id or principal.user_id or principal.label
 
 
 @router.post(
@@ -42,7 +38,7 @@ async def post_response(
         return stored.model_dump(mode="json")
 
     payload = {"survey_id": survey_id, "body": body.model_dump(mode="json")}
-    return await idempotent(request, session, _owner(principal), payload, create)
+    return await idempotent(request, session, principal.idempotency_owner, payload, create)
 
 
 @router.post(
@@ -58,7 +54,7 @@ async def post_batch(
         return {"results": results}
 
     payload = {"survey_id": survey_id, "body": body.model_dump(mode="json")}
-    return await idempotent(request, session, _owner(principal), payload, create, status_code=200)
+    return await idempotent(request, session, principal.idempotency_owner, payload, create, status_code=200)
 
 
 @router.get("/surveys/{survey_id}/responses", response_model=ResponsePage, summary="Responses to a survey")

@@ -192,6 +192,11 @@ class Principal:
         # Cached on the instance: a principal is immutable and asked often.
         return self._permissions
 
+    @property
+    def idempotency_owner(self) -> str:
+        """Whose Idempotency-Keys these are: keys are scoped per credential."""
+        return self.token_id or self.user_id or self.label
+
     @functools.cached_property
     def memo(self) -> dict[str, Any]:
         """Values derived from this (immutable, cached) principal, by key."""

@@ -52,10 +52,6 @@ def page_of(limit: int, cursor: str | None) -> PageRequest:
     return PageRequest(limit=limit, cursor=cursor)
 
 
-def owner_key(principal: Principal) -> str:
-    return principal.token_id or principal.user_id or principal.label
-
-
 async def _unit_out(session: Any, units: list[Unit], locale: str | None) -> list[UnitOut]:
     parents = await codes_by_id(session, {u.parent_id for u in units if u.parent_id})
     return [UnitOut.of(u, parents[u.parent_id].code if u.parent_id else None, locale) for u in units]
@@ -181,7 +177,9 @@ async def post_unit(
         out = (await _unit_out(session, [unit], _locale(request, principal)))[0]
         return out.model_dump(mode="json")
 
-    return await idempotent(request, session, owner_key(principal), body.model_dump(mode="json"), create)
+    return await idempotent(
+        request, session, principal.idempotency_owner, body.model_dump(mode="json"), create
+    )
 
 
 # --- users ----------------------------------------------------------------
@@ -236,7 +234,7 @@ async def post_user(
         return UserOut.of(view, _locale(request, principal)).model_dump(mode="json")
 
     fingerprint = body.model_dump(mode="json", exclude={"password"})
-    return await idempotent(request, session, owner_key(principal), fingerprint, create)
+    return await idempotent(request, session, principal.idempotency_owner, fingerprint, create)
 
 
 @router.patch("/users/{user_id}", response_model=UserOut, tags=["users"], summary="Change a person")
@@ -355,7 +353,7 @@ async def post_token(
     return await idempotent(
         request,
         session,
-        owner_key(principal),
+        principal.idempotency_owner,
         body.model_dump(mode="json"),
         create,
         keep=lambda issued: {**issued, "token": None},

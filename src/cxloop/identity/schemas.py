@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -179,18 +180,7 @@ class TokenOut(BaseModel):
 
     @classmethod
     def of_info(cls, token: TokenInfo) -> TokenOut:
-        return cls(
-            id=token.id,
-            name=token.name,
-            kind=token.kind,
-            scopes=list(token.scopes),
-            user_id=token.user_id,
-            service_role=token.service_role,
-            created_at=token.created_at,
-            expires_at=token.expires_at,
-            revoked_at=token.revoked_at,
-            last_used_at=token.last_used_at,
-        )
+        return cls(**{**dataclasses.asdict(token), "scopes": list(token.scopes)})
 
 
 class IssuedTokenOut(TokenOut):

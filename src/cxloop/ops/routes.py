@@ -33,7 +33,7 @@ async def post_heartbeat(request: Request, session: DbSession, principal: Curren
         beat = await request_heartbeat(session, principal)
         return HeartbeatOut.of(beat).model_dump(mode="json")
 
-    owner = principal.token_id or principal.user_id or principal.label
+    owner = principal.idempotency_owner
     return await idempotent(request, session, owner, {}, create)
 
 

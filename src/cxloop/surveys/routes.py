@@ -49,10 +49,6 @@ CREATED: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _owner(principal: Principal) -> str:
-    return principal.token_id or principal.user_id or principal.label
-
-
 def _out(request: Request, principal: Principal, view: SurveyView) -> SurveyOut:
     return SurveyOut.of(view, principal.locale or getattr(request.state, "locale", None))
 
@@ -87,7 +83,9 @@ async def post_survey(
         view = await create_survey(session, principal, definition, body.unit_code)
         return _out(request, principal, view).model_dump(mode="json")
 
-    return await idempotent(request, session, _owner(principal), body.model_dump(mode="json"), create)
+    return await idempotent(
+        request, session, principal.idempotency_owner, body.model_dump(mode="json"), create
+    )
 
 
 @router.post(
@@ -176,7 +174,7 @@ async def post_duplicate(
         view = await duplicate_survey(session, principal, survey_id)
         return _out(request, principal, view).model_dump(mode="json")
 
-    return await idempotent(request, session, _owner(principal), {"duplicate": survey_id}, create)
+    return await idempotent(request, session, principal.idempotency_owner, {"duplicate": survey_id}, create)
 
 
 @router.get("/surveys/{survey_id}/versions", response_model=VersionList, summary="A survey's versions")
