@@ -7,7 +7,7 @@ from pathlib import Path
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from cxloop.web.i18n import LOCALE_DIR, PAGE_LOCALES, catalog_dir_name, load_translations
+from cxloop.web.i18n import LOCALE_DIR, PAGE_LOCALES, catalog_files, load_translations, read_catalog
 
 WEB_DIR = Path(LOCALE_DIR).parent / "web"
 
@@ -24,8 +24,18 @@ def used_messages() -> set[str]:
 
 
 def catalog(locale: str):  # type: ignore[no-untyped-def]
-    with (LOCALE_DIR / catalog_dir_name(locale) / "LC_MESSAGES" / "messages.po").open("rb") as handle:
-        return read_po(handle)
+    return read_catalog(locale)
+
+
+def test_a_message_lives_in_one_catalog_file_only() -> None:
+    for locale in PAGE_LOCALES:
+        seen: dict[str, str] = {}
+        for path in catalog_files(locale):
+            with path.open("rb") as handle:
+                for message in read_po(handle):
+                    if message.id:
+                        assert message.id not in seen, (locale, message.id, seen.get(message.id), path.name)
+                        seen[message.id] = path.name
 
 
 def test_every_page_text_is_translated_to_chinese() -> None:

@@ -10,6 +10,10 @@ To refresh the catalogs after changing texts::
 
     .venv/bin/pybabel extract -F src/cxloop/locale/babel.cfg -k N_ -o /tmp/messages.pot src/cxloop/web
     .venv/bin/pybabel update -i /tmp/messages.pot -d src/cxloop/locale
+
+New texts of a capability go into that capability's own file next to
+``messages.po`` (``respond.po``, ``editor.po``...); all files of a language
+are merged at startup.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -42,10 +47,34 @@ def catalog_dir_name(locale: str) -> str:
     return locale.replace("-", "_")
 
 
+def catalog_files(locale: str) -> list[Path]:
+    """``messages.po`` first, then one ``.po`` per capability (respond.po, editor.po...).
+
+    Each capability keeps its texts in a file of its own so that work on two
+    capabilities never edits the same catalog file.
+    """
+    folder = LOCALE_DIR / catalog_dir_name(locale) / "LC_MESSAGES"
+    return sorted(folder.glob("*.po"), key=lambda path: (path.name != "messages.po", path.name))
+
+
+def read_catalog(locale: str) -> Catalog:
+    """Every catalog file of ``locale`` merged into one; a message may appear in one file only."""
+    merged: Catalog | None = None
+    for po_path in catalog_files(locale):
+        with po_path.open("rb") as handle:
+            part = read_po(handle, locale=catalog_dir_name(locale))
+        if merged is None:
+            merged = part
+            continue
+        for message in part:
+            if message.id:
+                merged[message.id] = message
+    assert merged is not None, f"no catalog for {locale}"
+    return merged
+
+
 def load_translations(locale: str) -> gettext.GNUTranslations:
-    po_path = LOCALE_DIR / catalog_dir_name(locale) / "LC_MESSAGES" / "messages.po"
-    with po_path.open("rb") as handle:
-        catalog = read_po(handle, locale=catalog_dir_name(locale))
+    catalog = read_catalog(locale)
     compiled = BytesIO()
     write_mo(compiled, catalog)
     compiled.seek(0)
