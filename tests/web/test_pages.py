@@ -46,7 +46,8 @@ def test_home_shows_who_and_role_and_nests_the_tree(signed_in) -> None:  # type:
 
 def test_navigation_lists_upcoming_items_and_audit_only_for_admins(signed_in, client: TestClient) -> None:  # type: ignore[no-untyped-def]
     html = signed_in("store").get("/").text
-    for label in ("问卷", "投放", "仪表盘", "工单", "客户", "设置"):
+    assert '<li><a href="/surveys">问卷</a></li>' in html
+    for label in ("投放", "仪表盘", "工单", "客户", "设置"):
         assert f'<span class="upcoming" aria-disabled="true">{label} <small>即将推出</small></span>' in html
     assert 'href="/tokens"' in html
     assert 'href="/audit"' not in html

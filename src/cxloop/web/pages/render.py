@@ -31,7 +31,7 @@ HTML_SECURITY_HEADERS = {
 LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
 
 # The navigation later capabilities fill; until then they show as upcoming.
-UPCOMING = (N_("Surveys"), N_("Distribution"), N_("Dashboards"), N_("Cases"), N_("Customers"), N_("Settings"))
+UPCOMING = (N_("Distribution"), N_("Dashboards"), N_("Cases"), N_("Customers"), N_("Settings"))
 ROLE_LABELS = {
     "admin": N_("Administrator"),
     "cx_manager": N_("CX manager"),
