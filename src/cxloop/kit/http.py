@@ -321,44 +321,72 @@ def install_error_handlers(
     app.add_exception_handler(Exception, on_unexpected)
 
 
+# A route that takes larger bodies (file uploads) says so in its
+# ``openapi_extra``; the limit shows in the schema too.
+BODY_LIMIT_KEY = "x-max-body-bytes"
+
+
+def larger_body_limit(max_bytes: int) -> dict[str, Any]:
+    """``openapi_extra`` for a route that accepts bodies up to ``max_bytes``."""
+    return {BODY_LIMIT_KEY: max_bytes}
+
+
 class BodySizeLimit:
-    """Refuse bodies over the limit, declared or streamed, before parsing."""
+    """Refuse bodies over the limit, declared or streamed, before parsing.
+
+    Routes may raise their own limit (``larger_body_limit``); they are looked
+    up only for a body over the general limit, so other requests pay nothing.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
 
+    def _route_limit(self, scope: Scope) -> int:
+        router = getattr(scope.get("app"), "router", None)
+        for route in getattr(router, "routes", ()):
+            extra = getattr(route, "openapi_extra", None)
+            if extra and BODY_LIMIT_KEY in extra and route.matches(scope)[0] == Match.FULL:
+                return max(self.max_bytes, int(extra[BODY_LIMIT_KEY]))
+        return self.max_bytes
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.max_bytes
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
                     declared = -1
-                if declared < 0 or declared > self.max_bytes:
-                    await self._refuse(scope, send)
+                if declared > limit:
+                    limit = self._route_limit(scope)
+                if declared < 0 or declared > limit:
+                    await self._refuse(scope, send, limit)
                     return
         received = 0
+        route_checked = limit != self.max_bytes
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, limit, route_checked
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _TooLarge(self.max_bytes)
+                if received > limit and not route_checked:
+                    limit, route_checked = self._route_limit(scope), True
+                if received > limit:
+                    raise _TooLarge(limit)
             return message
 
         try:
             await self.app(scope, limited_receive, send)
         except _TooLarge:
-            await self._refuse(scope, send)
+            await self._refuse(scope, send, limit)
 
-    async def _refuse(self, scope: Scope, send: Send) -> None:
-        error = PayloadTooLarge(f"The request body exceeds {self.max_bytes} bytes.")
+    async def _refuse(self, scope: Scope, send: Send, limit: int) -> None:
+        error = PayloadTooLarge(f"The request body exceeds {limit} bytes.")
         response = JSONResponse(error.to_problem(scope.get("path")), status_code=413, media_type=PROBLEM_JSON)
         await response(scope, _noop_receive, send)
 

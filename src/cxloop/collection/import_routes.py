@@ -1,0 +1,167 @@
+"""The response import API: preview a CSV/XLSX file against a published
+survey, then import it (all or nothing, or skipping bad rows; or a dry run)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from cxloop.collection.imports import (
+    MAX_FILE_BYTES,
+    Table,
+    parse_mapping,
+    preview,
+    read_table,
+    run_import,
+)
+from cxloop.identity import CurrentPrincipal, Perm
+from cxloop.kit.errors import PayloadTooLarge, invalid
+from cxloop.kit.http import DbSession, TransactionalRoute, larger_body_limit
+from cxloop.kit.idempotency import idempotent
+
+# The file plus the form's other fields and the multipart framing.
+IMPORT_BODY_BYTES = MAX_FILE_BYTES + 512 * 1024
+
+router = APIRouter(prefix="/api/v1", route_class=TransactionalRoute, tags=["responses"])
+
+
+class RowErrorOut(BaseModel):
+    row: int
+    column: str | None
+    path: str
+    message: str
+
+
+class ImportOut(BaseModel):
+    mode: Literal["all_or_nothing", "skip_bad_rows"]
+    dry_run: bool
+    rows: int
+    valid: int
+    imported: int
+    skipped: int
+    error_count: int
+    errors: list[RowErrorOut]
+
+
+class ColumnOut(BaseModel):
+    name: str
+    text: str | None
+    import_id: str | None
+    target: str
+    suggested: str
+
+
+class PreviewRowOut(BaseModel):
+    row: int
+    cells: dict[str, str]
+    item: dict[str, Any]
+    errors: list[RowErrorOut]
+
+
+class PreviewOut(BaseModel):
+    format: Literal["csv", "xlsx"]
+    layout: Literal["plain", "qualtrics", "qualtrics_legacy"]
+    encoding: str | None
+    delimiter: str | None
+    header_rows: int
+    columns: list[ColumnOut]
+    mapping: dict[str, str]
+    unmapped: list[str]
+    targets: list[str]
+    total_rows: int
+    rows: list[PreviewRowOut]
+
+
+FileField = Annotated[UploadFile, File(description="A CSV (UTF-8, UTF-8 with BOM or GB18030) or XLSX file")]
+MappingField = Annotated[
+    str | None, Form(description='JSON: {"column": "answers.nps" | "unit_code" | ... | "ignore"}')
+]
+ZoneField = Annotated[
+    str | None, Form(max_length=64, description="IANA time zone for times without an offset (default UTC)")
+]
+
+
+async def read_upload(file: UploadFile) -> tuple[bytes, Table]:
+    data = await file.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise PayloadTooLarge(
+            f"The file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB.", code="import_file_too_large"
+        )
+    # Parsing a large workbook takes seconds: keep it off the event loop.
+    table = await asyncio.to_thread(read_table, file.filename or "", data)
+    return data, table
+
+
+def time_zone(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise invalid("timezone", f"{name!r} is not a known time zone such as Asia/Shanghai.") from exc
+
+
+@router.post(
+    "/surveys/{survey_id}/responses/import/preview",
+    response_model=PreviewOut,
+    summary="How a CSV/XLSX file of responses reads: layout, suggested mapping, first 20 rows converted",
+    openapi_extra=larger_body_limit(IMPORT_BODY_BYTES),
+)
+async def post_import_preview(
+    survey_id: str,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    file: FileField,
+    mapping: MappingField = None,
+    timezone: ZoneField = None,
+) -> JSONResponse:
+    principal.require(Perm.DATA_WRITE)
+    given = parse_mapping(mapping)
+    zone = time_zone(timezone)
+    _, table = await read_upload(file)
+    return JSONResponse(await preview(session, principal, survey_id, table, given, zone=zone))
+
+
+@router.post(
+    "/surveys/{survey_id}/responses/import",
+    response_model=ImportOut,
+    summary="Import responses from a CSV/XLSX file: all or nothing, or skipping bad rows; or a dry run",
+    openapi_extra=larger_body_limit(IMPORT_BODY_BYTES),
+)
+async def post_import(
+    request: Request,
+    survey_id: str,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    file: FileField,
+    mapping: MappingField = None,
+    mode: Annotated[Literal["all_or_nothing", "skip_bad_rows"], Form()] = "all_or_nothing",
+    dry_run: Annotated[bool, Form()] = False,
+    timezone: ZoneField = None,
+) -> JSONResponse:
+    principal.require(Perm.DATA_WRITE)
+    given = parse_mapping(mapping)
+    zone = time_zone(timezone)
+    data, table = await read_upload(file)
+
+    async def create() -> Any:
+        outcome = await run_import(
+            session, principal, survey_id, table, given, mode=mode, dry_run=dry_run, zone=zone
+        )
+        return outcome.as_dict()
+
+    fingerprint = {
+        "survey_id": survey_id,
+        "file": hashlib.sha256(data).hexdigest(),
+        "mapping": given,
+        "mode": mode,
+        "dry_run": dry_run,
+        "timezone": zone.key,
+    }
+    return await idempotent(
+        request, session, principal.idempotency_owner, fingerprint, create, status_code=200
+    )
