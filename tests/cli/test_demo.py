@@ -32,8 +32,8 @@ def _counts(url: str) -> dict[str, object]:
 
 def test_demo_seeds_the_chain_once(cli: Cli, tmp_path: Path) -> None:
     url = str(cli.env["CXLOOP_DATABASE_URL"])
-    first = cli.ok("demo", "--no-serve", "--data-dir", str(tmp_path / "demo-data"))
-    assert "seeded the demo tenant 'demo': identity\n" in first.stdout
+    first = cli.ok("demo", "--no-serve", "--responses", "300", "--data-dir", str(tmp_path / "demo-data"))
+    assert "seeded the demo tenant 'demo': identity, surveys\n" in first.stdout
     logins = _rows(first.stdout)
     assert [(r[0], r[2], r[3]) for r in logins] == [
         ("admin", "admin@freshneighbour.example", "cxloop-demo"),
@@ -52,14 +52,14 @@ def test_demo_seeds_the_chain_once(cli: Cli, tmp_path: Path) -> None:
     assert counts["roles"] == {"admin": 1, "cx_manager": 1, "unit_manager": 8, "agent": 2, "analyst": 2}
     assert counts["users"] == 14
 
-    again = cli.ok("demo", "--no-serve", "--data-dir", str(tmp_path / "demo-data"))
-    assert "kept the existing demo data: identity\n" in again.stdout
+    again = cli.ok("demo", "--no-serve", "--responses", "300", "--data-dir", str(tmp_path / "demo-data"))
+    assert "kept the existing demo data: identity, surveys\n" in again.stdout
     assert "seeded" not in again.stdout
     assert _counts(url) == counts
 
 
 def test_demo_organisation_is_a_proper_tree(cli: Cli, tmp_path: Path) -> None:
-    cli.ok("demo", "--no-serve", "--data-dir", str(tmp_path / "demo-data"))
+    cli.ok("demo", "--no-serve", "--responses", "300", "--data-dir", str(tmp_path / "demo-data"))
     url = str(cli.env["CXLOOP_DATABASE_URL"])
     units = {u.code: u for (u,) in _query(url, select(Unit))}
     by_id = {u.id: u for u in units.values()}
@@ -81,7 +81,7 @@ def test_demo_organisation_is_a_proper_tree(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_every_demo_login_works_and_sees_its_scope(cli: Cli, tmp_path: Path, app_for) -> None:  # type: ignore[no-untyped-def]
-    cli.ok("demo", "--no-serve", "--data-dir", str(tmp_path / "demo-data"))
+    cli.ok("demo", "--no-serve", "--responses", "300", "--data-dir", str(tmp_path / "demo-data"))
     url = str(cli.env["CXLOOP_DATABASE_URL"])
 
     async def sign_in_all() -> list[str]:
@@ -152,13 +152,21 @@ def test_a_new_step_runs_after_identity_once(database_url: str, extra_steps) -> 
     async def run_twice():  # type: ignore[no-untyped-def]
         db = Database(database_url)
         try:
-            return await seed_demo(db), await seed_demo(db)
+            return await seed_demo(db, response_count=50), await seed_demo(db, response_count=50)
         finally:
             await db.dispose()
 
     first, second = asyncio.run(run_twice())
-    assert (first.created_tenant, first.ran, first.skipped) == (True, ["identity", "test-extra"], [])
-    assert (second.created_tenant, second.ran, second.skipped) == (False, [], ["identity", "test-extra"])
+    assert (first.created_tenant, first.ran, first.skipped) == (
+        True,
+        ["identity", "surveys", "test-extra"],
+        [],
+    )
+    assert (second.created_tenant, second.ran, second.skipped) == (
+        False,
+        [],
+        ["identity", "surveys", "test-extra"],
+    )
     assert seen == [(40, 14, random.Random("demo:test-extra").random())]
     markers = _query(
         database_url,
@@ -166,7 +174,7 @@ def test_a_new_step_runs_after_identity_once(database_url: str, extra_steps) -> 
         .where(AuditEvent.action == "demo.seeded")
         .order_by(AuditEvent.id),
     )
-    assert [tuple(m) for m in markers] == [("identity", "demo"), ("test-extra", "demo")]
+    assert [tuple(m) for m in markers] == [("identity", "demo"), ("surveys", "demo"), ("test-extra", "demo")]
 
 
 def test_a_failed_step_leaves_nothing_and_runs_again(database_url: str, extra_steps) -> None:  # type: ignore[no-untyped-def]
@@ -184,7 +192,7 @@ def test_a_failed_step_leaves_nothing_and_runs_again(database_url: str, extra_st
     async def seed():  # type: ignore[no-untyped-def]
         db = Database(database_url)
         try:
-            return await seed_demo(db)
+            return await seed_demo(db, response_count=50)
         finally:
             await db.dispose()
 
@@ -192,7 +200,7 @@ def test_a_failed_step_leaves_nothing_and_runs_again(database_url: str, extra_st
         asyncio.run(seed())
     assert _query(database_url, select(Unit.code).where(Unit.code == "SH901")) == []
     result = asyncio.run(seed())
-    assert (result.ran, result.skipped) == (["test-flaky"], ["identity"])
+    assert (result.ran, result.skipped) == (["test-flaky"], ["identity", "surveys"])
     assert len(_query(database_url, select(Unit.code).where(Unit.code == "SH901"))) == 1
 
 
@@ -210,8 +218,10 @@ def test_a_step_name_is_registered_once(extra_steps) -> None:  # type: ignore[no
 
 def test_demo_without_configuration_uses_cxloop_data(cli: Cli, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.chdir(tmp_path)
-    result = cli.ok("demo", "--no-serve", env={"CXLOOP_DATABASE_URL": None, "CXLOOP_DATA_DIR": None})
+    result = cli.ok(
+        "demo", "--no-serve", "--responses", "20", env={"CXLOOP_DATABASE_URL": None, "CXLOOP_DATA_DIR": None}
+    )
     database = tmp_path / "cxloop-data" / "cxloop.db"
     assert result.stdout.startswith(f"database: sqlite:///{database}\n")
     assert database.is_file()
-    assert "seeded the demo tenant 'demo': identity" in result.stdout
+    assert "seeded the demo tenant 'demo': identity, surveys" in result.stdout

@@ -67,7 +67,16 @@ def test_demo_serves_web_and_worker_in_one_process(database_url: str, tmp_path: 
     port = _free_port()
     env = _env(database_url, tmp_path)
     server = subprocess.Popen(
-        [CXLOOP, "demo", "--port", str(port), "--data-dir", str(tmp_path / "demo-data")],
+        [
+            CXLOOP,
+            "demo",
+            "--port",
+            str(port),
+            "--responses",
+            "200",
+            "--data-dir",
+            str(tmp_path / "demo-data"),
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

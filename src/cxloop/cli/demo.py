@@ -11,7 +11,7 @@ from rich.table import Table
 from cxloop.cli.common import console, fail, plain, redact_url, run_async
 from cxloop.demo import seed_demo
 from cxloop.demo.identity import DEMO_PASSWORD, demo_logins
-from cxloop.demo.registry import SeedResult
+from cxloop.demo.registry import DEFAULT_RESPONSE_COUNT, SeedResult
 from cxloop.kit import migrate
 from cxloop.kit.db import Database
 from cxloop.kit.settings import Settings, get_settings
@@ -31,6 +31,12 @@ def demo(
         ),
     ] = None,
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Migrate and seed, then exit.")] = False,
+    responses: Annotated[
+        int,
+        typer.Option(
+            min=0, max=2_000_000, help="How many historical survey responses a new demo tenant gets."
+        ),
+    ] = DEFAULT_RESPONSE_COUNT,
 ) -> None:
     """Run the demo: a Chinese retail chain with a login for every role."""
     settings = prepare_settings(data_dir)
@@ -42,7 +48,7 @@ def demo(
         fail(f"cannot migrate the database: {str(getattr(error, 'orig', error)).strip().splitlines()[0]}")
 
     async def work(db: Database, _settings: Settings) -> SeedResult:
-        return await seed_demo(db)
+        return await seed_demo(db, response_count=responses)
 
     result = run_async(work, settings)
     if result.ran:

@@ -30,7 +30,9 @@ DEMO_ACTOR_LABEL = "demo"
 SEEDED_ACTION = "demo.seeded"
 
 # Modules whose steps make up the demo; a domain with demo data adds its own.
-STEP_MODULES: tuple[str, ...] = ("cxloop.demo.identity",)
+STEP_MODULES: tuple[str, ...] = ("cxloop.demo.identity", "cxloop.demo.surveys")
+# Enough for trends by month and store that mean something; `cxloop demo --responses` changes it.
+DEFAULT_RESPONSE_COUNT = 52_000
 
 
 @dataclass
@@ -44,6 +46,7 @@ class SeedContext:
     rng: random.Random
     actor: Actor
     now: datetime
+    response_count: int = DEFAULT_RESPONSE_COUNT
     units: dict[str, Unit] = field(default_factory=dict)
     users: dict[str, User] = field(default_factory=dict)
 
@@ -103,7 +106,13 @@ class SeedResult:
     skipped: list[str]
 
 
-async def seed_demo(db: Database, *, slug: str = DEMO_SLUG, only: Iterable[str] | None = None) -> SeedResult:
+async def seed_demo(
+    db: Database,
+    *,
+    slug: str = DEMO_SLUG,
+    only: Iterable[str] | None = None,
+    response_count: int = DEFAULT_RESPONSE_COUNT,
+) -> SeedResult:
     """Create the demo tenant if absent and run every step not yet seeded."""
     steps = load_steps()
     if only is not None:
@@ -135,6 +144,7 @@ async def seed_demo(db: Database, *, slug: str = DEMO_SLUG, only: Iterable[str] 
                 rng=random.Random(f"{slug}:{step.name}"),
                 actor=actor,
                 now=utc_now(),
+                response_count=response_count,
             )
             await context.reload()
             await step.run(context)
