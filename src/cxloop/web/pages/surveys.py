@@ -96,8 +96,6 @@ EDITOR_TEXTS = {
     "add_question": N_("Add question"),
     "no_questions": N_("This page has no questions yet."),
     "required": N_("Answer required"),
-    "move_up": N_("Move up"),
-    "move_down": N_("Move down"),
     "delete": N_("Delete"),
     "move_up_named": N_("Move %(name)s up"),
     "move_down_named": N_("Move %(name)s down"),
@@ -184,7 +182,6 @@ EDITOR_TEXTS = {
     "errors_found": N_("Not saved: %(n)s problems. Each is shown next to its field."),
     "bad_json": N_("The JSON view does not hold valid JSON; fix it before switching views."),
     "save_first": N_("Save your changes before publishing."),
-    "go_to_field": N_("Go to the field"),
 }
 OUTCOME_LABELS = {
     "default": N_("Everyone (default)"),
