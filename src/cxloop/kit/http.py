@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -341,13 +341,26 @@ class BodySizeLimit:
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self._larger: list[tuple[Any, set[str], int]] | None = None
+
+    def _larger_limits(self, scope: Scope) -> list[tuple[Any, set[str], int]]:
+        """(path regex, methods, limit) of the routes that raise the limit; routes are fixed once serving."""
+        if self._larger is None:
+            router = getattr(scope.get("app"), "router", None)
+            found: list[tuple[Any, set[str], int]] = []
+            for context in iter_route_contexts(getattr(router, "routes", [])):
+                extra = getattr(context, "openapi_extra", None)
+                regex = getattr(context, "path_regex", None)
+                if extra and BODY_LIMIT_KEY in extra and regex is not None:
+                    found.append((regex, set(context.methods or ()), int(extra[BODY_LIMIT_KEY])))
+            self._larger = found
+        return self._larger
 
     def _route_limit(self, scope: Scope) -> int:
-        router = getattr(scope.get("app"), "router", None)
-        for route in getattr(router, "routes", ()):
-            extra = getattr(route, "openapi_extra", None)
-            if extra and BODY_LIMIT_KEY in extra and route.matches(scope)[0] == Match.FULL:
-                return max(self.max_bytes, int(extra[BODY_LIMIT_KEY]))
+        path, method = scope.get("path", ""), scope.get("method", "")
+        for regex, methods, limit in self._larger_limits(scope):
+            if method in methods and regex.match(path):
+                return max(self.max_bytes, limit)
         return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -182,7 +182,9 @@ def language(value: Any, languages: list[str]) -> str:
         return alias
     primary = folded.replace("_", "-").split("-")[0]
     matches = [known for known in languages if known.casefold().split("-")[0] == primary]
-    return matches[0] if len(matches) == 1 else text
+    if len(matches) == 1:
+        return matches[0]
+    raise CellError(f"{text!r} is not a language of this survey ({', '.join(languages)})")
 
 
 def plain(value: Any) -> str:

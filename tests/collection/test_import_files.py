@@ -1,0 +1,416 @@
+"""What files the response import reads (encodings, delimiters, XLSX cells,
+Excel dates, Qualtrics exports), the preview, the mapping, and how damaged,
+foreign or oversized files are refused with nothing written."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from cxloop.collection import import_routes
+from cxloop.collection.imports import reading
+from tests.collection.import_support import (
+    csv_text,
+    make_import_survey,
+    qualtrics_header,
+    upload,
+    xlsx_bytes,
+)
+from tests.collection.support import t, written
+from tests.factories import Org
+
+QUALTRICS_SAMPLE = Path(__file__).parents[3] / "shared/data/responses/qualtrics-qualtRics/sample.csv"
+
+
+def imported(client: TestClient, org: Org, survey_id: str) -> list[dict[str, Any]]:
+    page = client.get(f"/api/v1/surveys/{survey_id}/responses", headers=org.auth("cx")).json()
+    return sorted(
+        (
+            {"answers": i["answers"], "submitted_at": i["submitted_at"], "unit_code": i["unit_code"]}
+            for i in page["items"]
+        ),
+        key=lambda item: item["submitted_at"],
+    )
+
+
+CHINESE = [
+    ["推荐意愿", "购买渠道", "喜欢什么", "门店", "提交时间"],
+    ["10", "门店", "价格，速度", "SH001", "2026年1月31日 09:15"],
+]
+CHINESE_STORED = [
+    {
+        "answers": {"nps": 10, "via": "store", "liked": ["price", "speed"]},
+        "submitted_at": "2026-01-31T01:15:00Z",
+        "unit_code": "SH001",
+    }
+]
+
+
+@pytest.mark.parametrize(
+    ("encoded", "encoding", "delimiter"),
+    [
+        (csv_text(CHINESE).encode("utf-8"), "utf-8", ","),
+        (b"\xef\xbb\xbf" + csv_text(CHINESE).encode("utf-8"), "utf-8-sig", ","),
+        (csv_text(CHINESE, ";").encode("gb18030"), "gb18030", ";"),
+        (csv_text(CHINESE, "\t").encode("utf-16"), "utf-16", "\t"),
+    ],
+    ids=["utf-8", "bom", "gb18030-semicolon", "utf-16-tab"],
+)
+def test_encodings_and_delimiters(
+    client: TestClient, org: Org, encoded: bytes, encoding: str, delimiter: str
+) -> None:
+    survey_id = make_import_survey(client, org)
+    preview = upload(client, org, survey_id, encoded, preview=True, timezone="Asia/Shanghai")
+    assert preview.status_code == 200, preview.text
+    body = preview.json()
+    assert (body["format"], body["encoding"], body["delimiter"], body["layout"]) == (
+        "csv",
+        encoding,
+        delimiter,
+        "plain",
+    )
+    assert body["mapping"] == {
+        "推荐意愿": "answers.nps",
+        "购买渠道": "answers.via",
+        "喜欢什么": "answers.liked",
+        "门店": "unit_code",
+        "提交时间": "submitted_at",
+    }
+    response = upload(client, org, survey_id, encoded, timezone="Asia/Shanghai")
+    assert response.status_code == 200, response.text
+    assert imported(client, org, survey_id) == CHINESE_STORED
+
+
+def test_xlsx_cells_excel_dates_and_numbers(client: TestClient, org: Org) -> None:
+    survey_id = make_import_survey(client, org)
+    workbook = xlsx_bytes(
+        [
+            ["NPS", "Visit date", "spent", "ok", "unit_code", "RecordedDate", "order_no", "phone"],
+            [
+                9,
+                datetime(2026, 1, 31, 0, 0),
+                12.5,
+                True,
+                "SH001",
+                datetime(2026, 2, 1, 8, 30),
+                1001,
+                13800000000,
+            ],
+            [7.0, 46054, 3, "否", "SH002", 46055.5, "B-2", None],
+        ]
+    )
+    preview = upload(client, org, survey_id, workbook, filename="history.xlsx", preview=True)
+    assert preview.status_code == 200, preview.text
+    body = preview.json()
+    assert (body["format"], body["encoding"], body["delimiter"]) == ("xlsx", None, None)
+    assert body["mapping"] == {
+        "NPS": "answers.nps",
+        "Visit date": "answers.visit",
+        "spent": "answers.spent",
+        "ok": "answers.ok",
+        "unit_code": "unit_code",
+        "RecordedDate": "submitted_at",
+        "order_no": "embedded.order_no",
+        "phone": "contact.phone",
+    }
+    assert body["rows"][0]["cells"]["RecordedDate"] == "2026-02-01T08:30:00"
+    response = upload(client, org, survey_id, workbook, filename="history.xlsx")
+    assert response.status_code == 200, response.text
+    page = client.get(f"/api/v1/surveys/{survey_id}/responses", headers=org.auth("cx")).json()["items"]
+    got = sorted(
+        ((i["submitted_at"], i["answers"], i["embedded"], i["contact"]) for i in page), key=lambda g: g[0]
+    )
+    assert got == [
+        (
+            "2026-02-01T08:30:00Z",
+            {"nps": 9, "visit": "2026-01-31", "spent": 12.5, "ok": True},
+            {"order_no": "1001"},
+            {"phone": "13800000000"},
+        ),
+        (
+            "2026-02-02T12:00:00Z",
+            {"nps": 7, "visit": "2026-02-01", "spent": 3, "ok": False},
+            {"order_no": "B-2"},
+            {},
+        ),
+    ]
+
+
+QUALTRICS_DEFINITION: dict[str, Any] = {
+    "title": t("Qualtrics"),
+    "languages": ["zh-CN", "en"],
+    "default_language": "en",
+    "pages": [
+        {
+            "id": "p1",
+            "questions": [
+                {"id": "QID1", "type": "nps", "text": t("推荐", "How likely?")},
+                {
+                    "id": "Q2",
+                    "type": "single_choice",
+                    "text": t("渠道", "Channel"),
+                    "choices": [
+                        {"id": "c1", "text": t("门店", "Store")},
+                        {"id": "c2", "text": t("网上", "Online")},
+                    ],
+                },
+                {"id": "Q3", "type": "text", "text": t("原因", "Why?")},
+                {
+                    "id": "Q4",
+                    "type": "matrix",
+                    "text": t("评分", "Rate"),
+                    "rows": [{"id": "r1", "text": t("A")}, {"id": "r2", "text": t("B")}],
+                    "scale": [{"value": v, "text": t(str(v))} for v in (1, 2, 3)],
+                },
+            ],
+        }
+    ],
+}
+
+
+def test_qualtrics_three_row_export_maps_by_import_id(client: TestClient, org: Org) -> None:
+    survey_id = make_import_survey(client, org, QUALTRICS_DEFINITION)
+    columns = [
+        ("StartDate", "Start Date", "startDate"),
+        ("RecordedDate", "Recorded Date", "recordedDate"),
+        ("UserLanguage", "User Language", "userLanguage"),
+        ("RecipientEmail", "Recipient Email", "recipientEmail"),
+        ("Q1", "How likely are you to recommend us?", "QID1"),
+        ("Q2", "Channel", "QID2"),
+        ("Q3_TEXT", "Why? - Text", "QID3_TEXT"),
+        ("Q4_1", "Rate - A", "QID4_1"),
+        ("Q4_2", "Rate - B", "QID4_2"),
+    ]
+    data = [
+        *qualtrics_header(columns),
+        [
+            "2026-01-05 10:00:00",
+            "2026-01-05 10:03:00",
+            "ZH-S",
+            "wang@example.com",
+            "8",
+            "2",
+            "太贵",
+            "3",
+            "1",
+        ],
+        ["2026-01-06 11:00:00", "2026-01-06 11:01:00", "EN", "", "10", "1", "", "", "2"],
+    ]
+    encoded = csv_text(data).encode("utf-8-sig")
+    preview = upload(client, org, survey_id, encoded, preview=True)
+    assert preview.status_code == 200, preview.text
+    body = preview.json()
+    assert (body["layout"], body["header_rows"], body["total_rows"]) == ("qualtrics", 3, 2)
+    assert body["columns"][4] == {
+        "name": "Q1",
+        "text": "How likely are you to recommend us?",
+        "import_id": "QID1",
+        "target": "answers.QID1",
+        "suggested": "answers.QID1",
+    }
+    assert body["mapping"] == {
+        "StartDate": "ignore",
+        "RecordedDate": "submitted_at",
+        "UserLanguage": "language",
+        "RecipientEmail": "contact.email",
+        "Q1": "answers.QID1",
+        "Q2": "answers.Q2",
+        "Q3_TEXT": "answers.Q3",
+        "Q4_1": "answers.Q4.r1",
+        "Q4_2": "answers.Q4.r2",
+    }
+    assert body["unmapped"] == ["StartDate"]
+    assert [r["row"] for r in body["rows"]] == [4, 5]
+    response = upload(client, org, survey_id, encoded)
+    assert response.status_code == 200, response.text
+    page = client.get(f"/api/v1/surveys/{survey_id}/responses", headers=org.auth("cx")).json()["items"]
+    got = sorted(
+        ((i["submitted_at"], i["language"], i["answers"], i["contact"]) for i in page), key=lambda g: g[0]
+    )
+    assert got == [
+        (
+            "2026-01-05T10:03:00Z",
+            "zh-CN",
+            {"QID1": 8, "Q2": "c2", "Q3": "太贵", "Q4": {"r1": 3, "r2": 1}},
+            {"email": "wang@example.com"},
+        ),
+        ("2026-01-06T11:01:00Z", "en", {"QID1": 10, "Q2": "c1", "Q4": {"r2": 2}}, {}),
+    ]
+
+
+def test_the_real_qualtrics_sample_reads_with_its_german_labels(client: TestClient, org: Org) -> None:
+    definition = {
+        "title": {"en": "Sample"},
+        "languages": ["en", "de"],
+        "default_language": "en",
+        "pages": [
+            {
+                "id": "p1",
+                "questions": [
+                    {
+                        "id": "Q1",
+                        "type": "single_choice",
+                        "text": {"en": "This is a multiple choice question."},
+                        "choices": [{"id": f"c{i}", "text": {"en": f"Choice {i}"}} for i in (1, 2, 3)],
+                    },
+                    {"id": "Q2", "type": "text", "text": {"en": "This is a free text question."}},
+                ],
+            }
+        ],
+    }
+    survey_id = make_import_survey(client, org, definition)
+    sample = QUALTRICS_SAMPLE.read_bytes()
+    body = upload(client, org, survey_id, sample, preview=True).json()
+    assert body["layout"] == "qualtrics"
+    mapped = {k: v for k, v in body["mapping"].items() if v != "ignore"}
+    assert mapped == {
+        "RecordedDate": "submitted_at",
+        "RecipientEmail": "contact.email",
+        "ExternalReference": "contact.external_id",
+        "UserLanguage": "language",
+        "Q1": "answers.Q1",
+        "Q2": "answers.Q2",
+    }
+    response = upload(client, org, survey_id, sample)
+    assert response.status_code == 200, response.text
+    [item] = client.get(f"/api/v1/surveys/{survey_id}/responses", headers=org.auth("cx")).json()["items"]
+    assert (item["answers"], item["submitted_at"], item["language"]) == (
+        {"Q1": "c2", "Q2": "Hello World!"},
+        "2017-07-18T08:28:48Z",
+        "de",
+    )
+
+
+def test_a_mapping_overrides_the_guess_and_is_checked(
+    client: TestClient, org: Org, database_url: str
+) -> None:
+    survey_id = make_import_survey(client, org)
+    lines = [["score", "store", "reason", "extra"], ["8", "SH001", "ok", "x"]]
+    encoded = csv_text(lines).encode()
+    given = {"score": "nps", "reason": "answers.why", "extra": "ignore"}
+    body = upload(client, org, survey_id, encoded, preview=True, mapping=given).json()
+    assert body["mapping"] == {
+        "score": "answers.nps",
+        "store": "unit_code",
+        "reason": "answers.why",
+        "extra": "ignore",
+    }
+    assert body["unmapped"] == ["extra"]
+    assert body["rows"][0]["item"] == {
+        "answers": {"nps": 8, "why": "ok"},
+        "embedded": {},
+        "contact": {},
+        "channel": "import",
+        "unit_code": "SH001",
+    }
+    before = written(database_url)
+    wrong = {"nope": "answers.nps", "score": "answers.zzz", "reason": "unit_code"}
+    refused = upload(client, org, survey_id, encoded, mapping=wrong)
+    assert refused.status_code == 422
+    assert refused.json()["code"] == "invalid_mapping"
+    assert refused.json()["errors"] == [
+        {"path": "mapping.nope", "message": "the file has no column 'nope'"},
+        {"path": "mapping.score", "message": "'answers.zzz' is not a question or field of this survey"},
+    ]
+    twice = upload(client, org, survey_id, encoded, mapping={"score": "nps", "reason": "nps"})
+    assert twice.json()["errors"] == [
+        {"path": "mapping.reason", "message": "'answers.nps' is already fed by column 'score'"}
+    ]
+    for bad in ("{not json", "[1, 2]", '{"score": 5}'):
+        answer = upload(client, org, survey_id, encoded, mapping=bad)
+        assert (answer.status_code, answer.json()["code"]) == (422, "invalid_mapping"), bad
+    zone = upload(client, org, survey_id, encoded, timezone="Mars/Olympus")
+    assert zone.json()["errors"] == [
+        {"path": "timezone", "message": "'Mars/Olympus' is not a known time zone such as Asia/Shanghai."}
+    ]
+    assert written(database_url) == before
+
+
+def _truncated_xlsx() -> bytes:
+    return xlsx_bytes([["nps"], [9]])[:300]
+
+
+def _corrupt_member() -> bytes:
+    good = xlsx_bytes([["nps"], [9]])
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(good)) as source, zipfile.ZipFile(out, "w") as target:
+        for info in source.infolist():
+            payload = source.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                payload = payload[: len(payload) // 2]
+            target.writestr(info, payload)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("filename", "payload", "message"),
+    [
+        ("a.xlsx", _truncated_xlsx(), "The file is not a readable XLSX workbook (damaged or cut short)."),
+        ("a.xlsx", _corrupt_member(), "The XLSX workbook is damaged and cannot be read."),
+        (
+            "a.xls",
+            b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100,
+            "Old Excel .xls files are not supported; save the sheet as .xlsx or CSV.",
+        ),
+        (
+            "a.csv",
+            "nps,门店\n9,店\n".encode("utf-16-le"),
+            "The file contains NUL characters: it is not a CSV text file.",
+        ),
+        (
+            "a.csv",
+            b"nps,unit\n9,\x81\xff\n",
+            "The file is not text in UTF-8 or GB18030; save it as CSV UTF-8 and try again.",
+        ),
+        ("a.csv", b"  \n\n", "The file is empty."),
+    ],
+    ids=["truncated-xlsx", "corrupt-sheet", "xls", "utf16-no-bom", "not-gb18030", "empty"],
+)
+def test_unreadable_files_are_refused(
+    client: TestClient, org: Org, database_url: str, filename: str, payload: bytes, message: str
+) -> None:
+    survey_id = make_import_survey(client, org)
+    before = written(database_url)
+    for preview in (True, False):
+        response = upload(client, org, survey_id, payload, filename=filename, preview=preview)
+        assert response.status_code == 422, response.text
+        assert response.json()["code"] == "import_unreadable"
+        assert response.json()["errors"] == [{"path": "file", "message": message}]
+    assert written(database_url) == before
+
+
+def test_limits_on_size_rows_and_the_request_body(
+    client: TestClient, org: Org, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    survey_id = make_import_survey(client, org)
+    before = written(database_url)
+    # Over the general 1 MB limit, the import routes still take the file...
+    big = csv_text([["nps", "why", "门店"]] + [["9", "x" * 1000, "SH001"] for _ in range(1500)]).encode()
+    assert len(big) > 1_048_576
+    dry = upload(client, org, survey_id, big, dry_run=True)
+    assert dry.status_code == 200, dry.text
+    assert dry.json()["valid"] == 1500
+    # ...while every other route keeps it.
+    body = json.dumps({"answers": {"why": "x" * 1_100_000}})
+    other = client.post(
+        f"/api/v1/surveys/{survey_id}/responses",
+        content=body,
+        headers={**org.auth("cx"), "content-type": "application/json"},
+    )
+    assert (other.status_code, other.json()["code"]) == (413, "payload_too_large")
+
+    monkeypatch.setattr(import_routes, "MAX_FILE_BYTES", 1000)
+    too_big = upload(client, org, survey_id, csv_text([["nps"]] + [["9"]] * 400).encode())
+    assert (too_big.status_code, too_big.json()["code"]) == (413, "import_file_too_large")
+    monkeypatch.setattr(reading, "MAX_ROWS", 5)
+    many = upload(client, org, survey_id, csv_text([["nps"]] + [["9"]] * 6).encode())
+    assert (many.status_code, many.json()["code"]) == (413, "import_too_many_rows")
+    assert many.json()["detail"] == "The file has more than 5 rows."
+    assert written(database_url) == before
