@@ -31,6 +31,7 @@ class AuditAction:
     UNIT_CREATED = "unit.created"
     UNIT_UPDATED = "unit.updated"
     DATA_EXPORTED = "data.exported"
+    RESPONSE_EDITED = "response.edited"
 
 
 @dataclass(frozen=True)

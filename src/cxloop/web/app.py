@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 import cxloop
 from cxloop import models  # noqa: F401 - registers every table on the metadata
 from cxloop.collection import router as collection_router
+from cxloop.collection.edit_routes import router as response_edit_router
 from cxloop.collection.export_routes import router as response_export_router
 from cxloop.collection.import_routes import router as response_import_router
 from cxloop.identity import AUTH_CHANNEL, WATCHED_AUTH_STATE, use_change_watcher
@@ -92,5 +93,6 @@ def create_app(settings: Settings | None = None, *, start_worker: bool | None = 
     app.include_router(collection_router)
     app.include_router(response_import_router)
     app.include_router(response_export_router)
+    app.include_router(response_edit_router)
     pages.mount(app, settings)
     return app
