@@ -13,9 +13,11 @@ import openpyxl
 import pyreadstat
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from tests.collection.support import FULL_ANSWERS, definition, rows
 from tests.factories import Org, make_org
+from tests.identity.support import engine_for
 
 SCRIPT = "<script>alert('x')</script>"
 HEADER = [
@@ -212,7 +214,9 @@ def test_csv_labels_in_the_chosen_language_with_fallback(
     assert (japanese[0]["via"], japanese[1]["grid.r2"]) == ("其他", "中")
 
 
-def test_filters_match_the_list(client: TestClient, org: Org, survey: dict[str, Any]) -> None:
+def test_filters_match_the_list(
+    client: TestClient, org: Org, survey: dict[str, Any], database_url: str
+) -> None:
     def ids(**params: str) -> list[str]:
         response = export(client, org, survey["id"], **params)
         assert response.status_code == 200, response.text
@@ -226,8 +230,16 @@ def test_filters_match_the_list(client: TestClient, org: Org, survey: dict[str, 
         survey["low"],
         survey["south"],
     ]
-    assert ids(status="complete") == [survey[k] for k in ("full", "low", "south", "nowhere")]
+    everyone = [survey[k] for k in ("full", "low", "south", "nowhere")]
+    assert ids(status="complete") == everyone
     assert ids(status="partial") == []
+    with engine_for(database_url) as engine, engine.begin() as conn:
+        conn.execute(text("UPDATE responses SET status = 'partial' WHERE id = :id"), {"id": survey["south"]})
+    # Like the list, an export holds complete responses unless asked otherwise.
+    assert ids() == [survey[k] for k in ("full", "low", "nowhere")]
+    assert ids(status="partial") == [survey["south"]]
+    assert ids(status="all") == everyone
+    assert read_csv(export(client, org, survey["id"], status="all").content)[2]["status"] == "partial"
 
 
 def test_each_role_exports_only_its_reach(client: TestClient, org: Org, survey: dict[str, Any]) -> None:
@@ -294,7 +306,7 @@ def test_every_export_is_audited_without_its_data(
         "format": "xlsx",
         "values": "labels",
         "language": "en",
-        "filters": {"channel": "web"},
+        "filters": {"channel": "web", "status": "complete"},
     }
 
 

@@ -59,7 +59,7 @@ async def export_responses(
     touchpoint: Text = None,
     submitted_from: When = None,
     submitted_to: When = None,
-    status: Literal["complete", "partial"] | None = None,
+    status: Literal["complete", "partial", "all"] = "complete",
 ) -> HttpResponse:
     where = ExportFilter(unit_code, channel, touchpoint, submitted_from, submitted_to, status)
     plan = await plan_export(

@@ -35,7 +35,8 @@ class ExportFilter:
     touchpoint: str | None = None
     submitted_from: datetime | None = None
     submitted_to: datetime | None = None
-    status: str | None = None
+    # As on the list: "complete" (what analyses use), "partial" or "all".
+    status: str = "complete"
 
     def described(self) -> dict[str, str]:
         """The filters that were set, for the audit log (no response data)."""
@@ -132,7 +133,7 @@ def _statement(plan: ExportPlan) -> Any:
         statement = statement.where(Response.submitted_at >= where.submitted_from)
     if where.submitted_to is not None:
         statement = statement.where(Response.submitted_at < where.submitted_to)
-    if where.status is not None:
+    if where.status != "all":
         statement = statement.where(Response.status == where.status)
     return statement
 
