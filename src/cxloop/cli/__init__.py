@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from cxloop.cli import check, db, demo, imports, org, runtime, tokens, users
+from cxloop.cli import check, db, demo, exports, imports, org, runtime, tokens, users
 from cxloop.cli.common import app
 
-for module in (demo, runtime, db, org, users, tokens, imports, check):
+for module in (demo, runtime, db, org, users, tokens, imports, exports, check):
     module.register(app)
 
 
