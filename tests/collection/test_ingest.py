@@ -54,6 +54,9 @@ def test_submit_stores_exactly_what_was_sent_and_one_job(
         "contact": {"email": "li@example.com", "external_id": "C-42"},
         "source": "api",
         "status": "complete",
+        "resume_page": None,
+        "updated_at": None,
+        "link_id": None,
     }
     fetched = client.get(f"/api/v1/responses/{response_id}", headers=org.auth("east")).json()
     assert fetched == {**stored, "id": response_id, "received_at": received_at}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
@@ -69,8 +69,9 @@ async def get_responses(
     touchpoint: Text = None,
     submitted_from: When = None,
     submitted_to: When = None,
+    status: Literal["complete", "partial", "all"] = "complete",
 ) -> ResponsePage:
-    where = ResponseFilter(unit_code, channel, touchpoint, submitted_from, submitted_to)
+    where = ResponseFilter(unit_code, channel, touchpoint, submitted_from, submitted_to, status)
     page = await list_responses(session, principal, survey_id, where, PageRequest(limit=limit, cursor=cursor))
     return ResponsePage(items=list(page.items), next_cursor=page.next_cursor)
 

@@ -87,6 +87,10 @@ class ResponseOut(BaseModel):
     contact: dict[str, Any]
     source: str
     status: str
+    # Respondent pages: the page a partial resumes at, its last save, and the personal link answered.
+    resume_page: str | None = None
+    updated_at: datetime | None = None
+    link_id: str | None = None
 
 
 class ResponsePage(BaseModel):

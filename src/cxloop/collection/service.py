@@ -213,6 +213,9 @@ def to_out(response: Response, unit_code: str | None) -> ResponseOut:
         contact=response.contact_ref,
         source=response.source,
         status=response.status,
+        resume_page=response.resume_page,
+        updated_at=response.updated_at,
+        link_id=response.link_id,
     )
 
 
@@ -223,6 +226,8 @@ class ResponseFilter:
     touchpoint: str | None = None
     submitted_from: datetime | None = None
     submitted_to: datetime | None = None
+    # "complete" (the default: what analyses use), "partial" or "all".
+    status: str = COMPLETE
 
 
 def _readable(principal: Principal) -> Any:
@@ -244,6 +249,8 @@ async def list_responses(
     if where.unit_code is not None:
         unit = await visible_unit(session, principal, where.unit_code, Perm.DATA_READ)
         statement = statement.where(Unit.path.startswith(unit.path))
+    if where.status != "all":
+        statement = statement.where(Response.status == where.status)
     if where.channel is not None:
         statement = statement.where(Response.channel == where.channel)
     if where.touchpoint is not None:

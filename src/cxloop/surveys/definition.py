@@ -274,6 +274,12 @@ class ThankYou(_Strict):
     message: LangText
 
 
+class SurveySettings(_Strict):
+    # Anonymous links only: a browser that completed the survey is told so
+    # instead of answering again (a cookie; clearing it starts afresh).
+    one_response_per_browser: bool = False
+
+
 class SurveyDefinition(_Strict):
     title: LangText
     description: LangText | None = None
@@ -284,6 +290,7 @@ class SurveyDefinition(_Strict):
     theme: Theme = Field(default_factory=Theme)
     thank_you: list[ThankYou] = Field(default_factory=list, max_length=10)
     redirect_url: Annotated[str, Field(max_length=2000), AfterValidator(_web_url)] | None = None
+    settings: SurveySettings = Field(default_factory=SurveySettings)
 
     def questions(self) -> Iterator[tuple[int, Question]]:
         for page_index, page in enumerate(self.pages):

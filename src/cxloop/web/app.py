@@ -16,6 +16,7 @@ from cxloop.collection import router as collection_router
 from cxloop.collection.edit_routes import router as response_edit_router
 from cxloop.collection.export_routes import router as response_export_router
 from cxloop.collection.import_routes import router as response_import_router
+from cxloop.collection.link_routes import router as links_router
 from cxloop.identity import AUTH_CHANNEL, WATCHED_AUTH_STATE, use_change_watcher
 from cxloop.identity import router as identity_router
 from cxloop.kit.db import Database
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None, *, start_worker: bool | None = 
     app.include_router(ops_router)
     app.include_router(surveys_router)
     app.include_router(collection_router)
+    app.include_router(links_router)
     app.include_router(response_import_router)
     app.include_router(response_export_router)
     app.include_router(response_edit_router)

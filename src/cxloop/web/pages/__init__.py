@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from cxloop.kit.errors import AppError
 from cxloop.kit.settings import Settings
 from cxloop.web.i18n import N_, build_languages
-from cxloop.web.pages import account, surveys, workspace
+from cxloop.web.pages import account, respond, respond_theme, surveys, workspace
 from cxloop.web.pages.assets import mount_assets
 from cxloop.web.pages.render import SecurityHeaders, clear_session_cookie, login_redirect, render
 
@@ -61,6 +61,8 @@ def error_page(request: Request, error: AppError) -> Response:
 def mount(app: FastAPI, settings: Settings) -> None:
     app.state.page_languages = build_languages(settings.default_locale)
     app.include_router(account.router)
+    app.include_router(respond_theme.router)
+    app.include_router(respond.router)
     app.include_router(workspace.router)
     app.include_router(surveys.router)
     mount_assets(app, settings)
