@@ -283,7 +283,7 @@ def test_editor_shows_the_definition_and_the_phone_preview(  # type: ignore[no-u
     assert settings
     parsed = json.loads(settings.group(1))
     assert parsed["texts"]["add_question"] == "添加题目"
-    assert parsed["question_types"]["servqual"] == "SERVQUAL 题项"
+    assert parsed["question_types"][-1] == ["servqual", "SERVQUAL 题项"]
     assert len(parsed["question_types"]) == 16
 
 

@@ -179,7 +179,7 @@ EDITOR_TEXTS = {
     "saved": N_("Saved."),
     "unsaved": N_("Unsaved changes."),
     "save_failed": N_("Not saved: the server did not accept the request. Reload the page and try again."),
-    "errors_found": N_("Not saved: %(n)s problems. Each is shown next to its field."),
+    "errors_found": N_("Not saved. Problems found: %(n)s; each is shown next to its field."),
     "bad_json": N_("The JSON view does not hold valid JSON; fix it before switching views."),
     "save_first": N_("Save your changes before publishing."),
 }
@@ -346,16 +346,17 @@ def _pretty(document: Any) -> str:
 def _editor_settings(request: Request, locale: str) -> dict[str, Any]:
     """What editor.js needs besides the document: translated labels and the fixed lists."""
 
-    def tr(labels: dict[str, str]) -> dict[str, str]:
-        return {key: _t(request, locale, text) for key, text in labels.items()}
+    def ordered(labels: dict[str, str]) -> list[tuple[str, str]]:
+        # Pairs, not an object: tojson sorts keys, and these lists are shown in this order.
+        return [(key, _t(request, locale, text)) for key, text in labels.items()]
 
     return {
-        "texts": tr(EDITOR_TEXTS),
-        "question_types": tr(QUESTION_TYPE_LABELS),
-        "outcomes": tr(OUTCOME_LABELS),
-        "sources": tr(SOURCE_LABELS),
-        "ops": tr(OP_LABELS),
-        "dimensions": tr(DIMENSION_LABELS),
+        "texts": {key: _t(request, locale, text) for key, text in EDITOR_TEXTS.items()},
+        "question_types": ordered(QUESTION_TYPE_LABELS),
+        "outcomes": ordered(OUTCOME_LABELS),
+        "sources": ordered(SOURCE_LABELS),
+        "ops": ordered(OP_LABELS),
+        "dimensions": ordered(DIMENSION_LABELS),
         "contact_fields": sorted(CONTACT_FIELDS),
     }
 

@@ -84,6 +84,12 @@
     return el;
   }
 
+  // Label of ``key`` in a list of [key, label] pairs.
+  function labelOf(pairs, key) {
+    var found = pairs.filter(function (pair) { return pair[0] === key; })[0];
+    return found ? found[1] : key;
+  }
+
   function pretty(value) {
     return JSON.stringify(value, null, 2);
   }
@@ -479,8 +485,8 @@
     var row = state.rows[index];
     var rowPath = state.rows.length === 1 ? path : join(join(path, state.mode), index);
     var base = keyOf(row);
-    var sources = Object.keys(settings.sources).map(function (k) { return [k, settings.sources[k]]; });
-    var ops = Object.keys(settings.ops).map(function (k) { return [k, settings.ops[k]]; });
+    var sources = settings.sources;
+    var ops = settings.ops;
     var parts = [
       selectField(row, "source", join(rowPath, "source"), T.source, sources, {
         rerender: true, focus: base + ":source", fieldClass: "short",
@@ -727,7 +733,7 @@
       ]));
     }
     if (type === "servqual") {
-      var dimensions = Object.keys(settings.dimensions).map(function (k) { return [k, settings.dimensions[k]]; });
+      var dimensions = settings.dimensions;
       parts.push(selectField(q, "dimension", join(path, "dimension"), T.dimension, dimensions));
       parts.push(numberField(q, "points", join(path, "points"), T.points, { integer: true, min: 3, max: 10 }));
       parts.push(langText(q, "expectation_label", join(path, "expectation_label"), T.expectation_label, false));
@@ -741,10 +747,10 @@
     var q = list[index];
     var path = join(join(join("pages", pageIndex), "questions"), index);
     var name = fmt(T.question, { n: index + 1 });
-    var typeLabel = settings.question_types[q.type] || q.type;
+    var typeLabel = labelOf(settings.question_types, q.type);
     var title = name + " · " + typeLabel + " · " + (q.id || "") + (textIn(q.text) ? " · " + shorten(textIn(q.text), 40) : "");
     var base = keyOf(q);
-    var types = Object.keys(settings.question_types).map(function (k) { return [k, settings.question_types[k]]; });
+    var types = settings.question_types;
     var oldType = q.type;
     var typeSelect = selectField(q, "type", join(path, "type"), T.question_type, types, { focus: base + ":type" });
     typeSelect.querySelector("select").addEventListener("change", function (event) {
@@ -811,9 +817,8 @@
   }
 
   function addQuestionRow(page) {
-    var types = Object.keys(settings.question_types);
-    var select = h("select", { "data-focus": keyOf(page) + ":new-type" }, types.map(function (k) {
-      return h("option", { value: k, text: settings.question_types[k] });
+    var select = h("select", { "data-focus": keyOf(page) + ":new-type" }, settings.question_types.map(function (pair) {
+      return h("option", { value: pair[0], text: pair[1] });
     }));
     var button = h("button", {
       type: "button",
@@ -985,7 +990,7 @@
 
   function thankYouSection() {
     var items = doc.thank_you = doc.thank_you || [];
-    var outcomes = Object.keys(settings.outcomes).map(function (k) { return [k, settings.outcomes[k]]; });
+    var outcomes = settings.outcomes;
     var list = h("ol", { class: "option-list", "data-path": "thank_you" });
     items.forEach(function (item, index) {
       var path = join("thank_you", index);
@@ -1007,7 +1012,8 @@
         "data-focus": "add-thank-you",
         onclick: function () {
           var used = items.map(function (t) { return t.outcome || "default"; });
-          var free = Object.keys(settings.outcomes).filter(function (o) { return used.indexOf(o) === -1; })[0];
+          var free = settings.outcomes.map(function (pair) { return pair[0]; })
+            .filter(function (o) { return used.indexOf(o) === -1; })[0];
           items.push({ outcome: free || "default", message: {} });
           rerender("add-thank-you");
         },
@@ -1302,7 +1308,8 @@
       publish.hidden = !body.can_publish;
     }
     if (title) {
-      title.textContent = textIn(doc.title) || title.textContent;
+      var pageLang = document.documentElement.lang;
+      title.textContent = (doc.title && doc.title[pageLang]) || textIn(doc.title) || title.textContent;
     }
   }
 
