@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from cxloop.kit.errors import AppError
 from cxloop.kit.settings import Settings
 from cxloop.web.i18n import N_, build_languages
-from cxloop.web.pages import account, respond, respond_theme, surveys, workspace
+from cxloop.web.pages import account, respond, respond_theme, response_import, surveys, workspace
 from cxloop.web.pages.assets import mount_assets
 from cxloop.web.pages.render import SecurityHeaders, clear_session_cookie, login_redirect, render
 
@@ -65,6 +65,7 @@ def mount(app: FastAPI, settings: Settings) -> None:
     app.include_router(respond.router)
     app.include_router(workspace.router)
     app.include_router(surveys.router)
+    app.include_router(response_import.router)
     mount_assets(app, settings)
     app.add_middleware(SecurityHeaders)
 
