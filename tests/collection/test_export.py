@@ -449,3 +449,88 @@ def test_exports_read_page_after_page(
         path.write_bytes(response.content)
         data, _ = pyreadstat.read_sav(str(path), output_format="dict")
         assert data["response_id"] == wanted
+
+
+def test_sav_names_are_made_valid_and_listed_in_the_notes(
+    client: TestClient, org: Org, tmp_path: Path
+) -> None:
+    long_id = "q" + "x" * 63
+    made = {
+        "title": {"zh-CN": "名字"},
+        "languages": ["zh-CN"],
+        "default_language": "zh-CN",
+        "pages": [
+            {
+                "id": "p1",
+                "questions": [
+                    {"id": "with", "type": "nps", "text": {"zh-CN": "保留字"}},
+                    {"id": "score", "type": "csat", "text": {"zh-CN": "小写"}},
+                    {"id": "SCORE", "type": "csat", "text": {"zh-CN": "大写"}},
+                    {
+                        "id": long_id,
+                        "type": "multiple_choice",
+                        "text": {"zh-CN": "长"},
+                        "choices": [{"id": "a", "text": {"zh-CN": "甲"}}],
+                    },
+                ],
+            }
+        ],
+    }
+    survey_id = publish(client, org, made)
+    submit(
+        client, org, survey_id, answers={"with": 7, "score": 1, "SCORE": 5, long_id: ["a"]}, unit_code="SH001"
+    )
+    path = tmp_path / "names.sav"
+    path.write_bytes(export(client, org, survey_id, format="sav").content)
+    data, meta = pyreadstat.read_sav(str(path), output_format="dict")
+    assert meta.column_names[9:] == [
+        "v_with",
+        "score",
+        "SCORE_2",
+        long_id,
+        "contact.email",
+        "contact.phone",
+        "contact.external_id",
+    ]
+    assert (data["v_with"], data["score"], data["SCORE_2"], data[long_id]) == ([7.0], [1.0], [5.0], [1.0])
+    assert dict(zip(meta.column_names, meta.column_labels, strict=True))[long_id] == "长: 甲"
+    assert meta.notes == [
+        "Variables renamed from cxloop column names:",
+        "v_with: with",
+        "SCORE_2: SCORE",
+        f"{long_id}: " + "q" + "x" * 13,
+        "  " + "x" * 50 + ".a",
+    ]
+
+
+def test_sav_labels_are_cut_to_spss_limits_without_breaking_characters(
+    client: TestClient, org: Org, tmp_path: Path
+) -> None:
+    made = {
+        "title": {"zh-CN": "x" + "长" * 30},
+        "languages": ["zh-CN"],
+        "default_language": "zh-CN",
+        "pages": [
+            {
+                "id": "p1",
+                "questions": [
+                    {
+                        "id": "pick",
+                        "type": "single_choice",
+                        "text": {"zh-CN": "a" + "长" * 200},
+                        "choices": [{"id": "a", "text": {"zh-CN": "ab" + "长" * 100}}],
+                    },
+                    {"id": "long", "type": "text", "text": {"zh-CN": "文"}, "max_length": 20000},
+                ],
+            }
+        ],
+    }
+    survey_id = publish(client, org, made)
+    submit(client, org, survey_id, answers={"pick": "a", "long": "长" * 20000}, unit_code="SH001")
+    path = tmp_path / "long.sav"
+    path.write_bytes(export(client, org, survey_id, format="sav").content)
+    data, meta = pyreadstat.read_sav(str(path), output_format="dict")
+    assert meta.file_label == "x" + "长" * 21
+    assert dict(zip(meta.column_names, meta.column_labels, strict=True))["pick"] == "a" + "长" * 85
+    assert meta.variable_value_labels["pick"] == {1.0: "ab" + "长" * 39}
+    assert data["long"] == ["长" * 10922]

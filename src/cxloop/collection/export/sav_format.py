@@ -19,8 +19,10 @@ from cxloop.collection.export.source import ExportPlan
 
 MAX_NAME_BYTES = 64
 MAX_LABEL_BYTES = 256
+MAX_VALUE_LABEL_BYTES = 120
 MAX_FILE_LABEL_BYTES = 64
 MAX_STRING_BYTES = 32_767
+MAX_NOTE_BYTES = 80
 # SPSS keywords that may not be variable names.
 RESERVED = frozenset({"ALL", "AND", "BY", "EQ", "GE", "GT", "LE", "LT", "NE", "NOT", "OR", "TO", "WITH"})
 
@@ -76,7 +78,9 @@ class SavColumns:
         frame = pl.DataFrame(
             {names[c.name]: values for c, values in zip(columns, self.values, strict=True)}, schema=schema
         )
-        renamed = [f"{sav}: {name}" for name, sav in names.items() if sav != name]
+        renamed = [
+            line for name, sav in names.items() if sav != name for line in _note_lines(f"{sav}: {name}")
+        ]
         pyreadstat.write_sav(
             frame,
             str(path),
@@ -85,13 +89,23 @@ class SavColumns:
                 names[c.name]: clip(c.label, MAX_LABEL_BYTES) for c in columns if c.label is not None
             },
             variable_value_labels={
-                names[c.name]: {float(k): clip(v, MAX_LABEL_BYTES) for k, v in c.spss_labels.items() if v}
+                names[c.name]: {float(k): clip(v, MAX_VALUE_LABEL_BYTES) for k, v in c.spss_labels.items() if v}
                 for c in columns
                 if any(c.spss_labels.values())
             },
             variable_measure={names[c.name]: "nominal" for c in columns if c.spss_codes is not None},
             note=["Variables renamed from cxloop column names:", *renamed] if renamed else None,
         )
+
+
+def _note_lines(text: str) -> list[str]:
+    """SPSS notes are lines of at most 80 bytes; longer ones go on, indented, in the next lines."""
+    lines = [clip(text, MAX_NOTE_BYTES)]
+    rest = text[len(lines[0]) :]
+    while rest:
+        lines.append(clip("  " + rest, MAX_NOTE_BYTES))
+        rest = rest[len(lines[-1]) - 2 :]
+    return lines
 
 
 def _polars_type(pl: Any, column: Column) -> Any:
