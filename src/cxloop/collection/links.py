@@ -13,7 +13,7 @@ passes for another.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -287,7 +287,7 @@ async def create_links(
             contact_ref=item.contact.model_dump(exclude_none=True),
             created_at=now,
             created_by=_actor(principal),
-            expires_at=item.expires_at,
+            expires_at=item.expires_at.astimezone(UTC) if item.expires_at is not None else None,
             completed_at=None,
         )
         rows.append((link, item.unit_code))
