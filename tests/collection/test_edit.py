@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cxloop.collection.edit_tasks import subscribe_edits, unsubscribe_edits
+from cxloop.collection import subscribe_edits, unsubscribe_edits
 from tests.collection.support import FULL_ANSWERS, make_survey, rows
-from tests.factories import Org
+from tests.factories import Org, make_org
 from tests.identity.support import engine_for
 
 REASON = "The customer called to correct the score"
@@ -203,6 +203,21 @@ def test_roles_and_scope(client: TestClient, org: Org, responses: dict[str, str]
         assert listed.status_code == 404
         assert listed.json()["code"] == "response_not_found"
     assert missing.json()["code"] == "response_not_found"
+    other = make_org(database_url, slug="globex", email_domain="globex.test")
+    before = left_behind(database_url)
+    foreign = client.patch(
+        f"/api/v1/responses/{responses['SH001']}",
+        json={"answers": {"nps": 8}, "reason": REASON},
+        headers=other.auth("admin"),
+    )
+    assert foreign.status_code == 404
+    assert {**foreign.json(), "instance": ""} == {**missing.json(), "instance": ""}
+    assert (
+        client.get(
+            f"/api/v1/responses/{responses['SH001']}/revisions", headers=other.auth("admin")
+        ).status_code
+        == 404
+    )
     assert left_behind(database_url) == before
     for who, response_id in (("east", "SH002"), ("cx", "GZ001"), ("admin", "none"), ("store", "SH001")):
         allowed = patch(client, org, responses[response_id], who=who, answers={"nps": 8})

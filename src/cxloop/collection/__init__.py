@@ -3,8 +3,20 @@ answered, stored once, and handed to the post-commit pipeline. Other
 packages import only what is listed here.
 """
 
+from cxloop.collection.edit_tasks import RESPONSE_EDITED, subscribe_edits, unsubscribe_edits
 from cxloop.collection.models import Response
 from cxloop.collection.pipeline import RESPONSE_STORED, Subscriber, subscribe, subscribers, unsubscribe
 from cxloop.collection.routes import router
 
-__all__ = ["RESPONSE_STORED", "Response", "Subscriber", "router", "subscribe", "subscribers", "unsubscribe"]
+__all__ = [
+    "RESPONSE_EDITED",
+    "RESPONSE_STORED",
+    "Response",
+    "Subscriber",
+    "router",
+    "subscribe",
+    "subscribe_edits",
+    "subscribers",
+    "unsubscribe",
+    "unsubscribe_edits",
+]
