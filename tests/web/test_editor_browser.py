@@ -190,3 +190,101 @@ def test_cx_manager_builds_and_publishes_a_survey_from_a_template(
         pytest.skip("the preview route (respondent pages) is not there yet")
     assert preview.status == 200
     assert "您会向朋友推荐我们吗？" in preview.text()
+
+
+@pytest.fixture
+def phone_tab(chromium: Browser, live_server: str) -> Iterator[Page]:  # noqa: F811
+    context = chromium.new_context(locale="zh-CN", viewport={"width": 390, "height": 844})
+    browser_page = context.new_page()
+    yield browser_page
+    context.close()
+
+
+UNLABELLED = """() => Array.from(document.querySelectorAll('#structured input, #structured select'))
+  .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label'))
+  .map(el => el.outerHTML)"""
+NAMELESS_BUTTONS = """() => Array.from(document.querySelectorAll('#structured button'))
+  .filter(b => !b.textContent.trim() && !b.getAttribute('aria-label')).map(b => b.outerHTML)"""
+
+
+def test_logic_theme_and_thank_you_on_a_phone_in_chinese(
+    phone_tab: Page,
+    live_server: str,  # noqa: F811
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    page = phone_tab
+    base = live_server
+    page.on("dialog", lambda dialog: dialog.accept())
+    set_password(database_url, "admin@acme.test")
+    page.goto(base + "/login")
+    page.get_by_label("邮箱").fill("admin@acme.test")
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(base + "/")
+    page.goto(base + "/surveys")
+    page.get_by_label("门店到访体验调研").check()
+    page.get_by_role("button", name="创建问卷").click()
+    page.wait_for_url("**/edit?created=1")
+    survey_id = urlsplit(page.url).path.split("/")[2]
+    expect(page.locator("#editor-form[data-ready=true]")).to_have_count(1)
+    structured = page.locator("#structured")
+
+    # Page 3 is shown when the NPS is at most 6 or a store name came with the link.
+    page.get_by_role("button", name="第 3 页 · p3").click()
+    logic = structured.locator("fieldset[data-path='pages[2].display_logic']")
+    logic.locator(":scope > .field select").select_option("any")
+    structured.locator("[data-path='pages[2].display_logic.field']").select_option("nps")
+    structured.locator("[data-path='pages[2].display_logic.op']").select_option("le")
+    structured.locator("[data-path='pages[2].display_logic.value']").fill("6")
+    logic.get_by_role("button", name="添加条件").click()
+    structured.locator("[data-path='pages[2].display_logic.any[1].source']").select_option("embedded")
+    assert (
+        structured.locator("[data-path='pages[2].display_logic.any[1].field']").input_value() == "store_name"
+    )
+
+    # Page 2's skip rule now jumps to page 3 instead of the end.
+    page.get_by_role("button", name="第 2 页 · p2").click()
+    rule_value = structured.locator("[data-path='pages[1].skip_logic[0].when.value']")
+    assert rule_value.input_value() == "9"
+    structured.locator("[data-path='pages[1].skip_logic[0].to']").select_option("p3")
+    # Delete the email question (the second of page 2).
+    page_two = structured.locator("li.page").nth(1)
+    page_two.get_by_role("button", name="删除第 2 题").click()
+    assert page_two.locator("li.question").count() == 1
+
+    colour = structured.locator("[data-path='theme.color']")
+    colour.fill("#123")
+    page.get_by_role("button", name="添加感谢语").click()
+    message = structured.locator("[data-path='thank_you[3].message.zh-CN']")
+    message.fill("谢谢您的反馈")
+    english = structured.locator("[data-path='thank_you[3].message.en']")
+    assert english.locator("xpath=..").locator(".missing-note").inner_text() == "缺少翻译"
+    assert page.evaluate(UNLABELLED) == []
+    assert page.evaluate(NAMELESS_BUTTONS) == []
+
+    page.get_by_role("button", name="保存").click()
+    expect(colour.locator("xpath=..").locator(".js-error")).to_contain_text("theme.color")
+    expect(page.locator("#save-status")).to_have_text("未保存：发现 1 个问题，已在对应字段旁标出。")
+    colour.fill("#aa3300")
+    page.get_by_role("button", name="保存").click()
+    expect(page.locator("#save-status")).to_have_text("已保存。")
+
+    stored = stored_definition(database_url, survey_id)
+    pages = stored["pages"]
+    assert pages[2]["display_logic"] == {  # type: ignore[index]
+        "any": [
+            {"source": "answers", "field": "nps", "op": "le", "value": 6},
+            {"source": "embedded", "field": "store_name", "op": "answered"},
+        ]
+    }
+    assert pages[1]["skip_logic"] == [  # type: ignore[index]
+        {"when": {"source": "answers", "field": "nps", "op": "ge", "value": 9}, "to": "p3"}
+    ]
+    assert [q["id"] for q in pages[1]["questions"]] == ["nps"]  # type: ignore[index]
+    assert stored["theme"] == {"color": "#aa3300"}
+    assert stored["thank_you"][3] == {"outcome": "passive", "message": {"zh-CN": "谢谢您的反馈"}}  # type: ignore[index]
+
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=str(tmp_path / "editor-logic-phone.png"), full_page=True)
+    not_blank(tmp_path / "editor-logic-phone.png")

@@ -154,6 +154,7 @@ EDITOR_TEXTS = {
     ),
     "add_rule": N_("Add skip rule"),
     "rule": N_("Rule %(n)s"),
+    "when": N_("When"),
     "skip_to": N_("Then go to"),
     "end": N_("End of survey"),
     "no_rules": N_("No skip rules: respondents go on to the next page."),

@@ -19,6 +19,8 @@
   var view = "structured";
   var lastErrors = [];
   var expanded = new WeakSet();
+  // A single comparison is stored bare, so "any" vs "all" is remembered here until a second one is added.
+  var chosenModes = new WeakMap();
   var keys = new WeakMap();
   var keyCount = 0;
   var idCount = 0;
@@ -275,6 +277,9 @@
         } else {
           owner[name] = select.value;
         }
+        if (options.before) {
+          options.before(select.value);
+        }
         if (options.rerender) {
           rerender();
         } else {
@@ -413,12 +418,12 @@
     return value && typeof value === "object" && "source" in value;
   }
 
-  function readCondition(condition) {
+  function readCondition(condition, owner) {
     if (!condition) {
       return { mode: "none", rows: [] };
     }
     if (isComparison(condition)) {
-      return { mode: "all", rows: [condition] };
+      return { mode: chosenModes.get(owner) || "all", rows: [condition] };
     }
     var mode = Array.isArray(condition.all) ? "all" : Array.isArray(condition.any) ? "any" : null;
     if (mode && condition[mode].every(isComparison)) {
@@ -490,11 +495,25 @@
     var parts = [
       selectField(row, "source", join(rowPath, "source"), T.source, sources, {
         rerender: true, focus: base + ":source", fieldClass: "short",
+        before: function (source) {
+          var first = fieldChoices(source)[0];
+          row.field = first ? first[0] : "";
+        },
       }),
       selectField(row, "field", join(rowPath, "field"), T.field, [["", "—"]].concat(fieldChoices(row.source)), {
         rerender: true, focus: base + ":field",
       }),
-      selectField(row, "op", join(rowPath, "op"), T.op, ops, { rerender: true, focus: base + ":op" }),
+      selectField(row, "op", join(rowPath, "op"), T.op, ops, {
+        rerender: true, focus: base + ":op",
+        before: function (op) {
+          // Keep what was typed when moving between single-value and list comparisons.
+          if (LIST_OPS.indexOf(op) !== -1 && row.value !== undefined && !Array.isArray(row.value)) {
+            row.value = [row.value];
+          } else if (LIST_OPS.indexOf(op) === -1 && Array.isArray(row.value)) {
+            row.value = row.value[0];
+          }
+        },
+      }),
     ];
     if (VALUELESS.indexOf(row.op) === -1) {
       var listId = newId("list");
@@ -532,7 +551,7 @@
 
   function conditionEditor(owner, name, path, label, modes, keepEmpty) {
     var fieldset = h("fieldset", { class: "condition", "data-path": path }, [h("legend", { text: label })]);
-    var state = readCondition(owner[name]);
+    var state = readCondition(owner[name], owner);
     if (state === null) {
       fieldset.appendChild(h("p", { class: "note", text: T.complex_condition }));
       fieldset.appendChild(h("pre", { class: "condition-json", text: pretty(owner[name]) }));
@@ -546,12 +565,13 @@
       return [m, { none: T.always, all: T[keepEmpty ? "skip_all" : "when_all"], any: T[keepEmpty ? "skip_any" : "when_any"] }[m]];
     }), {
       focus: keyOf(owner) + ":" + name + ":mode",
-      fieldClass: "visually-labelled",
+      fieldClass: "label-hidden",
     }));
     var modeSelect = fieldset.querySelector("select");
     modeSelect.removeAttribute("data-path");
     modeSelect.addEventListener("change", function () {
       state.mode = holder.mode;
+      chosenModes.set(owner, state.mode);
       if (state.mode !== "none" && state.rows.length === 0) {
         state.rows.push(newComparison());
       }
@@ -794,7 +814,7 @@
           h("span", { class: "option-name", text: name }),
           itemTools(rules, index, name, keyOf(rule), keyOf(page) + ":add-rule"),
         ]),
-        conditionEditor(rule, "when", join(rulePath, "when"), name, ["all", "any"], true),
+        conditionEditor(rule, "when", join(rulePath, "when"), T.when, ["all", "any"], true),
         selectField(rule, "to", join(rulePath, "to"), T.skip_to, targets),
       ]));
     });
