@@ -109,6 +109,12 @@ def test_units_out_of_scope_and_bad_items_refuse_the_whole_request(
     assert too_many.status_code == 422
     extra = post(client, org, survey_id, {"items": [{"contact": {"email": "x"}, "colour": "red"}]})
     assert extra.status_code == 422
+    not_finite = client.post(
+        f"/api/v1/surveys/{survey_id}/links",
+        content='{"items": [{"embedded": {"store_name": NaN}}, {"embedded": {"store_name": 1e400}}]}',
+        headers={**org.auth("cx"), "content-type": "application/json"},
+    )
+    assert not_finite.status_code == 422
     assert links_count(database_url) == 0
 
 

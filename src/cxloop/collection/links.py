@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from itsdangerous import BadSignature, Signer, URLSafeSerializer
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, FiniteFloat
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -152,7 +152,10 @@ class LinkIn(_Strict):
     channel: str = Field(default="link", pattern=CHANNEL_PATTERN)
     touchpoint: Label | None = None
     language: str | None = Field(default=None, pattern=LANGUAGE_PATTERN, max_length=35)
-    embedded: dict[str, str | int | float | bool | None] = Field(default_factory=dict, max_length=100)
+    # Finite numbers only: JSON columns (PostgreSQL's jsonb) cannot store NaN or infinity.
+    embedded: dict[str, Annotated[str, Field(max_length=500)] | int | FiniteFloat | bool | None] = Field(
+        default_factory=dict, max_length=100
+    )
     expires_at: AwareDatetime | None = None
 
 

@@ -12,12 +12,14 @@ nothing is saved); a saved page answers 200 with the next page.
 from __future__ import annotations
 
 import secrets
+from collections import OrderedDict
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import cxloop
@@ -67,6 +69,7 @@ from cxloop.web.pages.render import SignedIn, secret_key, secure_cookies
 from cxloop.web.pages.respond_theme import theme_css_path
 from cxloop.web.pages.respond_view import (
     LANGUAGE_NAMES,
+    ShownQuestion,
     chrome_locale,
     environments,
     gettext_in,
@@ -275,6 +278,44 @@ class FormValues:
         return found[-1] if found else ""
 
 
+# Rendered questions that show nothing of one respondent's own, by (survey, version, language, question).
+_fragments: OrderedDict[tuple[str, int, str, str], Markup] = OrderedDict()
+_FRAGMENTS = 4096
+
+
+def _question_html(
+    key: tuple[str, int, str] | None,
+    item: ShownQuestion,
+    values: dict[str, list[str]],
+    faults: dict[str, str],
+    locale: str,
+) -> Markup:
+    """One question's HTML; a fresh question (no values, error, piping or shuffle) is rendered once."""
+    q = item.q
+    name = "q." + q.id
+    own = (
+        key is None
+        or q.id in faults
+        or q.randomize
+        or q.text.piped
+        or q.description.piped
+        or any(k == name or k.startswith(name + ".") for k in values)
+    )
+    cache_key = None if own or key is None else (*key, q.id)
+    if cache_key is not None:
+        cached = _fragments.get(cache_key)
+        if cached is not None:
+            return cached
+    template = environments()[locale].get_template("respond/question.html")
+    # Jinja autoescapes everything the template shows, so its output is safe markup.
+    html = Markup(template.render(item=item, v=FormValues(values), faults=faults))  # noqa: S704
+    if cache_key is not None:
+        _fragments[cache_key] = html
+        while len(_fragments) > _FRAGMENTS:
+            _fragments.popitem(last=False)
+    return html
+
+
 def _fault_text(locale: str, fault: Fault) -> str:
     message = gettext_in(locale, FAULT_MESSAGES[fault.code])
     return message % dict(fault.params) if fault.params else message
@@ -309,6 +350,8 @@ def render_page(
         shown_ids = {q.id for q in shown_on(definition, index, facts)}
         questions = [q for q in page_view.questions if q.id in shown_ids]
     items = shown(questions, facts, view, seed)
+    faults_text = {qid: _fault_text(locale, f) for qid, f in (faults or {}).items()}
+    env_key = (survey_id, version, language) if version >= 0 else None
     faults = faults or {}
     errors = [
         (item.q.id, item.text, _fault_text(locale, faults[item.q.id]))
@@ -321,9 +364,7 @@ def render_page(
         "title": view.title,
         "description": piped(view.description, facts, view) if index == 0 else "",
         "page_title": piped(page_view.title, facts, view),
-        "items": items,
-        "v": FormValues(values),
-        "faults": {qid: _fault_text(locale, f) for qid, f in faults.items()},
+        "questions": [_question_html(env_key, item, values, faults_text, locale) for item in items],
         "errors": errors,
         "form_field": FORM_FIELD,
         "form_token": token,
