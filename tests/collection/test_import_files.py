@@ -414,3 +414,47 @@ def test_limits_on_size_rows_and_the_request_body(
     assert (many.status_code, many.json()["code"]) == (413, "import_too_many_rows")
     assert many.json()["detail"] == "The file has more than 5 rows."
     assert written(database_url) == before
+
+
+@pytest.mark.parametrize(("file_format", "values"), [("csv", "codes"), ("xlsx", "codes"), ("csv", "labels")])
+def test_an_export_of_cxloop_imports_back_unchanged(
+    client: TestClient, org: Org, database_url: str, file_format: str, values: str
+) -> None:
+    from tests.collection.support import FULL_ANSWERS, make_survey
+
+    survey_id = make_survey(client, org)
+    sent = [
+        {**FULL_ANSWERS},
+        {"nps": 4, "why": "=1+1 慢", "via": "store", "liked": ["b"], "order": ["y", "z", "x"], "ok": False},
+    ]
+    for index, answers in enumerate(sent):
+        body = {
+            "answers": answers,
+            "unit_code": "SH001",
+            "language": "en",
+            "submitted_at": f"2026-03-0{index + 1}T08:30:00+08:00",
+            "embedded": {"order_no": f"A-{index}"},
+            "contact": {"phone": "+86 138 0000 0000"},
+        }
+        created = client.post(f"/api/v1/surveys/{survey_id}/responses", json=body, headers=org.auth("cx"))
+        assert created.status_code == 201, created.text
+    exported = client.get(
+        f"/api/v1/surveys/{survey_id}/responses/export",
+        params={"format": file_format, "values": values},
+        headers=org.auth("cx"),
+    )
+    assert exported.status_code == 200, exported.text
+    preview = upload(client, org, survey_id, exported.content, filename=f"export.{file_format}", preview=True)
+    assert preview.status_code == 200, preview.text
+    assert {c["name"]: c["target"] for c in preview.json()["columns"]}["liked.a"] == "answers.liked.a"
+    response = upload(client, org, survey_id, exported.content, filename=f"export.{file_format}")
+    assert response.status_code == 200, response.text
+    assert response.json()["imported"] == 2
+    items = client.get(f"/api/v1/surveys/{survey_id}/responses", headers=org.auth("cx")).json()["items"]
+    fields = ("answers", "submitted_at", "unit_code", "language", "embedded", "contact")
+    by_source: dict[str, list[tuple[Any, ...]]] = {}
+    for item in items:
+        by_source.setdefault(item["source"], []).append(
+            tuple(json.dumps(item[f], sort_keys=True) for f in fields)
+        )
+    assert sorted(by_source["import"]) == sorted(by_source["api"])

@@ -188,7 +188,11 @@ def language(value: Any, languages: list[str]) -> str:
 
 
 def plain(value: Any) -> str:
-    return _text(value)
+    """Text as typed, without the apostrophe exports put before a leading = + - @ (the formula guard)."""
+    text = _text(value)
+    if text[:1] == "'" and text[1:2] in ("=", "+", "-", "@"):
+        return text[1:]
+    return text
 
 
 class Choices:
@@ -221,6 +225,16 @@ class Choices:
             return found
         # Unknown text goes on as given; the check names it "not one of the choices".
         return text
+
+    def picked(self, choice_id: str, value: Any) -> bool:
+        """A per-choice column: 1/0, yes/no, or the choice's own text (an export with labels)."""
+        found = self.find(_text(value))
+        if found == choice_id:
+            return True
+        try:
+            return consent(value)
+        except CellError:
+            raise CellError(f"{_text(value)!r} is neither 1/0 nor the text of choice {choice_id!r}") from None
 
     def many(self, value: Any) -> list[str]:
         text = _text(value)

@@ -1,7 +1,8 @@
 """Which column feeds which part of a response, and a first guess at it.
 
 A target is ``answers.<question>`` (``answers.<matrix>.<row>``,
-``answers.<servqual>.expectation|perception``), ``unit_code``, ``channel``,
+``answers.<servqual>.expectation|perception``, ``answers.<multiple or ranking>.<choice>``,
+``answers.<single choice>.other_text``), ``unit_code``, ``channel``,
 ``touchpoint``, ``language``, ``submitted_at``, ``contact.email|phone|external_id``,
 ``embedded.<name>`` or ``ignore``. A bare question id stands for ``answers.<id>``.
 """
@@ -17,6 +18,7 @@ from cxloop.kit.errors import FieldError, ValidationFailed
 from cxloop.surveys import SurveyDefinition
 
 IGNORE = "ignore"
+OTHER_TEXT = "other_text"
 RESPONSE_FIELDS = (
     "unit_code",
     "channel",
@@ -123,6 +125,11 @@ def targets(definition: SurveyDefinition) -> list[str]:
             found += [f"answers.{question.id}.expectation", f"answers.{question.id}.perception"]
         else:
             found.append(f"answers.{question.id}")
+        if question.type in ("multiple_choice", "ranking"):
+            # One column per choice, as exports write them: picked 1/0, or the rank.
+            found += [f"answers.{question.id}.{choice.id}" for choice in question.choices]
+        if question.type in ("single_choice", "dropdown") and any(c.other for c in question.choices):
+            found.append(f"answers.{question.id}.{OTHER_TEXT}")
     found += RESPONSE_FIELDS
     found += [f"embedded.{field.name}" for field in definition.embedded]
     return found
@@ -146,6 +153,9 @@ class _Guesser:
             for text in question.text.values():
                 if question.type not in ("matrix", "servqual"):
                     self.by_text.setdefault(_fold(text), f"answers.{question.id}")
+            if question.type in ("multiple_choice", "ranking"):
+                picks = {choice.id.casefold(): choice.id for choice in question.choices}
+                self.matrix[question.id.casefold()] = (question.id, picks)
             if question.type == "matrix":
                 rows = {row.id.casefold(): row.id for row in question.rows}
                 self.matrix[question.id.casefold()] = (question.id, rows)
@@ -160,11 +170,12 @@ class _Guesser:
         target = self.by_fold.get(folded)
         if target is not None:
             return target
-        # Qualtrics names matrix rows Q3_1 (ImportId QID3_1) and text entries QID2_TEXT.
+        # Qualtrics names matrix rows Q3_1 (ImportId QID3_1), the choices of a legacy multiple
+        # choice export Q5_2, and text entries QID2_TEXT; its .qsf importer names them r1 and c2.
         base, _, rest = folded.rpartition("_")
         if base and base in self.matrix:
             question_id, rows = self.matrix[base]
-            row = rows.get(rest) or rows.get(f"r{rest}")
+            row = rows.get(rest) or rows.get(f"r{rest}") or rows.get(f"c{rest}")
             if row:
                 return f"answers.{question_id}.{row}"
         if folded.endswith("_text"):

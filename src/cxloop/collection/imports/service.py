@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cxloop.collection.imports import cells
-from cxloop.collection.imports.mapping import IGNORE, resolve, suggest, targets
+from cxloop.collection.imports.mapping import IGNORE, OTHER_TEXT, resolve, suggest, targets
 from cxloop.collection.imports.reading import Table, cell_text
 from cxloop.collection.models import Response
 from cxloop.collection.schemas import ResponseIn
@@ -108,10 +108,12 @@ def _answer(plan: Plan, question: Any, value: Any) -> Any:
         return cells.day(value)
     if kind == "consent":
         return cells.consent(value)
-    return cell_text(value).strip()
+    return cells.plain(value)
 
 
-def _place(plan: Plan, item: dict[str, Any], target: str, value: Any) -> None:
+def _place(
+    plan: Plan, item: dict[str, Any], pending: dict[str, dict[str, Any]], target: str, value: Any
+) -> None:
     head, _, rest = target.partition(".")
     if head == "answers":
         question_id, _, part = rest.partition(".")
@@ -121,6 +123,13 @@ def _place(plan: Plan, item: dict[str, Any], target: str, value: Any) -> None:
             item["answers"].setdefault(question_id, {})[part] = cells.scale_point(value, question.scale)
         elif question.type == "servqual":
             item["answers"].setdefault(question_id, {})[part] = cells.whole_number(value)
+        elif part == OTHER_TEXT:
+            pending.setdefault(question_id, {})[OTHER_TEXT] = cells.plain(value)
+        elif part and question.type == "multiple_choice":
+            if plan.choices[question_id].picked(part, value):
+                pending.setdefault(question_id, {})[part] = 0
+        elif part:  # ranking, one rank per choice
+            pending.setdefault(question_id, {})[part] = cells.whole_number(value)
         else:
             item["answers"][question_id] = _answer(plan, question, value)
     elif head in ("contact", "embedded"):
@@ -135,8 +144,32 @@ def _place(plan: Plan, item: dict[str, Any], target: str, value: Any) -> None:
         item[target] = cells.plain(value)
 
 
+def _settle(plan: Plan, answers: dict[str, Any], pending: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
+    """Per-choice columns and other texts joined into their answers; (target, fault) for what cannot be."""
+    faults: list[tuple[str, str]] = []
+    for question_id, parts in pending.items():
+        question = plan.definition.question(question_id)
+        assert question is not None
+        other = parts.pop(OTHER_TEXT, None)
+        if question.type == "multiple_choice":
+            whole = answers.get(question_id)
+            picks = list(whole) if isinstance(whole, list) else []
+            answers[question_id] = picks + [c for c in parts if c not in picks]
+        elif question.type == "ranking":
+            ranks = sorted(parts.items(), key=lambda item: item[1])
+            if len({rank for _, rank in ranks}) != len(ranks):
+                faults.append((f"answers.{question_id}", "gives two choices the same rank"))
+            answers[question_id] = [choice for choice, _ in ranks]
+        if other:
+            picked = answers.get(question_id)
+            default = plan.choices[question_id].other
+            answers[question_id] = {"choice": picked if isinstance(picked, str) else default, "other": other}
+    return faults
+
+
 def convert_row(plan: Plan, number: int, row: list[Any]) -> RowItem:
     item: dict[str, Any] = {"answers": {}, "embedded": {}, "contact": {}, "channel": DEFAULT_CHANNEL}
+    pending: dict[str, dict[str, Any]] = {}
     converted = RowItem(number, item)
     for column in plan.table.columns:
         target = plan.mapping.get(column.name, IGNORE)
@@ -144,9 +177,11 @@ def convert_row(plan: Plan, number: int, row: list[Any]) -> RowItem:
         if target == IGNORE or cells.blank(value):
             continue
         try:
-            _place(plan, item, target, value)
+            _place(plan, item, pending, target, value)
         except cells.CellError as exc:
             converted.errors.append(RowError(number, column.name, target, str(exc)))
+    for target, fault in _settle(plan, item["answers"], pending):
+        converted.errors.append(RowError(number, plan.column_for(target), target, fault))
     return converted
 
 
