@@ -288,3 +288,56 @@ def test_logic_theme_and_thank_you_on_a_phone_in_chinese(
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.screenshot(path=str(tmp_path / "editor-logic-phone.png"), full_page=True)
     not_blank(tmp_path / "editor-logic-phone.png")
+
+
+QUESTION_TYPES = [
+    "nps", "csat", "ces", "rating", "single_choice", "multiple_choice", "dropdown", "matrix",
+    "ranking", "text", "number", "date", "email", "phone", "consent", "servqual",
+]  # fmt: skip
+
+
+def test_every_question_type_can_be_added_filled_in_and_saved(
+    wide_tab: Page,
+    live_server: str,  # noqa: F811
+    database_url: str,
+) -> None:
+    page = wide_tab
+    base = live_server
+    sign_in(page, base, database_url)
+    page.goto(base + "/surveys")
+    page.get_by_label("A blank survey").check()
+    page.get_by_role("button", name="Create survey").click()
+    page.wait_for_url("**/edit?created=1")
+    survey_id = urlsplit(page.url).path.split("/")[2]
+    expect(page.locator("#editor-form[data-ready=true]")).to_have_count(1)
+    page.get_by_role("button", name="Page 1 · p1").click()
+    add_row = page.locator("li.page .add-question")
+    for question_type in QUESTION_TYPES:
+        add_row.locator("select").select_option(question_type)
+        add_row.get_by_role("button", name="Add question").click()
+    assert page.locator("li.question").count() == 16
+
+    # New questions only lack their texts: the server names exactly those.
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".error-summary")).to_be_visible()
+    paths = page.locator(".error-summary li code").all_inner_texts()
+    # format_path drops a "text" that follows a list index (it takes it for the question-type tag), so
+    # an option's empty text is reported at the option itself.
+    assert paths and all(p.endswith((".text", "]")) for p in paths), paths
+    assert "pages[0].questions[7].scale[4]" in paths  # the matrix's fifth scale point
+
+    missing = page.locator("#structured .lang-cell.missing input")
+    while missing.count():
+        field = missing.first
+        field.fill(f"{field.get_attribute('lang')} {field.get_attribute('data-path')}")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#save-status")).to_have_text("Saved.")
+    stored = stored_definition(database_url, survey_id)
+    questions = stored["pages"][0]["questions"]  # type: ignore[index]
+    assert [q["type"] for q in questions] == QUESTION_TYPES
+    assert [q["id"] for q in questions] == [f"q{n}" for n in range(1, 17)]
+    assert questions[4]["choices"][1]["text"] == {  # type: ignore[index]
+        "zh-CN": "zh-CN pages[0].questions[4].choices[1].text.zh-CN",
+        "en": "en pages[0].questions[4].choices[1].text.en",
+    }
+    assert questions[15]["dimension"] == "tangibles" and questions[15]["points"] == 7  # type: ignore[index]

@@ -524,7 +524,6 @@ async def save(request: Request, survey_id: str, session: DbSession, principal: 
                 "version_note": context["version_note"],
                 "can_publish": context["can_publish"],
                 "message": _t(request, locale, N_("Saved.")),
-                "definition": view.current.definition,
             }
         )
     return see_other(f"/surveys/{survey_id}/edit?saved=1")

@@ -22,6 +22,7 @@
   // A single comparison is stored bare, so "any" vs "all" is remembered here until a second one is added.
   var chosenModes = new WeakMap();
   var keys = new WeakMap();
+  var cardObjects = new WeakMap();
   var keyCount = 0;
   var idCount = 0;
 
@@ -164,6 +165,8 @@
     var active = document.activeElement;
     var key = focusKey || (active && active.dataset ? active.dataset.focus : null);
     setDirty(true);
+    // Paths shift when items move, so errors from the last save would point at the wrong fields.
+    lastErrors = [];
     render();
     restoreFocus(key);
   }
@@ -406,10 +409,12 @@
     }, [title]);
     var bodyEl = h("div", { class: "card-body", id: bodyId }, body);
     bodyEl.hidden = !open;
-    return h("li", { class: "item " + kind, "data-path": path, "data-card": "true" }, [
+    var item = h("li", { class: "item " + kind, "data-path": path, "data-card": "true" }, [
       h("div", { class: "item-head" }, [toggle, tools]),
       bodyEl,
     ]);
+    cardObjects.set(item, object);
+    return item;
   }
 
   // --- conditions ----------------------------------------------------------------------
@@ -1123,6 +1128,9 @@
         body.hidden = false;
         toggle.setAttribute("aria-expanded", "true");
       }
+      if (cardObjects.has(cardEl)) {
+        expanded.add(cardObjects.get(cardEl));
+      }
       cardEl = cardEl.parentElement ? cardEl.parentElement.closest("[data-card]") : null;
     }
   }
@@ -1286,7 +1294,8 @@
     }).then(function (result) {
       button.disabled = false;
       var body = result.body || {};
-      if (result.status === 200) {
+      // A lapsed session redirects to the sign-in page, which is no answer to a save.
+      if (result.status === 200 && typeof body.version === "number") {
         if (view === "json") {
           doc = JSON.parse(textarea.value);
         }
