@@ -22,18 +22,51 @@ from typing import Any, Literal
 
 from cxloop.collection.models import Response
 from cxloop.collection.validation import SCORE_RANGES
+from cxloop.identity import Unit
 from cxloop.surveys import SurveyDefinition, text_in
 
 Kind = Literal["string", "number", "date", "datetime", "mixed"]
 CONTACT_COLUMNS = ("email", "phone", "external_id")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Row:
-    """A response as the export reads it: the stored row and its unit's code."""
+    """A response as the export reads it: plain values, not an ORM object.
 
-    response: Response
+    Measured on 20,000 responses: reading ORM objects and their instrumented
+    attributes took about half of a CSV export's time.
+    """
+
+    id: str
+    submitted_at: datetime
     unit_code: str | None
+    channel: str
+    touchpoint: str | None
+    language: str
+    survey_version: int
+    status: str
+    revision: int
+    answers: Any
+    embedded: Any
+    contact: Any
+
+    @classmethod
+    def columns(cls) -> tuple[Any, ...]:
+        """What to select, in the order of the fields (``unit_code`` from the unit)."""
+        return (
+            Response.id,
+            Response.submitted_at,
+            Unit.code,
+            Response.channel,
+            Response.touchpoint,
+            Response.language,
+            Response.survey_version,
+            Response.status,
+            Response.revision,
+            Response.answers,
+            Response.embedded,
+            Response.contact_ref,
+        )
 
 
 @dataclass(frozen=True)
@@ -88,7 +121,7 @@ def _text(value: Any) -> str | None:
 
 def _answer(question_id: str) -> Callable[[Row], Any]:
     def read(row: Row) -> Any:
-        answers = row.response.answers
+        answers = row.answers
         return answers.get(question_id) if isinstance(answers, dict) else None
 
     return read
@@ -327,25 +360,22 @@ def _question_columns(versions: list[Any], label: _Labeller) -> list[Column]:
 
 
 def _meta_columns() -> list[Column]:
-    def utc(row: Row) -> datetime:
-        return row.response.submitted_at
-
     return [
-        Column("response_id", "string", None, lambda row: row.response.id),
-        Column("submitted_at", "datetime", None, utc),
+        Column("response_id", "string", None, lambda row: row.id),
+        Column("submitted_at", "datetime", None, lambda row: row.submitted_at),
         Column("unit_code", "string", None, lambda row: row.unit_code),
-        Column("channel", "string", None, lambda row: row.response.channel),
-        Column("touchpoint", "string", None, lambda row: row.response.touchpoint),
-        Column("language", "string", None, lambda row: row.response.language),
-        Column("survey_version", "number", None, lambda row: row.response.survey_version),
-        Column("status", "string", None, lambda row: row.response.status),
-        Column("revision", "number", None, lambda row: row.response.revision),
+        Column("channel", "string", None, lambda row: row.channel),
+        Column("touchpoint", "string", None, lambda row: row.touchpoint),
+        Column("language", "string", None, lambda row: row.language),
+        Column("survey_version", "number", None, lambda row: row.survey_version),
+        Column("status", "string", None, lambda row: row.status),
+        Column("revision", "number", None, lambda row: row.revision),
     ]
 
 
 def _embedded_column(name: str) -> Column:
     def read(row: Row) -> Any:
-        embedded = row.response.embedded
+        embedded = row.embedded
         value = embedded.get(name) if isinstance(embedded, dict) else None
         return value if isinstance(value, str | int | float | bool) else None
 
@@ -354,7 +384,7 @@ def _embedded_column(name: str) -> Column:
 
 def _contact_column(name: str) -> Column:
     def read(row: Row) -> str | None:
-        contact = row.response.contact_ref
+        contact = row.contact
         return _text(contact.get(name)) if isinstance(contact, dict) else None
 
     return Column(f"contact.{name}", "string", None, read)

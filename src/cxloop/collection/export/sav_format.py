@@ -89,13 +89,16 @@ class SavColumns:
                 names[c.name]: clip(c.label, MAX_LABEL_BYTES) for c in columns if c.label is not None
             },
             variable_value_labels={
-                names[c.name]: {float(k): clip(v, MAX_VALUE_LABEL_BYTES) for k, v in c.spss_labels.items() if v}
-                for c in columns
-                if any(c.spss_labels.values())
+                names[c.name]: _value_labels(c) for c in columns if any(c.spss_labels.values())
             },
             variable_measure={names[c.name]: "nominal" for c in columns if c.spss_codes is not None},
             note=["Variables renamed from cxloop column names:", *renamed] if renamed else None,
         )
+
+
+def _value_labels(column: Column) -> dict[float, str]:
+    labels = column.spss_labels.items()
+    return {float(code): clip(text, MAX_VALUE_LABEL_BYTES) for code, text in labels if text}
 
 
 def _note_lines(text: str) -> list[str]:

@@ -115,7 +115,7 @@ def _statement(plan: ExportPlan) -> Any:
     principal, where = plan.principal, plan.where
     reach = principal.reach(Perm.DATA_READ)
     statement = (
-        select(Response, Unit.code)
+        select(*Row.columns())
         .outerjoin(Unit, Unit.id == Response.unit_id)
         .where(
             Response.tenant_id == principal.tenant_id,
@@ -149,10 +149,10 @@ async def read_pages(
         statement = base if after is None else base.where(Response.id > after)
         async with db.session(write=False) as session:
             result = await session.execute(statement.order_by(Response.id).limit(page_size))
-            page = [Row(response, unit_code) for response, unit_code in result.all()]
+            page = [Row(*values) for values in result.all()]
         if not page:
             return
         yield page
         if len(page) < page_size:
             return
-        after = page[-1].response.id
+        after = page[-1].id
