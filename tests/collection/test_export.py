@@ -534,3 +534,17 @@ def test_sav_labels_are_cut_to_spss_limits_without_breaking_characters(
     assert dict(zip(meta.column_names, meta.column_labels, strict=True))["pick"] == "a" + "长" * 85
     assert meta.variable_value_labels["pick"] == {1.0: "ab" + "长" * 39}
     assert data["long"] == ["长" * 10922]
+
+
+def test_a_cut_off_csv_download_resumes_after_the_last_id(
+    client: TestClient, org: Org, survey: dict[str, Any]
+) -> None:
+    whole = export(client, org, survey["id"]).content
+    lines = whole.split(b"\r\n")
+    received = b"\r\n".join(lines[:3]) + b"\r\n"  # the header and two responses
+    resumed = export(client, org, survey["id"], after=survey["low"])
+    assert resumed.status_code == 200
+    assert not resumed.content.startswith(b"\xef\xbb\xbf")
+    assert received + resumed.content == whole
+    assert export(client, org, survey["id"], after=survey["nowhere"]).content == b""
+    assert export(client, org, survey["id"], after="not-an-id!").status_code == 422

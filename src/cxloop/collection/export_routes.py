@@ -32,6 +32,8 @@ router = APIRouter(prefix="/api/v1", route_class=TransactionalRoute, tags=["resp
 
 Text = Annotated[str | None, Query(min_length=1, max_length=64)]
 When = Annotated[AwareDatetime | None, Query()]
+# Resuming a cut-off download: the last response id received.
+After = Annotated[str | None, Query(pattern=r"^[0-9A-Za-z]{1,26}$")]
 Language = Annotated[str | None, Query(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=35)]
 
 CHUNK_BYTES = 64 * 1024
@@ -60,8 +62,9 @@ async def export_responses(
     submitted_from: When = None,
     submitted_to: When = None,
     status: Literal["complete", "partial", "all"] = "complete",
+    after: After = None,
 ) -> HttpResponse:
-    where = ExportFilter(unit_code, channel, touchpoint, submitted_from, submitted_to, status)
+    where = ExportFilter(unit_code, channel, touchpoint, submitted_from, submitted_to, status, after)
     plan = await plan_export(
         session, principal, survey_id, where, labelled=values == "labels", language=language
     )

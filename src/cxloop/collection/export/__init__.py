@@ -39,7 +39,8 @@ async def write_export(db: Database, plan: ExportPlan, format: Format, path: Pat
         encoder = CsvEncoder(plan)
         out = await to_thread.run_sync(path.open, "wb")
         try:
-            await to_thread.run_sync(out.write, encoder.header())
+            if plan.where.after is None:
+                await to_thread.run_sync(out.write, encoder.header())
             async for page in read_pages(db, plan):
                 await to_thread.run_sync(out.write, encoder.page(page))
                 count += len(page)

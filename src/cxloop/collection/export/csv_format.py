@@ -66,7 +66,9 @@ class CsvEncoder:
 
 
 async def csv_chunks(db: Database, plan: ExportPlan) -> AsyncIterator[bytes]:
+    """The whole file; a resumed export (``after``) continues one, so it has no BOM and no header."""
     encoder = CsvEncoder(plan)
-    yield encoder.header()
+    if plan.where.after is None:
+        yield encoder.header()
     async for page in read_pages(db, plan):
         yield encoder.page(page)

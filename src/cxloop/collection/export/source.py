@@ -37,6 +37,8 @@ class ExportFilter:
     submitted_to: datetime | None = None
     # As on the list: "complete" (what analyses use), "partial" or "all".
     status: str = "complete"
+    # Resume: only responses after this id (exports run in id order).
+    after: str | None = None
 
     def described(self) -> dict[str, str]:
         """The filters that were set, for the audit log (no response data)."""
@@ -133,6 +135,8 @@ def _statement(plan: ExportPlan) -> Any:
         statement = statement.where(Response.submitted_at >= where.submitted_from)
     if where.submitted_to is not None:
         statement = statement.where(Response.submitted_at < where.submitted_to)
+    if where.after is not None:
+        statement = statement.where(Response.id > where.after)
     if where.status != "all":
         statement = statement.where(Response.status == where.status)
     return statement
