@@ -80,8 +80,9 @@ def import_survey_command(
         return
 
     async def work(db: Database, settings: Settings) -> str:
-        async with db.session(write=True) as session:
-            owner = await find_tenant(session, tenant)
+        # Rows are checked in a read session; the write session (SQLite's one write lock) only stores them.
+        async with db.session(write=False) as reading, db.session(write=True) as session:
+            owner = await find_tenant(reading, tenant)
             view = await create_survey(session, operator(owner.id), parse_definition(result.definition))
             await session.commit()
             return view.survey.id
@@ -165,8 +166,9 @@ def import_responses_command(
     mode: Mode = SKIP_BAD_ROWS if skip_bad_rows else ALL_OR_NOTHING
 
     async def work(db: Database, settings: Settings) -> tuple[Outcome, bool]:
-        async with db.session(write=True) as session:
-            owner = await find_tenant(session, tenant)
+        # Rows are checked in a read session; the write session (SQLite's one write lock) only stores them.
+        async with db.session(write=False) as reading, db.session(write=True) as session:
+            owner = await find_tenant(reading, tenant)
             columns = [
                 TextColumn("{task.description}"),
                 BarColumn(),
@@ -191,6 +193,7 @@ def import_responses_command(
                         dry_run=dry_run,
                         zone=zone,
                         progress=progress,
+                        reading=reading,
                     )
                 except RowsInvalid as refused:
                     return refused.outcome, True

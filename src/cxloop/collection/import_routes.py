@@ -15,12 +15,14 @@ from pydantic import BaseModel
 from cxloop.collection.imports import (
     MAX_FILE_BYTES,
     Table,
+    check_rows,
     parse_mapping,
     preview,
     read_table,
-    run_import,
+    store_rows,
 )
 from cxloop.identity import CurrentPrincipal, Perm
+from cxloop.kit.db import Database
 from cxloop.kit.errors import PayloadTooLarge, invalid
 from cxloop.kit.http import DbSession, TransactionalRoute, larger_body_limit
 from cxloop.kit.idempotency import idempotent
@@ -147,11 +149,16 @@ async def post_import(
     given = parse_mapping(mapping)
     zone = time_zone(timezone)
     data, table = await read_upload(file)
+    # The rows are checked in a read transaction of their own: the write transaction
+    # (which takes SQLite's one write lock) then only stores them.
+    db: Database = request.app.state.db
+    async with db.session(write=False) as reading:
+        checked = await check_rows(
+            reading, principal, survey_id, table, given, mode=mode, dry_run=dry_run, zone=zone
+        )
 
     async def create() -> Any:
-        outcome = await run_import(
-            session, principal, survey_id, table, given, mode=mode, dry_run=dry_run, zone=zone
-        )
+        outcome = await store_rows(session, principal, checked)
         return outcome.as_dict()
 
     fingerprint = {

@@ -20,8 +20,10 @@ from cxloop.collection.imports.service import (
     Outcome,
     RowError,
     RowsInvalid,
+    check_rows,
     preview,
     run_import,
+    store_rows,
 )
 
 __all__ = [
@@ -37,11 +39,13 @@ __all__ = [
     "RowError",
     "RowsInvalid",
     "Table",
+    "check_rows",
     "parse_mapping",
     "preview",
     "read_table",
     "resolve",
     "run_import",
+    "store_rows",
     "suggest",
     "targets",
 ]

@@ -275,7 +275,16 @@ class RowsInvalid(ValidationFailed):
         return body
 
 
-async def run_import(
+@dataclass
+class Checked:
+    """Every row of a file checked; ``ready`` holds the responses to store (not yet in any session)."""
+
+    survey_id: str
+    outcome: Outcome
+    ready: list[Response]
+
+
+async def check_rows(
     session: AsyncSession,
     principal: Principal,
     survey_id: str,
@@ -286,7 +295,9 @@ async def run_import(
     dry_run: bool = False,
     zone: tzinfo = UTC,
     progress: Progress | None = None,
-) -> Outcome:
+) -> Checked:
+    """Convert and check every row. Only reads, so that it can run before the write
+    transaction starts: on SQLite that transaction holds the database's one write lock."""
     principal.require(Perm.DATA_WRITE)
     published = await published_survey(session, principal, survey_id)
     plan = make_plan(table, published.definition, given, zone)
@@ -303,22 +314,58 @@ async def run_import(
         if progress is not None and (done % 200 == 0 or done == len(converted)):
             progress(done, len(converted) * 2)
     outcome.valid = len(ready)
-    if outcome.errors and mode == ALL_OR_NOTHING and not dry_run:
+    return Checked(published.survey_id, outcome, ready)
+
+
+async def store_rows(
+    session: AsyncSession, principal: Principal, checked: Checked, *, progress: Progress | None = None
+) -> Outcome:
+    """Store the checked responses in chunks within the caller's transaction, or refuse them all."""
+    outcome, ready = checked.outcome, checked.ready
+    if outcome.errors and outcome.mode == ALL_OR_NOTHING and not outcome.dry_run:
         raise RowsInvalid(outcome)
-    if dry_run:
+    if outcome.dry_run:
         return outcome
+    # The survey may have been closed while the rows were checked.
+    await published_survey(session, principal, checked.survey_id)
+    total = outcome.rows
     for start in range(0, len(ready), CHUNK_ROWS):
         chunk = ready[start : start + CHUNK_ROWS]
         await store(session, chunk)
         for response in chunk:
             session.expunge(response)
         if progress is not None:
-            progress(
-                len(converted) + (start + len(chunk)) * len(converted) // max(len(ready), 1),
-                len(converted) * 2,
-            )
+            progress(total + (start + len(chunk)) * total // max(len(ready), 1), total * 2)
     outcome.imported = len(ready)
     return outcome
+
+
+async def run_import(
+    session: AsyncSession,
+    principal: Principal,
+    survey_id: str,
+    table: Table,
+    given: dict[str, str] | None,
+    *,
+    mode: Mode = ALL_OR_NOTHING,
+    dry_run: bool = False,
+    zone: tzinfo = UTC,
+    progress: Progress | None = None,
+    reading: AsyncSession | None = None,
+) -> Outcome:
+    """Check every row (in ``reading`` when given), then store them in ``session``."""
+    checked = await check_rows(
+        reading or session,
+        principal,
+        survey_id,
+        table,
+        given,
+        mode=mode,
+        dry_run=dry_run,
+        zone=zone,
+        progress=progress,
+    )
+    return await store_rows(session, principal, checked, progress=progress)
 
 
 async def preview(

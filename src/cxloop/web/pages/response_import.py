@@ -8,6 +8,7 @@ field may hold. The checks and the import are the API's own services.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import zlib
@@ -36,6 +37,7 @@ from cxloop.collection.imports import (
 )
 from cxloop.collection.service import published_survey
 from cxloop.identity import Perm, Principal
+from cxloop.kit.db import Database
 from cxloop.kit.errors import AppError, PayloadTooLarge
 from cxloop.kit.http import DbSession, TransactionalRoute, larger_body_limit
 from cxloop.surveys import SurveyDefinition, text_in
@@ -209,7 +211,17 @@ class Step:
 
 @router.post("/surveys/{survey_id}/import", openapi_extra=larger_body_limit(PAGE_BODY_BYTES))
 async def import_step(request: Request, survey_id: str, session: DbSession, principal: SignedIn) -> Response:
-    definition = await _published(session, principal, survey_id)
+    # Everything but storing reads in a session of its own, so that the request's write
+    # transaction (SQLite's one write lock) lasts only as long as storing the rows.
+    db: Database = request.app.state.db
+    async with db.session(write=False) as reading:
+        return await _step(request, survey_id, session, reading, principal)
+
+
+async def _step(
+    request: Request, survey_id: str, session: AsyncSession, reading: AsyncSession, principal: Principal
+) -> Response:
+    definition = await _published(reading, principal, survey_id)
     form = await request.form(max_part_size=CHUNK_CHARS + 1024)
     filename, data, problem = await _file_from(form)
     if data is None:
@@ -220,7 +232,7 @@ async def import_step(request: Request, survey_id: str, session: DbSession, prin
         problem_text = FILE_PROBLEMS["bad_zone"]
         return await _upload_page(request, principal, survey_id, definition, problem=problem_text, status=422)
     try:
-        table = read_table(filename, data)
+        table = await asyncio.to_thread(read_table, filename, data)
     except AppError as error:
         if error.status == 413:
             raise
@@ -238,20 +250,28 @@ async def import_step(request: Request, survey_id: str, session: DbSession, prin
         if action in ("dry_run", "import"):
             dry_run = action == "dry_run"
             step.outcome = await run_import(
-                session, principal, survey_id, table, given, mode=mode, dry_run=dry_run, zone=zone
+                session,
+                principal,
+                survey_id,
+                table,
+                given,
+                mode=mode,
+                dry_run=dry_run,
+                zone=zone,
+                reading=reading,
             )
-        shown = await preview(session, principal, survey_id, table, given, zone=zone)
+        shown = await preview(reading, principal, survey_id, table, given, zone=zone)
     except RowsInvalid as exc:
         # A 4xx answer rolls the transaction back: nothing of the file is kept.
         step.outcome, step.refused, status = exc.outcome, True, 422
-        shown = await preview(session, principal, survey_id, table, given, zone=zone)
+        shown = await preview(reading, principal, survey_id, table, given, zone=zone)
     except AppError as error:
         if error.code != "invalid_mapping":
             raise
         # Two columns chose the same target: show the suggestion again with the reason.
         step.mapping_errors = [e.message for e in error.errors]
         status = 422
-        shown = await preview(session, principal, survey_id, table, None, zone=zone)
+        shown = await preview(reading, principal, survey_id, table, None, zone=zone)
     return _preview_page(request, principal, step, shown, status)
 
 
