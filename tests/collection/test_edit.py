@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -278,3 +280,24 @@ def test_exports_show_the_edited_answers(client: TestClient, org: Org, responses
     lines = exported.content.decode("utf-8-sig").splitlines()
     header, first = lines[0].split(","), lines[1].split(",")
     assert (first[header.index("nps")], first[header.index("revision")]) == ("10", "1")
+
+
+def test_concurrent_edits_take_one_revision_each(
+    client: TestClient, org: Org, responses: dict[str, str], database_url: str
+) -> None:
+    response_id = responses["SH001"]
+
+    def edit(score: int) -> int:
+        answer = patch(client, org, response_id, who="cx", answers={"nps": score}, reason=f"call {score}")
+        return int(answer.status_code)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        statuses = list(pool.map(edit, [7, 8, 10, 6]))
+    # 6 would make "why" required, so that one is refused; the others each get a revision of their own.
+    assert sorted(statuses) == [200, 200, 200, 422]
+    revisions = rows(database_url, "SELECT revision FROM response_revisions ORDER BY revision")
+    assert revisions == [(1,), (2,), (3,)]
+    assert rows(database_url, f"SELECT revision FROM responses WHERE id = '{response_id}'") == [(3,)]
+    chain = rows(database_url, "SELECT before, after FROM response_revisions ORDER BY revision")
+    for (_, after), (before, _) in pairwise(chain):
+        assert as_json(after)["nps"] == as_json(before)["nps"]
