@@ -458,3 +458,117 @@ def test_an_export_of_cxloop_imports_back_unchanged(
             tuple(json.dumps(item[f], sort_keys=True) for f in fields)
         )
     assert sorted(by_source["import"]) == sorted(by_source["api"])
+
+
+def test_the_legacy_qualtrics_export_has_two_header_rows(client: TestClient, org: Org) -> None:
+    definition = {
+        "title": {"en": "Legacy"},
+        "languages": ["en"],
+        "default_language": "en",
+        "pages": [
+            {
+                "id": "p1",
+                "questions": [
+                    {
+                        "id": "Q1",
+                        "type": "single_choice",
+                        "text": {"en": "This is a multiple choice question."},
+                        "choices": [{"id": f"c{i}", "text": {"en": f"Choice {i}"}} for i in (1, 2, 3)],
+                    },
+                    {"id": "Q2", "type": "text", "text": {"en": "This is a free text question."}},
+                ],
+            }
+        ],
+    }
+    survey_id = make_import_survey(client, org, definition)
+    legacy = (QUALTRICS_SAMPLE.parent / "sample_legacy.csv").read_bytes()
+    body = upload(client, org, survey_id, legacy, preview=True).json()
+    assert (body["layout"], body["header_rows"], body["encoding"], body["total_rows"]) == (
+        "qualtrics_legacy",
+        2,
+        "utf-8-sig",
+        1,
+    )
+    mapped = {k: v for k, v in body["mapping"].items() if v != "ignore"}
+    assert mapped == {
+        "V4": "contact.external_id",
+        "V5": "contact.email",
+        "V9": "submitted_at",
+        "Q1": "answers.Q1",
+        "Q2": "answers.Q2",
+    }
+    assert body["columns"][8]["text"] == "EndDate"
+    assert body["rows"][0]["row"] == 3
+    assert upload(client, org, survey_id, legacy).json()["imported"] == 1
+    [item] = client.get(f"/api/v1/surveys/{survey_id}/responses", headers=org.auth("cx")).json()["items"]
+    assert (item["answers"], item["submitted_at"]) == (
+        {"Q1": "c2", "Q2": "Hello World!"},
+        "2017-07-18T08:28:48Z",
+    )
+
+
+def test_the_spellings_of_dates_times_and_yes_no(client: TestClient, org: Org) -> None:
+    survey_id = make_import_survey(client, org)
+    lines = [
+        ["nps", "ok", "visit", "submitted_at", "liked", "spent", "language"],
+        ["1", "yes", "2026-01-31", "2026-01-31T08:00:00Z", "price; speed", "1,234.5", "EN"],
+        ["2", "否", "2026/2/1", "2026/2/1 9:05", "Staff，价格", "-3", "中文"],
+        ["3", "TRUE", "2026年2月2日", "2026年2月2日 10:00:30", "speed", "0.25", "zh"],
+        ["4", "0", "46055", "46055.75", "staff", "7", "zh-cn"],
+        ["5", "同意", "2026.2.5", "2026-02-05 12:00+08:00", "price", "1e3", ""],
+    ]
+    response = upload(client, org, survey_id, csv_text(lines).encode(), timezone="Asia/Shanghai")
+    assert response.status_code == 200, response.text
+    items = client.get(f"/api/v1/surveys/{survey_id}/responses", headers=org.auth("cx")).json()["items"]
+    got = sorted((i["answers"]["nps"], i["answers"], i["submitted_at"], i["language"]) for i in items)
+    assert [g[1:] for g in got] == [
+        (
+            {"nps": 1, "ok": True, "visit": "2026-01-31", "liked": ["price", "speed"], "spent": 1234.5},
+            "2026-01-31T08:00:00Z",
+            "en",
+        ),
+        (
+            {"nps": 2, "ok": False, "visit": "2026-02-01", "liked": ["staff", "price"], "spent": -3},
+            "2026-02-01T01:05:00Z",
+            "zh-CN",
+        ),
+        (
+            {"nps": 3, "ok": True, "visit": "2026-02-02", "liked": ["speed"], "spent": 0.25},
+            "2026-02-02T02:00:30Z",
+            "zh-CN",
+        ),
+        (
+            {"nps": 4, "ok": False, "visit": "2026-02-02", "liked": ["staff"], "spent": 7},
+            "2026-02-02T10:00:00Z",
+            "zh-CN",
+        ),
+        (
+            {"nps": 5, "ok": True, "visit": "2026-02-05", "liked": ["price"], "spent": 1000},
+            "2026-02-05T04:00:00Z",
+            "zh-CN",
+        ),
+    ]
+    bad = [lines[0], ["1", "perhaps", "2026-02-30", "yesterday", "price", "1,2", "fr"]]
+    refused = upload(client, org, survey_id, csv_text(bad).encode())
+    assert refused.json()["errors"] == [
+        {
+            "row": 2,
+            "column": "ok",
+            "path": "answers.ok",
+            "message": "'perhaps' is not yes or no (yes/no, 是/否, 1/0)",
+        },
+        {"row": 2, "column": "visit", "path": "answers.visit", "message": "'2026-02-30' is not a date"},
+        {
+            "row": 2,
+            "column": "submitted_at",
+            "path": "submitted_at",
+            "message": "'yesterday' is not a date and time like 2026-01-31 08:30",
+        },
+        {"row": 2, "column": "spent", "path": "answers.spent", "message": "'1,2' is not a number"},
+        {
+            "row": 2,
+            "column": "language",
+            "path": "language",
+            "message": "'fr' is not a language of this survey (zh-CN, en)",
+        },
+    ]
