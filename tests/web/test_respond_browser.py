@@ -184,3 +184,49 @@ def test_a_phone_answers_a_two_page_survey_with_the_keyboard(phone: Page, live_s
     shot = phone.screenshot(path=str(SHOTS / "thanks.png"), full_page=True)
     assert distinct_rows(shot) > 20
     assert all(url.startswith(live_server) for url in requested), requested
+
+
+RANKED: dict[str, Any] = {
+    "title": t("排序", "Ranking"),
+    "languages": ["zh-CN", "en"],
+    "default_language": "zh-CN",
+    "pages": [
+        {
+            "id": "p1",
+            "questions": [
+                {
+                    "id": "order",
+                    "type": "ranking",
+                    "required": True,
+                    "text": t("请排序", "Put these in order"),
+                    "choices": [{"id": c, "text": t(c, c)} for c in ("price", "speed", "staff")],
+                }
+            ],
+        }
+    ],
+}
+
+
+def test_ranking_buttons_and_the_redirect_at_the_end(
+    phone: Page, live_server: str, org: Org, database_url: str
+) -> None:
+    target = f"http://127.0.0.1:{free_port()}/done"
+    with httpx.Client(base_url=live_server, headers=org.auth("cx")) as api:
+        survey_id = api.post(
+            "/api/v1/surveys", json={"definition": {**RANKED, "redirect_url": target}}
+        ).json()["id"]
+        assert api.post(f"/api/v1/surveys/{survey_id}/publish").status_code == 200
+    phone.goto(f"{live_server}/s/{survey_id}?lang=en")
+    selects = phone.locator("ol.rank select")
+    assert [selects.nth(i).input_value() for i in range(3)] == ["1", "2", "3"]
+    first_item = phone.locator("ol.rank li").first
+    name = first_item.locator("label").inner_text()
+    first_item.get_by_role("button", name=f"{name} ↓").click()
+    labels = phone.locator("ol.rank li label").all_inner_texts()
+    assert labels[1] == name
+    assert [selects.nth(i).input_value() for i in range(3)] == ["1", "2", "3"]
+    with phone.expect_request(lambda request: request.url == target):
+        phone.get_by_role("button", name="Submit").click()
+    with httpx.Client(base_url=live_server, headers=org.auth("cx")) as api:
+        (stored,) = api.get(f"/api/v1/surveys/{survey_id}/responses").json()["items"]
+    assert stored["answers"] == {"order": labels}

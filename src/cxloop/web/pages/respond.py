@@ -11,10 +11,11 @@ nothing is saved); a saved page answers 200 with the next page.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections import OrderedDict
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -198,8 +199,30 @@ def _negotiated_chrome(request: Request) -> str:
 # --- rendering -------------------------------------------------------------------------
 
 
+_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action {form}; frame-ancestors {frame}"
+)
+ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+
+
+def redirect_origin(definition: SurveyDefinition) -> str | None:
+    """The origin of the survey's redirect, when it is plain enough to name in a header."""
+    if not definition.redirect_url:
+        return None
+    parts = urlsplit(definition.redirect_url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    return origin if ORIGIN.match(origin) else None
+
+
 def _html(
-    template: str, locale: str, context: dict[str, Any], status: int = 200, *, frame: bool = False
+    template: str,
+    locale: str,
+    context: dict[str, Any],
+    status: int = 200,
+    *,
+    frame: bool = False,
+    form_origin: str | None = None,
 ) -> HTMLResponse:
     env = environments()[locale]
     values = {"version": cxloop.__version__, "chrome": locale, **context}
@@ -210,9 +233,12 @@ def _html(
     if frame:
         # The survey editor shows the preview in an iframe on the same origin.
         response.headers["X-Frame-Options"] = "SAMEORIGIN"
-        response.headers["Content-Security-Policy"] = (
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-            "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
+        response.headers["Content-Security-Policy"] = _POLICY.format(form="'self'", frame="'self'")
+    elif form_origin:
+        # Browsers check form-action on the redirect that follows a form too: the last
+        # page's 303 to the survey's redirect_url must be allowed by the page that sent it.
+        response.headers["Content-Security-Policy"] = _POLICY.format(
+            form=f"'self' {form_origin}", frame="'none'"
         )
     return response
 
@@ -379,7 +405,14 @@ def render_page(
         "switcher": _switcher(definition, language, path, kept),
         **_theme(definition),
     }
-    return _html("respond/page.html", locale, context, status, frame=preview)
+    return _html(
+        "respond/page.html",
+        locale,
+        context,
+        status,
+        frame=preview,
+        form_origin=None if preview else redirect_origin(definition),
+    )
 
 
 def _token(request: Request, **data: Any) -> str:
@@ -505,7 +538,9 @@ async def start(
     if index is None:
         index = first_page(definition, facts) or 0
     response_id = existing.id if existing is not None else new_id()
-    browser_key = _browser_key(request, cookie) if cookie else None
+    # A token is bound to a browser only when its cookie was already there: a browser
+    # that refuses cookies must still be able to answer.
+    browser_key = _browser_key(request, cookie) if cookie and not new_cookie else None
     token = _token(
         request,
         s=survey_id,
