@@ -18,7 +18,7 @@ from tests.factories import Org
 from tests.web.conftest import csrf_from, signed_in  # noqa: F401  (the fixture)
 
 LINES = [["推荐意愿", "门店", "原因", "note"], ["9", "SH001", "好", "x"], ["11", "SH001", "", "y"]]
-HIDDEN = re.compile(r'<input type="hidden" name="(upload|filename)" value="([^"]*)">')
+HIDDEN = re.compile(r'<input type="hidden" name="(upload|filename|import_key)" value="([^"]*)">')
 SELECTED = re.compile(r'<select id="map-(\d+)" name="map-\d+">(.*?)</select>', re.S)
 
 
@@ -79,7 +79,7 @@ def test_upload_preview_dry_run_and_import(
     assert selected(page) == {0: "answers.nps", 1: "unit_code", 2: "answers.why", 3: "ignore"}
     assert '<option value="answers.nps" selected>nps: Would you recommend us?</option>' in page
     assert "must be from 0 to 10" in page
-    assert [name for name, _ in carried(page)] == ["filename", "upload"]
+    assert [name for name, _ in carried(page)] == ["filename", "import_key", "upload"]
 
     dry = next_step(client, survey_id, page, action="dry_run", timezone="UTC", mode="all_or_nothing")
     assert dry.status_code == 200, dry.text
@@ -132,7 +132,12 @@ def test_the_page_is_in_chinese_and_carries_big_files_in_several_fields(
     done = next_step(client, survey_id, preview.text, action="import", timezone="UTC", mode="all_or_nothing")
     assert done.status_code == 200, done.text
     assert "已导入 200 行，共 200 行" in done.text
-    assert written(database_url)["responses"] == 200
+    assert written(database_url) == {"responses": 200, "outbox_jobs": 200, "idempotency_keys": 1}
+    # The same form sent again (a double click, a reload) answers the first import.
+    again = next_step(client, survey_id, preview.text, action="import", timezone="UTC", mode="all_or_nothing")
+    assert again.status_code == 200, again.text
+    assert "已导入 200 行，共 200 行" in again.text
+    assert written(database_url) == {"responses": 200, "outbox_jobs": 200, "idempotency_keys": 1}
 
 
 def test_who_may_open_the_page_and_what_is_refused(

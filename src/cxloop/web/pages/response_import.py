@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import hashlib
+import json
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +29,6 @@ from cxloop.collection.imports import (
     MAX_FILE_BYTES,
     SKIP_BAD_ROWS,
     Mode,
-    Outcome,
     RowsInvalid,
     Table,
     preview,
@@ -40,6 +41,8 @@ from cxloop.identity import Perm, Principal
 from cxloop.kit.db import Database
 from cxloop.kit.errors import AppError, PayloadTooLarge
 from cxloop.kit.http import DbSession, TransactionalRoute, larger_body_limit
+from cxloop.kit.idempotency import idempotent
+from cxloop.kit.ids import new_id
 from cxloop.surveys import SurveyDefinition, text_in
 from cxloop.web.i18n import N_
 from cxloop.web.pages.render import SignedIn, render, request_locale
@@ -183,6 +186,14 @@ async def _file_from(form: FormData) -> tuple[str, bytes | None, str | None]:
     return _field(form, "filename"), unpacked, None if unpacked is not None else "bad_upload"
 
 
+def _with_key(request: Request, key: str) -> Request:
+    """The request as if it carried the form's key in the Idempotency-Key header."""
+    headers = [(k, v) for k, v in request.scope["headers"] if k.lower() != b"idempotency-key"]
+    if key:
+        headers.append((b"idempotency-key", key.encode("utf-8", "replace")))
+    return Request({**request.scope, "headers": headers})
+
+
 def _mapping_from(form: FormData, table: Table) -> dict[str, str] | None:
     """The selects of the preview (map-<column index>), when the form has them."""
     chosen: dict[str, str] = {}
@@ -204,7 +215,8 @@ class Step:
     table: Table
     zone_name: str
     mode: Mode
-    outcome: Outcome | None = None
+    # Outcome.as_dict(): also what an import answered the first time, for a form sent twice.
+    outcome: dict[str, Any] | None = None
     refused: bool = False
     mapping_errors: list[str] = field(default_factory=list)
 
@@ -247,23 +259,39 @@ async def _step(
     zone = ZoneInfo(zone_name)
     status = 200
     try:
-        if action in ("dry_run", "import"):
-            dry_run = action == "dry_run"
-            step.outcome = await run_import(
+        if action == "dry_run":
+            checked = await run_import(
                 session,
                 principal,
                 survey_id,
                 table,
                 given,
                 mode=mode,
-                dry_run=dry_run,
+                dry_run=True,
                 zone=zone,
                 reading=reading,
             )
+            step.outcome = checked.as_dict()
+        elif action == "import":
+
+            async def create() -> Any:
+                outcome = await run_import(
+                    session, principal, survey_id, table, given, mode=mode, zone=zone, reading=reading
+                )
+                return outcome.as_dict()
+
+            # The form's key makes a second click (or a reload) answer the first import
+            # instead of importing the file again.
+            digest = hashlib.sha256(data).hexdigest()
+            fingerprint = {"file": digest, "mapping": given, "mode": mode, "zone": zone_name}
+            keyed = _with_key(request, _field(form, "import_key"))
+            owner = principal.idempotency_owner
+            answered = await idempotent(keyed, session, owner, fingerprint, create, status_code=200)
+            step.outcome = json.loads(bytes(answered.body))
         shown = await preview(reading, principal, survey_id, table, given, zone=zone)
     except RowsInvalid as exc:
         # A 4xx answer rolls the transaction back: nothing of the file is kept.
-        step.outcome, step.refused, status = exc.outcome, True, 422
+        step.outcome, step.refused, status = exc.outcome.as_dict(), True, 422
         shown = await preview(reading, principal, survey_id, table, given, zone=zone)
     except AppError as error:
         if error.code != "invalid_mapping":
@@ -280,15 +308,14 @@ def _preview_page(
 ) -> Response:
     locale = request_locale(request, principal)
     names = [c["name"] for c in shown["columns"]]
-    outcome = step.outcome
-    result = outcome.as_dict() if outcome is not None else None
+    result = step.outcome
     if result is not None:
-        result["errors"] = result["errors"][:MAX_LISTED_ERRORS]
+        result = {**result, "errors": result["errors"][:MAX_LISTED_ERRORS]}
     table = step.table
     context = {
         "survey_id": step.survey_id,
         "survey_title": _survey_title(step.definition, locale),
-        "step": "result" if outcome is not None and not outcome.dry_run and not step.refused else "preview",
+        "step": "result" if result is not None and not result["dry_run"] and not step.refused else "preview",
         "zones": ZONES,
         "form": {"timezone": step.zone_name, "mode": step.mode},
         "file": {
@@ -311,5 +338,6 @@ def _preview_page(
         "refused": step.refused,
         "mapping_errors": step.mapping_errors,
         "listed_errors": MAX_LISTED_ERRORS,
+        "import_key": new_id(),
     }
     return render(request, "response_import.html", context, status=status, principal=principal)
