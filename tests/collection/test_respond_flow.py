@@ -356,3 +356,20 @@ def test_a_link_expiring_while_answering(client: TestClient, org: Org, database_
     late = send(client, survey_id, page.text, {"q.nps": "9"})
     assert late.status_code == 410 and "This link has expired" in late.text
     assert written(database_url)["responses"] == 0
+
+
+def test_a_browser_without_cookies_can_still_answer(client: TestClient, org: Org, database_url: str) -> None:
+    survey_id = publish(client, org, flow())
+    first = client.get(f"/s/{survey_id}", headers=EN)
+    client.cookies.clear()
+    second = send(client, survey_id, first.text, {"q.nps": "8"})
+    assert second.status_code == 200 and 'name="q.ok"' in second.text
+    done = send(client, survey_id, second.text, {"q.ok": "yes"})
+    assert "Thank you." in done.text
+    assert rows(database_url, "SELECT status, browser_key FROM responses") == [("complete", None)]
+
+
+def test_the_status_filter_is_checked(client: TestClient, org: Org) -> None:
+    survey_id = publish(client, org, flow())
+    answer = client.get(f"/api/v1/surveys/{survey_id}/responses?status=draft", headers=org.auth("cx"))
+    assert answer.status_code == 422 and answer.json()["errors"][0]["path"] == "query.status"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -212,3 +213,42 @@ def test_the_preview_shows_a_draft_page_stores_nothing_and_may_be_framed(
     assert client.get("/surveys/01NOSUCHSURVEY0000000000000/preview").status_code == 404
     respondent = client.get(f"/s/{survey_id}")
     assert respondent.status_code == 404 and respondent.headers["x-frame-options"] == "DENY"
+
+
+class Controls(HTMLParser):
+    """Every form control of a page, and what labels it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.controls: list[dict[str, str | None]] = []
+        self.label_for: set[str] = set()
+        self.in_label = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "label":
+            self.in_label += 1
+            if values.get("for"):
+                self.label_for.add(str(values["for"]))
+        if tag in ("input", "select", "textarea") and values.get("type") != "hidden":
+            self.controls.append({**values, "wrapped": "yes" if self.in_label else None})
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "label":
+            self.in_label -= 1
+
+
+def test_every_control_has_a_label(client: TestClient, org: Org) -> None:
+    survey_id = publish(client, org, definition())
+    first = client.get(f"/s/{survey_id}", headers=EN)
+    third = send(client, survey_id, first.text, PAGE_ONE)
+    for html in (first.text, third.text):
+        parser = Controls()
+        parser.feed(html)
+        assert len(parser.controls) > 10
+        unlabelled = [
+            c
+            for c in parser.controls
+            if not (c["wrapped"] or c.get("aria-label") or (c.get("id") and c["id"] in parser.label_for))
+        ]
+        assert unlabelled == []
