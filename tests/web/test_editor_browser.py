@@ -179,6 +179,23 @@ def test_cx_manager_builds_and_publishes_a_survey_from_a_template(
         .startswith("Version 1 is published. Saving creates version 2")
     )
 
+    # Editing the published survey starts version 2 as a draft; respondents keep version 1.
+    expect(page.locator("#editor-form[data-ready=true]")).to_have_count(1)
+    page.locator("#structured fieldset.lang-text[data-path=title] input[lang=en]").fill(
+        "After your purchase (v2)"
+    )
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#save-status")).to_have_text("Saved.")
+    assert page.locator("[data-testid=version]").inner_text() == "Version 2"
+    assert page.locator("#version-note").inner_text() == (
+        "Version 2 is a draft. Respondents answer version 1 until you publish this one."
+    )
+    assert page.locator("#publish-form").is_visible()
+    versions = scalar(
+        database_url, "SELECT count(*) FROM survey_versions WHERE survey_id = :id", id=survey_id
+    )
+    assert versions == 2
+
     assert {urlsplit(url).netloc for url in requests} == {urlsplit(base).netloc}
     # The refused save (422) and a preview route that is not there yet (404) log failed
     # loads; no script error may appear.
@@ -223,6 +240,7 @@ def test_logic_theme_and_thank_you_on_a_phone_in_chinese(
     page.get_by_role("button", name="登录").click()
     page.wait_for_url(base + "/")
     page.goto(base + "/surveys")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.get_by_label("门店到访体验调研").check()
     page.get_by_role("button", name="创建问卷").click()
     page.wait_for_url("**/edit?created=1")
