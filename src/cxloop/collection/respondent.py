@@ -169,8 +169,11 @@ def link_expired(link: SurveyLink, now: datetime) -> bool:
     return link.expires_at is not None and link.expires_at <= now
 
 
-async def response_for_link(session: AsyncSession, link_id: str) -> Response | None:
+async def response_for_link(session: AsyncSession, link_id: str, *, lock: bool = False) -> Response | None:
     statement = select(Response).where(Response.link_id == link_id)
+    if lock:
+        # Two devices sending the last page at once: the second waits, then sees it complete.
+        statement = statement.with_for_update()
     return (await session.execute(statement)).scalar_one_or_none()
 
 

@@ -624,7 +624,7 @@ async def _answer(
     existing = await response_by_id(session, live, response_id, lock=True)
     if existing is None and link is not None:
         # Started on another device since this page was shown: go on with that response.
-        existing = await response_for_link(session, link.id)
+        existing = await response_for_link(session, link.id, lock=True)
     if existing is not None and existing.link_id != (link.id if link else None):
         return notice(request, "stale", 400, definition=definition, language=language, again=again)
     if existing is not None and existing.status == COMPLETE:
