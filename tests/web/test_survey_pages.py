@@ -346,6 +346,16 @@ def test_invalid_json_is_shown_with_its_error_and_changes_nothing(  # type: igno
     # The text comes back as typed, so nothing is lost.
     assert ">{&#34;title&#34;: </textarea>" in response.text
     assert 'aria-invalid="true"' in response.text
+    not_a_number = save(browser, survey_id, '{"title": NaN}')
+    assert error_items(not_a_number.text) == [
+        "<code>definition</code>: 这不是有效的 JSON：NaN 在 JSON 中不是数字。"
+    ]
+    deep = save(browser, survey_id, "[" * 100_000)
+    assert deep.status_code == 422
+    assert error_items(deep.text) in (
+        ["<code>definition</code>: JSON 嵌套层级过深。"],
+        ["<code>definition</code>: 这不是有效的 JSON：Expecting value（第 1 行，第 100001 列）。"],
+    )
     empty = save(browser, survey_id, "  ")
     assert empty.status_code == 422
     assert error_items(empty.text) == ["<code>definition</code>: 请以 JSON 格式填写问卷定义。"]

@@ -449,6 +449,15 @@ def _wants_json(request: Request) -> bool:
     return "application/json" in request.headers.get("accept", "")
 
 
+class _NotJsonNumber(ValueError):
+    pass
+
+
+def _refuse_constant(name: str) -> Any:
+    # Python's json reads NaN and Infinity, which JSON (and PostgreSQL's json type) does not allow.
+    raise _NotJsonNumber(name)
+
+
 def _read_definition(request: Request, locale: str, value: object) -> tuple[Any, list[FieldError]]:
     """The submitted document, or the errors that keep it from being one."""
     if not isinstance(value, str) or not value.strip():
@@ -459,7 +468,10 @@ def _read_definition(request: Request, locale: str, value: object) -> tuple[Any,
         message = _t(request, locale, N_("The definition is longer than %(n)s characters."))
         return None, [FieldError("definition", message % {"n": MAX_DEFINITION_CHARS})]
     try:
-        return json.loads(value), []
+        return json.loads(value, parse_constant=_refuse_constant), []
+    except _NotJsonNumber as exc:
+        message = _t(request, locale, N_("This is not valid JSON: %(problem)s is not a number in JSON."))
+        return None, [FieldError("definition", message % {"problem": exc.args[0]})]
     except json.JSONDecodeError as exc:
         message = _t(
             request, locale, N_("This is not valid JSON: %(problem)s (line %(line)s, column %(column)s).")

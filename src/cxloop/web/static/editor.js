@@ -1205,6 +1205,10 @@
         return h("li", { "data-path": e.path }, [h("code", { text: e.path }), ": " + e.message]);
       })));
       textarea.setAttribute("aria-invalid", "true");
+      var described = (textarea.getAttribute("aria-describedby") || "").split(" ");
+      if (described.indexOf("json-errors") === -1) {
+        textarea.setAttribute("aria-describedby", described.concat(["json-errors"]).join(" ").trim());
+      }
     } else {
       textarea.removeAttribute("aria-invalid");
     }
