@@ -163,6 +163,15 @@ QUALTRICS_DEFINITION: dict[str, Any] = {
                 },
                 {"id": "Q3", "type": "text", "text": t("原因", "Why?")},
                 {
+                    "id": "Q5",
+                    "type": "single_choice",
+                    "text": t("来源", "Source"),
+                    "choices": [
+                        {"id": "c1", "text": t("朋友")},
+                        {"id": "c4", "text": t("其他"), "other": True},
+                    ],
+                },
+                {
                     "id": "Q4",
                     "type": "matrix",
                     "text": t("评分", "Rate"),
@@ -187,6 +196,8 @@ def test_qualtrics_three_row_export_maps_by_import_id(client: TestClient, org: O
         ("Q3_TEXT", "Why? - Text", "QID3_TEXT"),
         ("Q4_1", "Rate - A", "QID4_1"),
         ("Q4_2", "Rate - B", "QID4_2"),
+        ("Q5", "Source", "QID5"),
+        ("Q5_4_TEXT", "Source - 其他 - Text", "QID5_4_TEXT"),
     ]
     data = [
         *qualtrics_header(columns),
@@ -200,8 +211,10 @@ def test_qualtrics_three_row_export_maps_by_import_id(client: TestClient, org: O
             "太贵",
             "3",
             "1",
+            "4",
+            "小红书",
         ],
-        ["2026-01-06 11:00:00", "2026-01-06 11:01:00", "EN", "", "10", "1", "", "", "2"],
+        ["2026-01-06 11:00:00", "2026-01-06 11:01:00", "EN", "", "10", "1", "", "", "2", "1", ""],
     ]
     encoded = csv_text(data).encode("utf-8-sig")
     preview = upload(client, org, survey_id, encoded, preview=True)
@@ -225,6 +238,8 @@ def test_qualtrics_three_row_export_maps_by_import_id(client: TestClient, org: O
         "Q3_TEXT": "answers.Q3",
         "Q4_1": "answers.Q4.r1",
         "Q4_2": "answers.Q4.r2",
+        "Q5": "answers.Q5",
+        "Q5_4_TEXT": "answers.Q5.other_text",
     }
     assert body["unmapped"] == ["StartDate"]
     assert [r["row"] for r in body["rows"]] == [4, 5]
@@ -238,10 +253,16 @@ def test_qualtrics_three_row_export_maps_by_import_id(client: TestClient, org: O
         (
             "2026-01-05T10:03:00Z",
             "zh-CN",
-            {"QID1": 8, "Q2": "c2", "Q3": "太贵", "Q4": {"r1": 3, "r2": 1}},
+            {
+                "QID1": 8,
+                "Q2": "c2",
+                "Q3": "太贵",
+                "Q4": {"r1": 3, "r2": 1},
+                "Q5": {"choice": "c4", "other": "小红书"},
+            },
             {"email": "wang@example.com"},
         ),
-        ("2026-01-06T11:01:00Z", "en", {"QID1": 10, "Q2": "c1", "Q4": {"r2": 2}}, {}),
+        ("2026-01-06T11:01:00Z", "en", {"QID1": 10, "Q2": "c1", "Q4": {"r2": 2}, "Q5": "c1"}, {}),
     ]
 
 
@@ -572,3 +593,44 @@ def test_the_spellings_of_dates_times_and_yes_no(client: TestClient, org: Org) -
             "message": "'fr' is not a language of this survey (zh-CN, en)",
         },
     ]
+
+
+@pytest.mark.parametrize(
+    "export", ["Multiple_Answer_MC_Questions (Insights).csv", "Multiple_Answer_MC_Questions.csv"]
+)
+def test_a_real_qualtrics_survey_and_its_responses_import_together(
+    client: TestClient, org: Org, export: str
+) -> None:
+    folder = (
+        QUALTRICS_SAMPLE.parents[2]
+        / "surveys/qualtrics-qualtricstools/Multiple Answer Multiple Choices Questions"
+    )
+    qsf = (folder / "Multiple_Answer_MC_Questions.qsf").read_bytes()
+    created = client.post(
+        "/api/v1/surveys/import", files={"file": ("mc.qsf", qsf, "application/json")}, headers=org.auth("cx")
+    )
+    assert created.status_code == 201, created.text
+    survey_id = created.json()["survey"]["id"]
+    assert client.post(f"/api/v1/surveys/{survey_id}/publish", headers=org.auth("cx")).status_code == 200
+    data = (folder / export).read_bytes()
+    body = upload(client, org, survey_id, data, preview=True).json()
+    assert body["layout"] == ("qualtrics" if "Insights" in export else "qualtrics_legacy")
+    assert body["mapping"]["Q2_1"] == "answers.Q2.c1"
+    response = upload(client, org, survey_id, data)
+    assert response.status_code == 200, response.text
+    assert (response.json()["rows"], response.json()["imported"]) == (5, 5)
+    items = client.get(f"/api/v1/surveys/{survey_id}/responses", headers=org.auth("cx")).json()["items"]
+    # Picks in the survey's choice order (c1, c4, c5, c2, c3 for Q3). The legacy file
+    # also holds Q4 and Q5, which the newer export left out.
+    common = ("Q2", "Q3", "mc_question_five")
+    got = [{k: v for k, v in i["answers"].items() if k in common} for i in items]
+    assert sorted(json.dumps(answers, sort_keys=True) for answers in got) == sorted(
+        json.dumps(answers, sort_keys=True)
+        for answers in (
+            {"Q2": ["c2", "c3"], "Q3": ["c4", "c2", "c3"], "mc_question_five": ["c2", "c3"]},
+            {"Q2": ["c1", "c2", "c3"], "Q3": ["c4", "c2", "c3"], "mc_question_five": ["c2", "c3"]},
+            {"Q2": ["c1", "c2", "c3"], "Q3": ["c5", "c2", "c3"], "mc_question_five": ["c2", "c3"]},
+            {"Q2": ["c1", "c2", "c3"], "Q3": ["c5", "c3"], "mc_question_five": ["c2", "c3"]},
+            {"Q2": ["c1", "c3"], "Q3": ["c4", "c5", "c2", "c3"], "mc_question_five": ["c2", "c3"]},
+        )
+    )

@@ -149,10 +149,13 @@ class _Guesser:
             self.by_fold.setdefault(bare.casefold(), target)
         self.by_text: dict[str, str] = {}
         self.matrix: dict[str, tuple[str, dict[str, str]]] = {}
+        self.takes_text: dict[str, str] = {}
         for _, question in definition.questions():
             for text in question.text.values():
                 if question.type not in ("matrix", "servqual"):
                     self.by_text.setdefault(_fold(text), f"answers.{question.id}")
+            if question.type in ("single_choice", "dropdown") and any(c.other for c in question.choices):
+                self.takes_text[question.id.casefold()] = question.id
             if question.type in ("multiple_choice", "ranking"):
                 picks = {choice.id.casefold(): choice.id for choice in question.choices}
                 self.matrix[question.id.casefold()] = (question.id, picks)
@@ -179,6 +182,10 @@ class _Guesser:
             if row:
                 return f"answers.{question_id}.{row}"
         if folded.endswith("_text"):
+            # Q2_4_TEXT: what was typed for choice 4 of Q2, the choice that takes text.
+            owner = folded.removesuffix("_text").rpartition("_")[0]
+            if owner in self.takes_text:
+                return f"answers.{self.takes_text[owner]}.{OTHER_TEXT}"
             return self.by_fold.get(folded.removesuffix("_text"))
         return None
 

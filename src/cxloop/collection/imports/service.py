@@ -154,7 +154,9 @@ def _settle(plan: Plan, answers: dict[str, Any], pending: dict[str, dict[str, An
         if question.type == "multiple_choice":
             whole = answers.get(question_id)
             picks = list(whole) if isinstance(whole, list) else []
-            answers[question_id] = picks + [c for c in parts if c not in picks]
+            # In the question's choice order, whatever the order of the columns.
+            order = [c.id for c in question.choices]
+            answers[question_id] = sorted({*picks, *parts}, key=order.index)
         elif question.type == "ranking":
             ranks = sorted(parts.items(), key=lambda item: item[1])
             if len({rank for _, rank in ranks}) != len(ranks):
