@@ -373,3 +373,22 @@ def test_the_status_filter_is_checked(client: TestClient, org: Org) -> None:
     survey_id = publish(client, org, flow())
     answer = client.get(f"/api/v1/surveys/{survey_id}/responses?status=draft", headers=org.auth("cx"))
     assert answer.status_code == 422 and answer.json()["errors"][0]["path"] == "query.status"
+
+
+def test_a_stale_last_page_cannot_finish_past_a_page_the_path_now_needs(
+    client: TestClient, org: Org, database_url: str
+) -> None:
+    survey_id = publish(client, org, flow())
+    first = client.get(f"/s/{survey_id}", headers=EN)
+    last = send(client, survey_id, first.text, {"q.nps": "8"})
+    assert 'name="q.ok"' in last.text
+    # The first page sent again (another tab) with a detractor's score: p2 is now on the path.
+    send(client, survey_id, first.text, {"q.nps": "3"})
+    refused = send(client, survey_id, last.text, {"q.ok": "yes"})
+    assert refused.status_code == 422
+    assert "An earlier page needs an answer before you can finish." in refused.text
+    assert 'name="q.why"' in refused.text
+    assert responses(database_url) == [("partial", "p2", {"nps": 3}, None)]
+    assert jobs(database_url) == []
+    finished = send(client, survey_id, refused.text, {"q.why": "slow"})
+    assert 'name="q.ok"' in finished.text
