@@ -256,3 +256,19 @@ def test_every_template_is_valid_in_both_languages(template_id: str) -> None:
         assert parsed.languages == [language, "en" if language == "zh-CN" else "zh-CN"]
         for _, question in parsed.questions():
             assert set(question.text) == {"zh-CN", "en"}
+
+
+def test_an_empty_choice_text_is_reported_at_its_text_field() -> None:
+    document = definition()
+    document["pages"][0]["questions"][1]["choices"][0]["text"] = {}
+    with pytest.raises(ValidationFailed) as caught:
+        parse_definition(document)
+    assert [e.path for e in caught.value.errors] == ["definition.pages[0].questions[1].choices[0].text"]
+
+
+def test_a_text_question_keeps_its_field_names_in_paths() -> None:
+    document = definition()
+    document["pages"][1]["questions"][0]["max_length"] = 0
+    with pytest.raises(ValidationFailed) as caught:
+        parse_definition(document)
+    assert [e.path for e in caught.value.errors] == ["definition.pages[1].questions[0].max_length"]

@@ -319,16 +319,21 @@ def format_path(loc: tuple[Any, ...] | list[Any], prefix: str = "", *, tagged: b
     """
     path = prefix
     previous: Any = None
+    before_previous: Any = None
     for part in loc:
-        tagged_question = tagged and isinstance(previous, int) and part in QUESTION_TYPES
+        # Only a question's list index is followed by its type tag: in
+        # "choices[0].text", "text" is a field, not the question type "text".
+        tagged_question = (
+            tagged and isinstance(previous, int) and before_previous == "questions" and part in QUESTION_TYPES
+        )
         if (isinstance(part, str) and part.startswith(TAG_PREFIX)) or tagged_question:
-            previous = part
+            before_previous, previous = previous, part
             continue
         if isinstance(part, int):
             path += f"[{part}]"
         else:
             path += ("." if path else "") + str(part)
-        previous = part
+        before_previous, previous = previous, part
     return path or (prefix or "definition")
 
 
