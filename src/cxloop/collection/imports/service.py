@@ -67,11 +67,13 @@ class Plan:
     zone: tzinfo = UTC
     column_of: dict[str, str] = field(default_factory=dict)
     choices: dict[str, cells.Choices] = field(default_factory=dict)
+    questions: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.column_of = {target: column for column, target in self.mapping.items() if target != IGNORE}
         qualtrics = self.table.layout.startswith("qualtrics")
         for _, question in self.definition.questions():
+            self.questions[question.id] = question
             if hasattr(question, "choices"):
                 self.choices[question.id] = cells.Choices(question.choices, numeric_codes=qualtrics)
 
@@ -117,8 +119,7 @@ def _place(
     head, _, rest = target.partition(".")
     if head == "answers":
         question_id, _, part = rest.partition(".")
-        question = plan.definition.question(question_id)
-        assert question is not None, "targets come from the definition"
+        question = plan.questions[question_id]  # targets come from the definition
         if question.type == "matrix":
             item["answers"].setdefault(question_id, {})[part] = cells.scale_point(value, question.scale)
         elif question.type == "servqual":
@@ -148,8 +149,7 @@ def _settle(plan: Plan, answers: dict[str, Any], pending: dict[str, dict[str, An
     """Per-choice columns and other texts joined into their answers; (target, fault) for what cannot be."""
     faults: list[tuple[str, str]] = []
     for question_id, parts in pending.items():
-        question = plan.definition.question(question_id)
-        assert question is not None
+        question = plan.questions[question_id]
         other = parts.pop(OTHER_TEXT, None)
         if question.type == "multiple_choice":
             whole = answers.get(question_id)
