@@ -119,3 +119,36 @@ def test_render_substitutes_values_and_never_evaluates() -> None:
     assert render("{{answers.note}}", facts) == "<script>alert(1)</script>"
     assert render("{{answers.nps * 2}} {{__import__('os')}} {{answers.ok}}", facts) == "  ✓"
     assert render("no placeholders {single}", facts) == "no placeholders {single}"
+
+
+OTHER_FACTS = Facts(
+    answers={
+        "via": {"choice": "other", "other": "朋友推荐"},
+        "liked": ["staff", {"choice": "other", "other": "Free parking"}],
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("field", "op", "value", "expected"),
+    [
+        ("via", "eq", "other", True),
+        ("via", "in", ["store", "other"], True),
+        ("via", "ne", "other", False),
+        ("liked", "contains", "other", True),
+        ("liked", "contains", "staff", True),
+        ("liked", "in", ["other"], True),
+        ("liked", "not_in", ["other", "staff"], False),
+        ("liked", "contains", "clean", False),
+    ],
+)
+def test_a_choice_answered_with_text_compares_as_its_choice(
+    field: str, op: str, value: Any, expected: bool
+) -> None:
+    assert check(answer(field, op, value), OTHER_FACTS) is expected
+
+
+def test_piping_shows_what_was_written_for_an_other_choice() -> None:
+    labels = {"liked": {"staff": "Friendly staff", "other": "Other"}, "via": {"other": "其他"}}
+    text = "{{answers.via}} / {{answers.liked}}"
+    assert render(text, OTHER_FACTS, labels) == "朋友推荐 / Friendly staff, Free parking"

@@ -123,11 +123,22 @@ def _ordered(actual: Any, op: str, expected: Any) -> bool:
     return bool(actual >= expected)
 
 
+def _picked(value: Any) -> Any:
+    """A choice answered with text ({"choice": "other", "other": "..."}) compares as its choice id."""
+    if isinstance(value, Mapping) and "choice" in value:
+        return value["choice"]
+    if isinstance(value, list):
+        return [_picked(item) for item in value]
+    return value
+
+
 def _compare(comparison: Comparison, facts: Facts) -> bool:
     values = {"answers": facts.answers, "embedded": facts.embedded, "contact": facts.contact}[
         comparison.source
     ]
     actual = values.get(comparison.field)
+    if comparison.source == "answers":
+        actual = _picked(actual)
     op, expected = comparison.op, comparison.value
     if op == "answered":
         return _answered(actual)

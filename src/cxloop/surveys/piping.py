@@ -43,6 +43,9 @@ def _as_text(value: Any, labels: Mapping[str, str]) -> str:
         return "✓" if value else ""
     if isinstance(value, list):
         return ", ".join(_as_text(v, labels) for v in value)
+    if isinstance(value, Mapping) and "choice" in value:
+        # An "other" choice pipes what the respondent wrote, which says more than the label "Other".
+        return str(value.get("other") or labels.get(str(value["choice"]), value["choice"]))
     if isinstance(value, str):
         return labels.get(value, value)
     return str(value)
