@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from cxloop.kit.db import Database
 from cxloop.kit.errors import AppError, Conflict, FieldError, PayloadTooLarge, ValidationFailed, invalid
 from cxloop.kit.jobs import forget_enqueued, hand_off, take_enqueued
+from cxloop.kit.writelock import WriteTurn, write_turn
 
 log = logging.getLogger("cxloop.http")
 
@@ -109,7 +110,10 @@ class TransactionalRoute(APIRoute):
                 try:
                     job_ids = await _finish(session, write, response)
                 finally:
-                    await session.close()
+                    try:
+                        await session.close()
+                    finally:
+                        lazy.end_turn()
             if job_ids:
                 await hand_off(db, request.app.state.transport, job_ids)
             hooks: list[AfterCommit] = getattr(request.state, "after_request", [])
@@ -149,19 +153,37 @@ class LazySession:
         self.db = db
         self.write = write
         self.session: AsyncSession | None = None
+        self._turn: WriteTurn | None = None
 
     def get(self) -> AsyncSession:
         if self.session is None:
             self.session = self.db.new_session(write=self.write)
         return self.session
 
+    async def open(self) -> AsyncSession:
+        """The session, after waiting for this request's turn to write (SQLite only)."""
+        if self.session is None and self.write and self._turn is None:
+            turn = write_turn(self.db)
+            if turn is not None:
+                await turn.acquire()
+                self._turn = turn
+        return self.get()
+
+    def end_turn(self) -> None:
+        turn, self._turn = self._turn, None
+        if turn is not None:
+            turn.release()
+
     async def abandon(self) -> None:
-        if self.session is not None:
-            try:
-                await self.session.rollback()
-                forget_enqueued(self.session)
-            finally:
-                await self.session.close()
+        try:
+            if self.session is not None:
+                try:
+                    await self.session.rollback()
+                    forget_enqueued(self.session)
+                finally:
+                    await self.session.close()
+        finally:
+            self.end_turn()
 
 
 async def _finish(session: AsyncSession, write: bool, response: Response) -> list[str]:
@@ -195,7 +217,8 @@ def request_session(request: Request) -> AsyncSession:
 
 
 async def get_session(request: Request) -> AsyncSession:
-    return request_session(request)
+    lazy: LazySession = request.state.lazy_session
+    return await lazy.open()
 
 
 DbSession = Annotated[AsyncSession, Depends(get_session)]

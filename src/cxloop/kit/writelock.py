@@ -1,0 +1,118 @@
+"""Taking turns at SQLite's single write lock, fairly and without polling.
+
+SQLite lets one writer in at a time and makes the others wait in its busy
+handler, which sleeps 1, 2, 5 ... up to 100 ms between tries. Under load
+the waiters lose the race again and again to whoever just released the
+lock, so throughput collapses and the slowest requests wait seconds.
+Writers that take a turn here first queue in order instead (measured with
+bench/ingest.py, 32 concurrent submissions to 2 web processes: 77 and 104
+requests/s without turns, 118 and 122 with them, in alternating runs): within a process behind an ``asyncio.Lock``, across the processes
+that share the database file behind an ``flock`` on a file beside it, which
+the kernel grants the moment it is released.
+
+Only writers that opt in take turns (the request boundary, the hand-off's
+bookkeeping); any other writer still falls back to SQLite's busy timeout.
+PostgreSQL has row locks and needs none of this: ``write_turn`` returns
+``None`` there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy.engine import make_url
+
+from cxloop.kit.db import Database
+
+
+class WriteTurn:
+    """One writer at a time for one SQLite database, in this process and across processes."""
+
+    def __init__(self, path: str | None) -> None:
+        self._lock = asyncio.Lock()
+        self._fd: int | None = None
+        if path is not None:
+            self._fd = os.open(f"{path}-write.lock", os.O_RDWR | os.O_CREAT, 0o600)
+
+    async def acquire(self) -> None:
+        await self._lock.acquire()
+        try:
+            await self._acquire_file()
+        except BaseException:
+            self._lock.release()
+            raise
+
+    async def _acquire_file(self) -> None:
+        fd = self._fd
+        if fd is None:
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        # Another process writes: wait for the kernel in a thread, not in the event loop.
+        waiting = asyncio.get_running_loop().run_in_executor(None, fcntl.flock, fd, fcntl.LOCK_EX)
+        try:
+            await asyncio.shield(waiting)
+        except asyncio.CancelledError:
+            # The thread will get the lock anyway: give it back once it has.
+            await asyncio.wait([waiting])
+            if not waiting.cancelled() and waiting.exception() is None:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            raise
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._lock.release()
+
+    @asynccontextmanager
+    async def held(self) -> AsyncIterator[None]:
+        await self.acquire()
+        try:
+            yield
+        finally:
+            self.release()
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+_turns: weakref.WeakKeyDictionary[Database, WriteTurn] = weakref.WeakKeyDictionary()
+
+
+def _sqlite_path(db: Database) -> str | None:
+    database = make_url(db.url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return os.path.abspath(database)
+
+
+def write_turn(db: Database) -> WriteTurn | None:
+    """The turn writers of ``db`` share, or None where the database needs none."""
+    if db.dialect != "sqlite":
+        return None
+    turn = _turns.get(db)
+    if turn is None:
+        turn = WriteTurn(_sqlite_path(db))
+        weakref.finalize(db, turn.close)
+        _turns[db] = turn
+    return turn
+
+
+@asynccontextmanager
+async def taking_turn(db: Database) -> AsyncIterator[None]:
+    turn = write_turn(db)
+    if turn is None:
+        yield
+        return
+    async with turn.held():
+        yield
