@@ -17,8 +17,11 @@ and never reach the logs.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import traceback
+import weakref
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,6 +34,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from cxloop.kit.clock import utc_now
 from cxloop.kit.db import Base, Database, IdColumnType, JSONType, UTCDateTime
 from cxloop.kit.ids import new_id
+from cxloop.kit.writelock import taking_turn
 
 log = logging.getLogger("cxloop.jobs")
 
@@ -110,6 +114,7 @@ def enqueue(
         raise LookupError(f"unknown job {name!r}")
     now = utc_now()
     job_id = new_id()
+    available_at = now + (delay or timedelta())
     session.add(
         OutboxJob(
             id=job_id,
@@ -118,10 +123,11 @@ def enqueue(
             status=PENDING,
             attempts=0,
             created_at=now,
-            available_at=now + (delay or timedelta()),
+            available_at=available_at,
         )
     )
     session.info.setdefault(_SESSION_KEY, []).append(job_id)
+    _remember_due(job_id, available_at)
     return job_id
 
 
@@ -133,7 +139,22 @@ def take_enqueued(session: AsyncSession) -> list[str]:
 
 def forget_enqueued(session: AsyncSession) -> None:
     """After a rollback the rows are gone, so are their ids."""
-    session.info.pop(_SESSION_KEY, None)
+    for job_id in session.info.pop(_SESSION_KEY, None) or ():
+        _due.pop(job_id, None)
+
+
+# When each job enqueued by this process is due, until it is handed off: the
+# hand-off then need not read the rows back (a query and a connection per
+# request). Bounded, because a job committed outside a boundary (a test, a
+# script) is never handed off here; a forgotten id is simply looked up.
+_DUE_KEPT = 10_000
+_due: OrderedDict[str, datetime] = OrderedDict()
+
+
+def _remember_due(job_id: str, available_at: datetime) -> None:
+    _due[job_id] = available_at
+    while len(_due) > _DUE_KEPT:
+        _due.popitem(last=False)
 
 
 class Transport(Protocol):
@@ -160,16 +181,25 @@ async def hand_off(db: Database, transport: Transport, job_ids: Sequence[str]) -
     already committed, and whatever is not sent here the relay sends later."""
     if not job_ids:
         return
-    try:
-        async with db.session(write=False) as session:
-            rows = (
-                await session.execute(
-                    select(OutboxJob.id, OutboxJob.available_at).where(OutboxJob.id.in_(job_ids))
+    rows: list[tuple[str, datetime]] = []
+    unknown: list[str] = []
+    for job_id in job_ids:
+        due = _due.pop(job_id, None)
+        if due is None:
+            unknown.append(job_id)
+        else:
+            rows.append((job_id, due))
+    if unknown:
+        try:
+            async with db.session(write=False) as session:
+                found = await session.execute(
+                    select(OutboxJob.id, OutboxJob.available_at).where(OutboxJob.id.in_(unknown))
                 )
-            ).all()
-    except Exception:
-        log.exception("hand-off of %d job(s) failed; the relay will send them", len(job_ids))
-        return
+                rows += [(job_id, available_at) for job_id, available_at in found]
+        except Exception:
+            log.exception("hand-off of %d job(s) failed; the relay will send them", len(unknown))
+            if not rows:
+                return
     now = utc_now()
     sent: list[str] = []
     for job_id, available_at in rows:
@@ -180,21 +210,69 @@ async def hand_off(db: Database, transport: Transport, job_ids: Sequence[str]) -
             continue
         sent.append(job_id)
     if sent:
-        try:
-            await _mark_dispatched(db, sent)
-        except Exception:
-            # Still pending: the relay sends them again, and run_job runs them once.
-            log.exception("could not mark %d sent job(s) dispatched", len(sent))
+        await _marker(db).mark(sent)
+
+
+class _DispatchMarker:
+    """Marks sent jobs dispatched, one UPDATE for the hand-offs that queue up meanwhile.
+
+    Under load each request's hand-off would otherwise cost a write
+    transaction of its own (on SQLite, another turn of the write lock). A
+    caller returns once its own ids are marked, so ``hand_off`` still leaves
+    its jobs dispatched; whoever holds the lock marks every id waiting.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.lock = asyncio.Lock()
+        self.waiting: list[str] = []
+        self.queued = 0  # ids ever added, as a ticket counter
+        self.marked = 0  # tickets covered by a finished UPDATE
+
+    async def mark(self, job_ids: list[str]) -> None:
+        self.waiting += job_ids
+        self.queued += len(job_ids)
+        ticket = self.queued
+        async with self.lock:
+            if self.marked >= ticket:
+                return  # an UPDATE that started after we queued covered ours
+            taken, self.waiting = self.waiting, []
+            covered = self.queued
+            try:
+                await _mark_dispatched(self.db, taken)
+            except Exception:
+                # Still pending: the relay sends them again, and run_job runs them once.
+                log.exception("could not mark %d sent job(s) dispatched", len(taken))
+            self.marked = covered
+
+
+_markers: weakref.WeakKeyDictionary[Database, _DispatchMarker] = weakref.WeakKeyDictionary()
+
+
+def _marker(db: Database) -> _DispatchMarker:
+    marker = _markers.get(db)
+    if marker is None:
+        marker = _markers[db] = _DispatchMarker(db)
+    return marker
 
 
 async def _mark_dispatched(db: Database, job_ids: Sequence[str]) -> None:
     # A fast worker may already have finished the job: never undo ``done``.
-    async with db.session(write=True) as session:
-        await session.execute(
-            update(OutboxJob)
-            .where(OutboxJob.id.in_(job_ids), OutboxJob.status == PENDING)
-            .values(status=DISPATCHED, dispatched_at=utc_now())
-        )
+    statement = (
+        update(OutboxJob)
+        .where(OutboxJob.id.in_(job_ids), OutboxJob.status == PENDING)
+        .values(status=DISPATCHED, dispatched_at=utc_now())
+        .execution_options(synchronize_session=False)
+    )
+    if db.dialect == "postgresql":
+        # One statement needs no transaction of its own: no BEGIN and COMMIT
+        # round trips and no ORM session, on every write request.
+        async with db.engine.connect() as connection:
+            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await autocommit.execute(statement)
+        return
+    async with taking_turn(db), db.session(write=True) as session:
+        await session.execute(statement)
         await session.commit()
 
 
