@@ -161,6 +161,7 @@ def test_import_converts_every_kind_of_answer_and_stores_one_job_per_response(
         "skipped": 0,
         "error_count": 0,
         "errors": [],
+        "unmapped": [],
     }
     assert stored(client, org, survey_id) == [FIRST, SECOND]
     assert rows(database_url, "SELECT name, status FROM outbox_jobs") == [
@@ -209,6 +210,7 @@ def test_skip_bad_rows_imports_the_good_ones_and_reports_the_rest(
         "skipped": 1,
         "error_count": 9,
         "errors": BAD_ERRORS,
+        "unmapped": [],
     }
     assert stored(client, org, survey_id) == [FIRST, SECOND]
     assert written(database_url)["outbox_jobs"] == 2
@@ -231,6 +233,7 @@ def test_a_dry_run_lists_the_errors_and_writes_nothing(
         "skipped": 1 if mode == "skip_bad_rows" else 0,
         "error_count": 9,
         "errors": BAD_ERRORS,
+        "unmapped": [],
     }
     assert written(database_url) == before
 
@@ -321,3 +324,19 @@ def test_required_questions_and_rows_without_unit_follow_the_api_rules(
     tenant_wide = upload(client, org, survey_id, csv_text(lines[:1] + lines[2:]).encode(), who="cx")
     assert tenant_wide.json()["imported"] == 1
     assert written(database_url)["responses"] == 1
+
+
+def test_columns_no_target_takes_are_reported_as_unmapped(
+    client: TestClient, org: Org, database_url: str
+) -> None:
+    survey_id = make_import_survey(client, org)
+    lines = [["nps", "QID99", "门店"], ["7", "whatever", "SH001"]]
+    response = upload(client, org, survey_id, csv_text(lines).encode(), who="east", dry_run=True)
+    assert response.json()["unmapped"] == ["QID99"]
+    # Naming it in the mapping is refused: the survey has no such question.
+    refused = upload(client, org, survey_id, csv_text(lines).encode(), who="east", mapping={"QID99": "QID99"})
+    assert refused.status_code == 422
+    assert refused.json()["errors"] == [
+        {"path": "mapping.QID99", "message": "'QID99' is not a question or field of this survey"}
+    ]
+    assert written(database_url)["responses"] == 0

@@ -202,6 +202,8 @@ def import_responses_command(
             return outcome, False
 
     outcome, refused = run_async(work)
+    if outcome.unmapped:
+        typer.echo(f"not imported: columns {', '.join(repr(c) for c in outcome.unmapped)}", err=True)
     for row_error in outcome.errors[:MAX_LISTED_ERRORS]:
         typer.echo(_row_error(row_error), err=True)
     if len(outcome.errors) > MAX_LISTED_ERRORS:

@@ -49,6 +49,7 @@ class ImportOut(BaseModel):
     skipped: int
     error_count: int
     errors: list[RowErrorOut]
+    unmapped: list[str]
 
 
 class ColumnOut(BaseModel):

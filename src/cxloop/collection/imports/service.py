@@ -240,6 +240,8 @@ class Outcome:
     valid: int = 0
     imported: int = 0
     errors: list[RowError] = field(default_factory=list)
+    # Columns no target takes: a question id the survey does not have ends up here.
+    unmapped: list[str] = field(default_factory=list)
 
     @property
     def bad_rows(self) -> int:
@@ -255,6 +257,7 @@ class Outcome:
             "skipped": self.bad_rows if self.mode == SKIP_BAD_ROWS else 0,
             "error_count": len(self.errors),
             "errors": [e.as_dict() for e in self.errors[:MAX_REPORTED_ERRORS]],
+            "unmapped": self.unmapped,
         }
 
 
@@ -305,7 +308,8 @@ async def check_rows(
     plan = make_plan(table, published.definition, given, zone)
     converted = await asyncio.to_thread(convert, plan)
     units = UnitResolver(session, principal)
-    outcome = Outcome(mode=mode, dry_run=dry_run, rows=len(converted))
+    unmapped = [name for name, target in plan.mapping.items() if target == IGNORE]
+    outcome = Outcome(mode=mode, dry_run=dry_run, rows=len(converted), unmapped=unmapped)
     ready: list[Response] = []
     for done, row in enumerate(converted, 1):
         checked = await check(plan, published, units, row)
