@@ -19,7 +19,7 @@ from cxloop.collection.imports import (
     parse_mapping,
     preview,
     read_table,
-    store_rows,
+    store_checked,
 )
 from cxloop.identity import CurrentPrincipal, Perm
 from cxloop.kit.db import Database
@@ -159,7 +159,7 @@ async def post_import(
         )
 
     async def create() -> Any:
-        outcome = await store_rows(session, principal, checked)
+        outcome = await store_checked(session, principal, checked)
         return outcome.as_dict()
 
     fingerprint = {

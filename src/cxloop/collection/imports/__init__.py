@@ -23,7 +23,7 @@ from cxloop.collection.imports.service import (
     check_rows,
     preview,
     run_import,
-    store_rows,
+    store_checked,
 )
 
 __all__ = [
@@ -45,7 +45,7 @@ __all__ = [
     "read_table",
     "resolve",
     "run_import",
-    "store_rows",
+    "store_checked",
     "suggest",
     "targets",
 ]

@@ -323,7 +323,7 @@ async def check_rows(
     return Checked(published.survey_id, outcome, ready)
 
 
-async def store_rows(
+async def store_checked(
     session: AsyncSession, principal: Principal, checked: Checked, *, progress: Progress | None = None
 ) -> Outcome:
     """Store the checked responses in chunks within the caller's transaction, or refuse them all."""
@@ -371,7 +371,7 @@ async def run_import(
         zone=zone,
         progress=progress,
     )
-    return await store_rows(session, principal, checked, progress=progress)
+    return await store_checked(session, principal, checked, progress=progress)
 
 
 async def preview(
