@@ -278,7 +278,20 @@ def test_editor_shows_the_definition_and_the_phone_preview(  # type: ignore[no-u
         '<p class="note" id="version-note" data-testid="version-note">版本 1 是草稿；发布之前无人能回答。</p>'
         in html
     )
-    assert '<script src="/static/editor.js?v=' in html and 'href="/static/editor.css?v=' in html
+    assert 'href="/static/editor.css?v=' in html
+    # The editor's parts share state through one namespace, so they must load in this order.
+    scripts = re.findall(r'<script src="(/static/editor/[a-z]+\.js)\?v=[^"]+" defer></script>', html)
+    assert scripts == [
+        "/static/editor/document.js",
+        "/static/editor/fields.js",
+        "/static/editor/conditions.js",
+        "/static/editor/editor.js",
+    ]
+    for script in scripts:
+        served = client.get(script)
+        assert served.status_code == 200 and served.headers["content-type"].startswith("text/javascript")
+        assert served.text.startswith("// The ")
+    assert client.get("/static/editor.js").status_code == 404
     settings = re.search(r'<script type="application/json" id="editor-settings">(.*?)</script>', html, re.S)
     assert settings
     parsed = json.loads(settings.group(1))
