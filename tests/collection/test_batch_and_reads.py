@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import Any
 
 import pytest
@@ -9,6 +11,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cxloop.collection import subscribe, unsubscribe
+from cxloop.kit.db import Database
+from cxloop.kit.jobs import run_job
 from tests.collection.support import make_survey, rows, written
 from tests.factories import Org
 
@@ -48,9 +52,15 @@ def test_batch_stores_valid_items_and_reports_the_rest(
     assert ids[1:4] == [None, None, None]
     stored = rows(database_url, "SELECT id, channel FROM responses ORDER BY id")
     assert stored == [(ids[0], "api"), (ids[4], "web")]
-    assert rows(database_url, "SELECT name FROM outbox_jobs ORDER BY id") == [
-        ("collection.response_stored",),
-        ("collection.response_stored",),
+    # One pipeline job for the batch, carrying the ids of what was stored.
+    jobs = rows(database_url, "SELECT name, payload FROM outbox_jobs ORDER BY id")
+    assert [
+        (name, json.loads(payload) if isinstance(payload, str) else payload) for name, payload in jobs
+    ] == [
+        (
+            "collection.response_stored",
+            {"response_ids": [ids[0], ids[4]], "survey_id": survey_id, "tenant_id": org.tenant_id},
+        )
     ]
 
 
@@ -173,3 +183,61 @@ def test_each_stored_response_reaches_subscribers_once(
         (stored_id, {"response_id": stored_id, "survey_id": survey_id, "tenant_id": org.tenant_id})
     ]
     assert rows(database_url, "SELECT status, attempts FROM outbox_jobs") == [("done", 1)]
+
+
+def test_a_batch_job_hands_each_response_to_every_subscriber_exactly_once(
+    client: TestClient, org: Org, database_url: str, seen: list[tuple[str, dict[str, Any]]]
+) -> None:
+    second: list[str] = []
+
+    async def also(session: AsyncSession, response_id: str, payload: dict[str, Any]) -> None:
+        second.append(response_id)
+
+    subscribe("tests.second")(also)
+    try:
+        survey_id = make_survey(client, org)
+        items = [{"answers": {"nps": 9}, "unit_code": code} for code in ("SH001", "SH002", "SH001")]
+        results = batch(client, org, survey_id, items).json()["results"]
+        ids = [r["id"] for r in results]
+        (job_id,) = [row[0] for row in rows(database_url, "SELECT id FROM outbox_jobs")]
+        # A duplicate delivery of the same job finds it done and calls no one again.
+        asyncio.run(_run_again(database_url, job_id))
+    finally:
+        unsubscribe("tests.second")
+    payload = {"survey_id": survey_id, "tenant_id": org.tenant_id}
+    assert seen == [(i, {"response_id": i, **payload}) for i in ids]
+    assert second == ids
+    assert rows(database_url, "SELECT status, attempts FROM outbox_jobs") == [("done", 1)]
+
+
+async def _run_again(database_url: str, job_id: str) -> None:
+    db = Database(database_url)
+    try:
+        await run_job(db, job_id)
+    finally:
+        await db.dispose()
+
+
+def test_a_batch_job_retries_as_a_whole_when_a_subscriber_fails(
+    client: TestClient, org: Org, database_url: str
+) -> None:
+    calls: list[str] = []
+
+    async def flaky(session: AsyncSession, response_id: str, payload: dict[str, Any]) -> None:
+        calls.append(response_id)
+        if len(calls) == 2:
+            raise RuntimeError("subscriber down")
+
+    subscribe("tests.flaky")(flaky)
+    try:
+        survey_id = make_survey(client, org)
+        items = [{"answers": {"nps": 9}, "unit_code": "SH001"}] * 2
+        ids = [r["id"] for r in batch(client, org, survey_id, items).json()["results"]]
+        assert rows(database_url, "SELECT status, attempts FROM outbox_jobs") == [("dispatched", 1)]
+        (job_id,) = [row[0] for row in rows(database_url, "SELECT id FROM outbox_jobs")]
+        asyncio.run(_run_again(database_url, job_id))
+    finally:
+        unsubscribe("tests.flaky")
+    # The failed attempt's writes were undone with it; the retry hands both over again.
+    assert calls == [ids[0], ids[1], ids[0], ids[1]]
+    assert rows(database_url, "SELECT status, attempts FROM outbox_jobs") == [("done", 2)]

@@ -1,9 +1,10 @@
 """The post-commit pipeline: what happens to each stored response.
 
 Alerts, text analytics and rollups register a subscriber here; the
-``collection.response_stored`` job (one per stored response, enqueued in the
-same transaction through the outbox) calls each of them once, in
-registration order, inside the job's transaction.
+``collection.response_stored`` job (one per stored response, or one per
+stored batch carrying all its ids, enqueued in the same transaction through
+the outbox) calls each of them once per response, in registration order,
+inside the job's transaction.
 """
 
 from __future__ import annotations

@@ -14,8 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
+from psycopg.types.json import Jsonb
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import insert, select
+from sqlalchemy.exc import DataError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cxloop.collection import tasks  # noqa: F401  (registers the pipeline job before enqueue)
@@ -57,7 +60,27 @@ async def _survey(session: AsyncSession, principal: Principal, survey_id: str) -
 
 
 async def published_survey(session: AsyncSession, principal: Principal, survey_id: str) -> Published:
-    survey = await _survey(session, principal, survey_id)
+    return await _published(session, await _survey(session, principal, survey_id))
+
+
+async def _survey_and_unit(
+    session: AsyncSession, principal: Principal, survey_id: str, unit_code: str
+) -> tuple[Survey, Unit | None]:
+    """The survey and the unit named by code in one query (a round trip less per submission)."""
+    if len(survey_id) > 26:
+        raise not_found("survey")
+    statement = (
+        select(Survey, Unit)
+        .outerjoin(Unit, (Unit.tenant_id == Survey.tenant_id) & (Unit.code == unit_code))
+        .where(Survey.id == survey_id, Survey.tenant_id == principal.tenant_id)
+    )
+    row = (await session.execute(statement)).one_or_none()
+    if row is None:
+        raise not_found("survey")
+    return row[0], row[1]
+
+
+async def _published(session: AsyncSession, survey: Survey) -> Published:
     if survey.status == CLOSED:
         raise Conflict("This survey is closed and takes no more responses.", code="survey_closed")
     if survey.status != PUBLISHED or survey.published_version is None:
@@ -82,6 +105,10 @@ class UnitResolver:
         self.reach: Reach = principal.reach(Perm.DATA_WRITE)
         self._known: dict[str, Unit | None] = {}
 
+    def remember(self, code: str, unit: Unit | None) -> None:
+        """A unit already looked up by code (None: there is none)."""
+        self._known[code] = unit
+
     async def resolve(self, code: str | None) -> tuple[str | None, FieldError | None]:
         if code is None:
             if self.reach.everywhere:
@@ -99,6 +126,15 @@ async def prepare(
     published: Published, item: ResponseIn, units: UnitResolver, now: datetime
 ) -> Response | list[FieldError]:
     """A response ready to add, or every fault in ``item``."""
+    row = await prepare_row(published, item, units, now)
+    return row if isinstance(row, list) else Response(**row)
+
+
+async def prepare_row(
+    published: Published, item: ResponseIn, units: UnitResolver, now: datetime
+) -> dict[str, Any] | list[FieldError]:
+    """``prepare`` as the column values of the row, for bulk inserts: building
+    an ORM object costs more than checking the answers (measured on batches)."""
     definition = published.definition
     contact = item.contact.model_dump(exclude_none=True)
     errors = check_answers(definition, item.answers, item.embedded, contact)
@@ -113,46 +149,110 @@ async def prepare(
         errors.append(FieldError("submitted_at", "may not be in the future"))
     if errors:
         return errors
-    return Response(
-        id=new_id(),
-        tenant_id=units.principal.tenant_id,
-        survey_id=published.survey_id,
-        survey_version=published.version,
-        unit_id=unit_id,
-        channel=item.channel,
-        touchpoint=item.touchpoint,
-        language=language,
-        submitted_at=submitted_at,
-        received_at=now,
-        answers=item.answers,
-        embedded=with_defaults(definition, item.embedded),
-        contact_ref=contact,
-        source=SOURCE_API,
-        status=COMPLETE,
-    )
+    return {
+        "id": new_id(),
+        "tenant_id": units.principal.tenant_id,
+        "survey_id": published.survey_id,
+        "survey_version": published.version,
+        "unit_id": unit_id,
+        "channel": item.channel,
+        "touchpoint": item.touchpoint,
+        "language": language,
+        "submitted_at": submitted_at,
+        "received_at": now,
+        "answers": item.answers,
+        "embedded": with_defaults(definition, item.embedded),
+        "contact_ref": contact,
+        "source": SOURCE_API,
+        "status": COMPLETE,
+    }
 
 
-async def store(session: AsyncSession, responses: list[Response]) -> None:
-    """Add the responses and, in the same transaction, one pipeline job each."""
+async def store(session: AsyncSession, responses: list[Response], *, grouped: bool = False) -> None:
+    """Add the responses and, in the same transaction, their pipeline jobs.
+
+    By default each response is added to the session and gets a job of its
+    own. ``grouped`` is for many at once (see ``store_rows``): the objects
+    stay detached from the session.
+    """
     if not responses:
         return
+    if grouped:
+        await store_rows(session, [_row(response) for response in responses])
+        return
     session.add_all(responses)
-    await session.flush()
     for response in responses:
-        enqueue(
-            session,
-            RESPONSE_STORED,
-            {"response_id": response.id, "survey_id": response.survey_id, "tenant_id": response.tenant_id},
-        )
+        payload = {"response_id": response.id, "survey_id": response.survey_id}
+        enqueue(session, RESPONSE_STORED, {**payload, "tenant_id": response.tenant_id})
     await session.flush()
+
+
+async def store_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Insert rows from ``prepare_row`` (COPY on PostgreSQL, one executemany
+    elsewhere), and one pipeline job per survey carrying all their ids; the job still hands each response
+    to every subscriber once. On a 1,000-item batch that is one job and one
+    broker message instead of a thousand, and no unit-of-work bookkeeping.
+    """
+    if not rows:
+        return
+    same_columns = all(row.keys() == rows[0].keys() for row in rows)
+    if same_columns and session.get_bind().dialect.name == "postgresql":
+        await _copy_rows(session, rows)
+    else:
+        await session.execute(insert(Response), rows)
+    by_survey: dict[tuple[str, str], list[str]] = {}
+    for row in rows:
+        by_survey.setdefault((row["survey_id"], row["tenant_id"]), []).append(row["id"])
+    for (survey_id, tenant_id), ids in by_survey.items():
+        payload = {"response_ids": ids, "survey_id": survey_id, "tenant_id": tenant_id}
+        enqueue(session, RESPONSE_STORED, payload)
+    await session.flush()
+
+
+_COLUMNS = tuple(column.key for column in Response.__table__.columns)
+_JSON_COLUMNS = frozenset({"answers", "embedded", "contact_ref"})
+
+
+async def _copy_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """COPY into ``responses`` on the session's own connection and transaction.
+
+    Measured on 1,000-item batches: an executemany is a thousand INSERTs for
+    the server, and one multi-row INSERT spends more time in psycopg parsing
+    its 15,000 placeholders than the server spends storing the rows.
+    """
+    columns = list(rows[0])
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+    names = ", ".join(columns)
+    try:
+        async with driver.cursor() as cursor, cursor.copy(f"COPY responses ({names}) FROM STDIN") as copy:
+            for row in rows:
+                values = [Jsonb(row[key]) if key in _JSON_COLUMNS else row[key] for key in columns]
+                await copy.write_row(values)
+    except psycopg.DataError as exc:
+        # The driver is used directly here: give the request boundary the
+        # SQLAlchemy error it answers with a 4xx, as for any other statement.
+        raise DataError(f"COPY responses ({names})", None, exc) from exc
+
+
+def _row(response: Response) -> dict[str, Any]:
+    # Unset attributes (resume_page, link_id ...) are left out so that column defaults apply.
+    state = response.__dict__
+    return {key: state[key] for key in _COLUMNS if key in state}
 
 
 async def submit(
     session: AsyncSession, principal: Principal, survey_id: str, item: ResponseIn
 ) -> ResponseOut:
     principal.require(Perm.DATA_WRITE)
-    published = await published_survey(session, principal, survey_id)
     units = UnitResolver(session, principal)
+    if item.unit_code is None:
+        published = await published_survey(session, principal, survey_id)
+    else:
+        survey, unit = await _survey_and_unit(session, principal, survey_id, item.unit_code)
+        published = await _published(session, survey)
+        units.remember(item.unit_code, unit)
     prepared = await prepare(published, item, units, utc_now())
     if isinstance(prepared, list):
         raise ValidationFailed("The response is not valid; see errors.", errors=prepared)
@@ -179,21 +279,21 @@ async def submit_batch(
     units = UnitResolver(session, principal)
     now = utc_now()
     results: list[dict[str, Any]] = []
-    stored: list[Response] = []
+    stored: list[dict[str, Any]] = []
     for index, raw in enumerate(items):
         try:
             item = ResponseIn.model_validate(raw)
         except ValidationError as exc:
-            prepared: Response | list[FieldError] = item_errors(exc)
+            prepared: dict[str, Any] | list[FieldError] = item_errors(exc)
         else:
-            prepared = await prepare(published, item, units, now)
+            prepared = await prepare_row(published, item, units, now)
         if isinstance(prepared, list):
             errors = [{"path": e.path, "message": e.message} for e in prepared]
             results.append({"index": index, "status": 422, "errors": errors})
         else:
             stored.append(prepared)
-            results.append({"index": index, "status": 201, "id": prepared.id})
-    await store(session, stored)
+            results.append({"index": index, "status": 201, "id": prepared["id"]})
+    await store_rows(session, stored)
     return results
 
 
