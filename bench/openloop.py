@@ -158,9 +158,9 @@ async def fixed_rate(
         tasks.add(task)
         task.add_done_callback(tasks.discard)
         result.sent += 1
+    result.achieved_rate = result.sent / max(loop.time() - start, 1e-9)
     if tasks:
         await asyncio.wait(tasks, timeout=request_timeout + 5)
-    result.achieved_rate = result.sent / max(loop.time() - start, 1e-9)
     result.connections = opened
     for conn in idle:
         conn.writer.close()

@@ -141,3 +141,9 @@ def response_body() -> bytes:
 
 def batch_body(size: int) -> bytes:
     return json.dumps({"responses": [RESPONSE] * size}, ensure_ascii=False).encode()
+
+
+def one_page_survey() -> dict[str, Any]:
+    """The same ten questions on a single page: the heaviest first page for the respondent bench."""
+    questions = [question for page in SURVEY["pages"] for question in page["questions"]]
+    return {**SURVEY, "pages": [{"id": "p1", "questions": questions}]}
