@@ -634,3 +634,18 @@ def test_a_real_qualtrics_survey_and_its_responses_import_together(
             {"Q2": ["c1", "c3"], "Q3": ["c4", "c5", "c2", "c3"], "mc_question_five": ["c2", "c3"]},
         )
     )
+
+
+def test_times_beyond_the_calendar_are_a_cell_error(client: TestClient, org: Org) -> None:
+    survey_id = make_import_survey(client, org)
+    lines = [["nps", "submitted_at"], ["9", "9999-12-31T23:00:00-05:00"]]
+    refused = upload(client, org, survey_id, csv_text(lines).encode())
+    assert refused.status_code == 422
+    assert refused.json()["errors"] == [
+        {
+            "row": 2,
+            "column": "submitted_at",
+            "path": "submitted_at",
+            "message": "'9999-12-31T23:00:00-05:00' is out of the range of dates",
+        }
+    ]

@@ -148,7 +148,10 @@ def moment(value: Any, zone: tzinfo = UTC) -> datetime:
         found = serial if serial is not None else _parse_moment(_text(value))
     if found.tzinfo is None:
         found = found.replace(tzinfo=zone)
-    return found.astimezone(UTC)
+    try:
+        return found.astimezone(UTC)
+    except OverflowError as exc:  # 0001-01-01 east of UTC, 9999-12-31 west of it
+        raise CellError(f"{_text(value)!r} is out of the range of dates") from exc
 
 
 def _parse_moment(text: str) -> datetime:
