@@ -19,14 +19,16 @@ from cxloop.collection.imports import (
     Outcome,
     RowError,
     RowsInvalid,
+    check_rows,
     parse_mapping,
     read_table,
-    run_import,
+    store_checked,
 )
 from cxloop.identity.tenants import find_tenant
 from cxloop.kit.db import Database
 from cxloop.kit.errors import AppError
 from cxloop.kit.settings import Settings
+from cxloop.kit.writelock import taking_turn
 from cxloop.surveys.definition import parse_definition
 from cxloop.surveys.importers import MAX_IMPORT_BYTES, ImportResult, import_survey
 from cxloop.surveys.service import create_survey
@@ -80,9 +82,8 @@ def import_survey_command(
         return
 
     async def work(db: Database, settings: Settings) -> str:
-        # Rows are checked in a read session; the write session (SQLite's one write lock) only stores them.
-        async with db.session(write=False) as reading, db.session(write=True) as session:
-            owner = await find_tenant(reading, tenant)
+        async with db.session(write=True) as session:
+            owner = await find_tenant(session, tenant)
             view = await create_survey(session, operator(owner.id), parse_definition(result.definition))
             await session.commit()
             return view.survey.id
@@ -166,40 +167,40 @@ def import_responses_command(
     mode: Mode = SKIP_BAD_ROWS if skip_bad_rows else ALL_OR_NOTHING
 
     async def work(db: Database, settings: Settings) -> tuple[Outcome, bool]:
-        # Rows are checked in a read session; the write session (SQLite's one write lock) only stores them.
-        async with db.session(write=False) as reading, db.session(write=True) as session:
-            owner = await find_tenant(reading, tenant)
-            columns = [
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-            ]
-            err = Console(stderr=True)
-            with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
-                task = bar.add_task("importing", total=None)
+        columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+        err = Console(stderr=True)
+        with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
+            task = bar.add_task("importing", total=None)
 
-                def progress(done: int, total: int) -> None:
-                    bar.update(task, completed=done, total=total)
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
 
+            # Rows are checked in a read session. Storing takes the turn at SQLite's one
+            # write lock that the web processes take too, so they wait for it in order
+            # instead of running out their busy timeout.
+            async with db.session(write=False) as reading:
+                owner = await find_tenant(reading, tenant)
+                principal = operator(owner.id)
+                checked = await check_rows(
+                    reading,
+                    principal,
+                    survey,
+                    table,
+                    given,
+                    mode=mode,
+                    dry_run=dry_run,
+                    zone=zone,
+                    progress=progress,
+                )
+            if dry_run:
+                return checked.outcome, False
+            async with taking_turn(db), db.session(write=True) as session:
                 try:
-                    outcome = await run_import(
-                        session,
-                        operator(owner.id),
-                        survey,
-                        table,
-                        given,
-                        mode=mode,
-                        dry_run=dry_run,
-                        zone=zone,
-                        progress=progress,
-                        reading=reading,
-                    )
+                    outcome = await store_checked(session, principal, checked, progress=progress)
                 except RowsInvalid as refused:
                     return refused.outcome, True
-            if not dry_run:
                 await session.commit()
-            return outcome, False
+                return outcome, False
 
     outcome, refused = run_async(work)
     if outcome.unmapped:

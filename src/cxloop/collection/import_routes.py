@@ -24,7 +24,7 @@ from cxloop.collection.imports import (
 from cxloop.identity import CurrentPrincipal, Perm
 from cxloop.kit.db import Database
 from cxloop.kit.errors import PayloadTooLarge, invalid
-from cxloop.kit.http import DbSession, TransactionalRoute, larger_body_limit
+from cxloop.kit.http import TransactionalRoute, get_session, larger_body_limit
 from cxloop.kit.idempotency import idempotent
 
 # The file plus the form's other fields and the multipart framing.
@@ -115,8 +115,8 @@ def time_zone(name: str | None) -> ZoneInfo:
     openapi_extra=larger_body_limit(IMPORT_BODY_BYTES),
 )
 async def post_import_preview(
+    request: Request,
     survey_id: str,
-    session: DbSession,
     principal: CurrentPrincipal,
     file: FileField,
     mapping: MappingField = None,
@@ -126,7 +126,10 @@ async def post_import_preview(
     given = parse_mapping(mapping)
     zone = time_zone(timezone)
     _, table = await read_upload(file)
-    return JSONResponse(await preview(session, principal, survey_id, table, given, zone=zone))
+    # Only reads: no write transaction (nor, on SQLite, a turn at the write lock) for a preview.
+    db: Database = request.app.state.db
+    async with db.session(write=False) as reading:
+        return JSONResponse(await preview(reading, principal, survey_id, table, given, zone=zone))
 
 
 @router.post(
@@ -138,7 +141,6 @@ async def post_import_preview(
 async def post_import(
     request: Request,
     survey_id: str,
-    session: DbSession,
     principal: CurrentPrincipal,
     file: FileField,
     mapping: MappingField = None,
@@ -150,13 +152,15 @@ async def post_import(
     given = parse_mapping(mapping)
     zone = time_zone(timezone)
     data, table = await read_upload(file)
-    # The rows are checked in a read transaction of their own: the write transaction
-    # (which takes SQLite's one write lock) then only stores them.
+    # The rows are checked in a read transaction of their own. The request's write
+    # session is opened only then (on SQLite after waiting for the turn at the one
+    # write lock, which is held until the response), so checking blocks no writer.
     db: Database = request.app.state.db
     async with db.session(write=False) as reading:
         checked = await check_rows(
             reading, principal, survey_id, table, given, mode=mode, dry_run=dry_run, zone=zone
         )
+    session = await get_session(request)
 
     async def create() -> Any:
         outcome = await store_checked(session, principal, checked)

@@ -31,16 +31,17 @@ from cxloop.collection.imports import (
     Mode,
     RowsInvalid,
     Table,
+    check_rows,
     preview,
     read_table,
-    run_import,
+    store_checked,
     targets,
 )
 from cxloop.collection.service import published_survey
 from cxloop.identity import Perm, Principal
 from cxloop.kit.db import Database
 from cxloop.kit.errors import AppError, PayloadTooLarge
-from cxloop.kit.http import DbSession, TransactionalRoute, larger_body_limit
+from cxloop.kit.http import DbSession, TransactionalRoute, get_session, larger_body_limit
 from cxloop.kit.idempotency import idempotent
 from cxloop.kit.ids import new_id
 from cxloop.surveys import SurveyDefinition, text_in
@@ -222,17 +223,16 @@ class Step:
 
 
 @router.post("/surveys/{survey_id}/import", openapi_extra=larger_body_limit(PAGE_BODY_BYTES))
-async def import_step(request: Request, survey_id: str, session: DbSession, principal: SignedIn) -> Response:
-    # Everything but storing reads in a session of its own, so that the request's write
-    # transaction (SQLite's one write lock) lasts only as long as storing the rows.
+async def import_step(request: Request, survey_id: str, principal: SignedIn) -> Response:
+    # Everything but storing reads in a session of its own; the request's write session is
+    # opened only to store (on SQLite after the turn at the one write lock, held until the
+    # response), so reading and checking a big file blocks no other writer.
     db: Database = request.app.state.db
     async with db.session(write=False) as reading:
-        return await _step(request, survey_id, session, reading, principal)
+        return await _step(request, survey_id, reading, principal)
 
 
-async def _step(
-    request: Request, survey_id: str, session: AsyncSession, reading: AsyncSession, principal: Principal
-) -> Response:
+async def _step(request: Request, survey_id: str, reading: AsyncSession, principal: Principal) -> Response:
     definition = await _published(reading, principal, survey_id)
     form = await request.form(max_part_size=CHUNK_CHARS + 1024)
     filename, data, problem = await _file_from(form)
@@ -259,26 +259,17 @@ async def _step(
     zone = ZoneInfo(zone_name)
     status = 200
     try:
-        if action == "dry_run":
-            checked = await run_import(
-                session,
-                principal,
-                survey_id,
-                table,
-                given,
-                mode=mode,
-                dry_run=True,
-                zone=zone,
-                reading=reading,
+        if action in ("dry_run", "import"):
+            dry_run = action == "dry_run"
+            checked = await check_rows(
+                reading, principal, survey_id, table, given, mode=mode, dry_run=dry_run, zone=zone
             )
-            step.outcome = checked.as_dict()
-        elif action == "import":
+            step.outcome = checked.outcome.as_dict()
+        if action == "import":
+            session = await get_session(request)
 
             async def create() -> Any:
-                outcome = await run_import(
-                    session, principal, survey_id, table, given, mode=mode, zone=zone, reading=reading
-                )
-                return outcome.as_dict()
+                return (await store_checked(session, principal, checked)).as_dict()
 
             # The form's key makes a second click (or a reload) answer the first import
             # instead of importing the file again.
