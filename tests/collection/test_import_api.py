@@ -4,6 +4,7 @@ idempotency keys, and the roles allowed to import."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -146,7 +147,7 @@ SECOND = {
 }
 
 
-def test_import_converts_every_kind_of_answer_and_stores_one_job_per_response(
+def test_import_converts_every_kind_of_answer_and_stores_them_with_their_pipeline_job(
     client: TestClient, org: Org, database_url: str
 ) -> None:
     survey_id = make_import_survey(client, org)
@@ -164,10 +165,13 @@ def test_import_converts_every_kind_of_answer_and_stores_one_job_per_response(
         "unmapped": [],
     }
     assert stored(client, org, survey_id) == [FIRST, SECOND]
-    assert rows(database_url, "SELECT name, status FROM outbox_jobs") == [
-        ("collection.response_stored", "done"),
-        ("collection.response_stored", "done"),
-    ]
+    # One pipeline job per stored chunk, naming every response in it.
+    [(name, status, payload)] = rows(database_url, "SELECT name, status, payload FROM outbox_jobs")
+    payload = payload if isinstance(payload, dict) else json.loads(payload)
+    ids = [r[0] for r in rows(database_url, "SELECT id FROM responses")]
+    assert (name, status) == ("collection.response_stored", "done")
+    assert sorted(payload["response_ids"]) == sorted(ids)
+    assert (payload["survey_id"], payload["tenant_id"], len(ids)) == (survey_id, org.tenant_id, 2)
 
 
 def test_all_or_nothing_refuses_the_whole_file_and_leaves_nothing(
@@ -213,7 +217,7 @@ def test_skip_bad_rows_imports_the_good_ones_and_reports_the_rest(
         "unmapped": [],
     }
     assert stored(client, org, survey_id) == [FIRST, SECOND]
-    assert written(database_url)["outbox_jobs"] == 2
+    assert written(database_url)["outbox_jobs"] == 1
 
 
 @pytest.mark.parametrize("mode", ["all_or_nothing", "skip_bad_rows"])
@@ -264,7 +268,8 @@ def test_big_files_are_stored_in_chunks_within_one_transaction(
     response = upload(client, org, survey_id, csv_text(lines).encode(), who="east")
     assert response.status_code == 200, response.text
     assert response.json()["imported"] == 30
-    assert written(database_url) == {"responses": 30, "outbox_jobs": 30, "idempotency_keys": 0}
+    # Chunks of 7: 7, 7, 7, 7 and 2 rows, each with its job.
+    assert written(database_url) == {"responses": 30, "outbox_jobs": 5, "idempotency_keys": 0}
     assert rows(database_url, "SELECT count(*) FROM responses WHERE source = 'import'") == [(30,)]
 
     # A bad last row refuses every chunk before it as well.
@@ -274,7 +279,7 @@ def test_big_files_are_stored_in_chunks_within_one_transaction(
     assert refused.json()["errors"] == [
         {"row": 32, "column": "nps", "path": "answers.nps", "message": "must be from 0 to 10"}
     ]
-    assert written(database_url) == {"responses": 30, "outbox_jobs": 30, "idempotency_keys": 0}
+    assert written(database_url) == {"responses": 30, "outbox_jobs": 5, "idempotency_keys": 0}
 
 
 def test_who_may_import(client: TestClient, org: Org, database_url: str) -> None:

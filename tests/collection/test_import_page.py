@@ -132,12 +132,12 @@ def test_the_page_is_in_chinese_and_carries_big_files_in_several_fields(
     done = next_step(client, survey_id, preview.text, action="import", timezone="UTC", mode="all_or_nothing")
     assert done.status_code == 200, done.text
     assert "已导入 200 行，共 200 行" in done.text
-    assert written(database_url) == {"responses": 200, "outbox_jobs": 200, "idempotency_keys": 1}
+    assert written(database_url) == {"responses": 200, "outbox_jobs": 1, "idempotency_keys": 1}
     # The same form sent again (a double click, a reload) answers the first import.
     again = next_step(client, survey_id, preview.text, action="import", timezone="UTC", mode="all_or_nothing")
     assert again.status_code == 200, again.text
     assert "已导入 200 行，共 200 行" in again.text
-    assert written(database_url) == {"responses": 200, "outbox_jobs": 200, "idempotency_keys": 1}
+    assert written(database_url) == {"responses": 200, "outbox_jobs": 1, "idempotency_keys": 1}
 
 
 def test_who_may_open_the_page_and_what_is_refused(

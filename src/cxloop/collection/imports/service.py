@@ -337,9 +337,9 @@ async def store_checked(
     total = outcome.rows
     for start in range(0, len(ready), CHUNK_ROWS):
         chunk = ready[start : start + CHUNK_ROWS]
-        await store(session, chunk)
-        for response in chunk:
-            session.expunge(response)
+        # One insert (COPY on PostgreSQL) and one pipeline job per chunk, whose handler
+        # still hands each response to every subscriber once.
+        await store(session, chunk, grouped=True)
         if progress is not None:
             progress(total + (start + len(chunk)) * total // max(len(ready), 1), total * 2)
     outcome.imported = len(ready)
