@@ -23,6 +23,8 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+IDLE_REUSE_SECONDS = 4.0
+
 
 @dataclass
 class Result:
@@ -118,7 +120,9 @@ async def fixed_rate(
 ) -> Result:
     host, port, raw = build_request(url, method, body, headers or {})
     result = Result(rate=rate, seconds=seconds)
-    idle: list[_Conn] = []
+    # (connection, when it was last used): uvicorn closes keep-alive
+    # connections idle for 5 s, so older ones are not reused.
+    idle: list[tuple[_Conn, float]] = []
     opened = 0
     slots = asyncio.Semaphore(max_connections)
     loop = asyncio.get_running_loop()
@@ -126,7 +130,12 @@ async def fixed_rate(
     async def one(due: float) -> None:
         nonlocal opened
         async with slots:
-            conn = idle.pop() if idle else None
+            conn = None
+            while idle and conn is None:
+                conn, last_used = idle.pop()
+                if loop.time() - last_used > IDLE_REUSE_SECONDS:
+                    conn.writer.close()
+                    conn = None
             try:
                 if conn is None:
                     reader, writer = await asyncio.open_connection(host, port)
@@ -134,7 +143,9 @@ async def fixed_rate(
                     opened += 1
                 status = await asyncio.wait_for(conn.exchange(raw), request_timeout)
             except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
+                # A failure counts in the percentiles too, with the time it took to fail.
                 result.failed += 1
+                result.latencies_ms.append((loop.time() - due) * 1000)
                 if conn is not None:
                     conn.writer.close()
                 return
@@ -144,25 +155,30 @@ async def fixed_rate(
                 result.ok += 1
             else:
                 result.failed += 1
-            idle.append(conn)
+            idle.append((conn, loop.time()))
 
     total = int(rate * seconds)
     start = loop.time() + 0.05
-    tasks: set[asyncio.Task[None]] = set()
+    tasks: dict[asyncio.Task[None], float] = {}
     for index in range(total):
         due = start + index / rate
         delay = due - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
         task = asyncio.create_task(one(due))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
+        tasks[task] = due
+        task.add_done_callback(lambda finished: tasks.pop(finished, None))
         result.sent += 1
     result.achieved_rate = result.sent / max(loop.time() - start, 1e-9)
     if tasks:
-        await asyncio.wait(tasks, timeout=request_timeout + 5)
+        _done, unfinished = await asyncio.wait(list(tasks), timeout=request_timeout + 5)
+        # Never answered in time: failures, and their latency is at least the time waited.
+        for task in unfinished:
+            result.failed += 1
+            result.latencies_ms.append((loop.time() - tasks[task]) * 1000)
+            task.cancel()
     result.connections = opened
-    for conn in idle:
+    for conn, _last_used in idle:
         conn.writer.close()
     return result
 
