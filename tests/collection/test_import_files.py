@@ -624,6 +624,13 @@ def test_a_real_qualtrics_survey_and_its_responses_import_together(
     # also holds Q4 and Q5, which the newer export left out.
     common = ("Q2", "Q3", "mc_question_five")
     got = [{k: v for k, v in i["answers"].items() if k in common} for i in items]
+    # Statement 2 of mc_question_five takes text (its _TEXT column): the pick carries it.
+    texts = [p["other"] for a in got for p in a["mc_question_five"] if isinstance(p, dict)]
+    assert len(texts) == 5 and all(isinstance(text, str) and text for text in texts)
+    for answers in got:
+        answers["mc_question_five"] = [
+            p["choice"] if isinstance(p, dict) else p for p in answers["mc_question_five"]
+        ]
     assert sorted(json.dumps(answers, sort_keys=True) for answers in got) == sorted(
         json.dumps(answers, sort_keys=True)
         for answers in (

@@ -139,8 +139,14 @@ def _read(question: Any, form: Mapping[str, list[str]]) -> Any:
             return {"choice": picked, "other": _one(form, name + ".other")}
         return picked
     if kind == "multiple_choice":
-        picks = [v for v in form.get(name) or [] if v]
-        return list(dict.fromkeys(picks)) or None
+        picks = list(dict.fromkeys(v for v in form.get(name) or [] if v))
+        takes_text = {c.id for c in question.choices if c.other}
+        answer: list[Any] = []
+        for pick in picks:
+            # Each choice that takes text has its own box: several "other" choices may be picked.
+            written = _one(form, f"{name}.other.{pick}") if pick in takes_text else None
+            answer.append({"choice": pick, "other": written} if written and written.strip() else pick)
+        return answer or None
     if kind == "ranking":
         ranks: dict[str, int | str | None] = {
             c.id: _integer(_one(form, f"{name}.{c.id}")) for c in question.choices
@@ -268,7 +274,11 @@ def form_values(question: Any, value: Any) -> dict[str, list[str]]:
         return {}
     kind = question.type
     if kind == "multiple_choice" and isinstance(value, list):
-        return {name: [str(v) for v in value]}
+        fields = {name: [str(v.get("choice") if isinstance(v, dict) else v) for v in value]}
+        for item in value:
+            if isinstance(item, dict):
+                fields[f"{name}.other.{item.get('choice')}"] = [str(item.get("other"))]
+        return fields
     if kind in ("single_choice", "dropdown") and isinstance(value, dict):
         return {name: [str(value.get("choice"))], name + ".other": [str(value.get("other"))]}
     if kind == "ranking" and isinstance(value, list):

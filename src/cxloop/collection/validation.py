@@ -106,17 +106,21 @@ def _choice_ids(question: Any) -> dict[str, Any]:
     return _derived("choices", question, lambda q: {choice.id: choice for choice in q.choices})
 
 
+def _single_other(choices: dict[str, Any], value: dict[str, Any], path: str) -> list[FieldError]:
+    # An "other" choice carries the respondent's text: {"choice": "other", "other": "..."}.
+    picked, other = value.get("choice"), value.get("other")
+    if set(value) - {"choice", "other"} or not isinstance(picked, str) or not isinstance(other, str):
+        return [FieldError(path, 'must be a choice id, or {"choice": id, "other": text}')]
+    if picked not in choices or not choices[picked].other:
+        return [FieldError(f"{path}.choice", f"{picked!r} is not a choice that takes text")]
+    problem = _no_nul(other) or ("is longer than 2000 characters" if len(other) > 2000 else None)
+    return [FieldError(f"{path}.other", problem)] if problem else []
+
+
 def _single(question: Any, value: Any, path: str) -> list[FieldError]:
     choices = _choice_ids(question)
     if isinstance(value, dict):
-        # An "other" choice carries the respondent's text: {"choice": "other", "other": "..."}.
-        picked, other = value.get("choice"), value.get("other")
-        if set(value) - {"choice", "other"} or not isinstance(picked, str) or not isinstance(other, str):
-            return [FieldError(path, 'must be a choice id, or {"choice": id, "other": text}')]
-        if picked not in choices or not choices[picked].other:
-            return [FieldError(f"{path}.choice", f"{picked!r} is not a choice that takes text")]
-        problem = _no_nul(other) or ("is longer than 2000 characters" if len(other) > 2000 else None)
-        return [FieldError(f"{path}.other", problem)] if problem else []
+        return _single_other(choices, value, path)
     if not isinstance(value, str):
         return [FieldError(path, "must be a choice id")]
     if value not in choices:
@@ -124,16 +128,31 @@ def _single(question: Any, value: Any, path: str) -> list[FieldError]:
     return []
 
 
+def _multiple_pick(choices: dict[str, Any], item: Any, path: str) -> tuple[str | None, list[FieldError]]:
+    """The choice id of one pick: an id, or {"choice": id, "other": text} where the choice takes text."""
+    if isinstance(item, str):
+        if item not in choices:
+            return None, [FieldError(path, f"{item!r} is not one of the choices")]
+        return item, []
+    if not isinstance(item, dict):
+        return None, [FieldError(path, 'must be a choice id, or {"choice": id, "other": text}')]
+    errors = _single_other(choices, item, path)
+    picked = item.get("choice")
+    return (picked if isinstance(picked, str) and not errors else None), errors
+
+
 def _multiple(question: Any, value: Any, path: str) -> list[FieldError]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+    if not isinstance(value, list):
         return [FieldError(path, "must be a list of choice ids")]
     choices = _choice_ids(question)
-    errors = [
-        FieldError(f"{path}[{index}]", f"{pick!r} is not one of the choices")
-        for index, pick in enumerate(value)
-        if pick not in choices
-    ]
-    if len(set(value)) != len(value):
+    errors: list[FieldError] = []
+    picked: list[str] = []
+    for index, item in enumerate(value):
+        choice_id, problems = _multiple_pick(choices, item, f"{path}[{index}]")
+        errors += problems
+        if choice_id is not None:
+            picked.append(choice_id)
+    if len(set(picked)) != len(picked):
         errors.append(FieldError(path, "picks the same choice twice"))
     if question.min_picks is not None and len(value) < question.min_picks:
         errors.append(FieldError(path, f"needs at least {question.min_picks} picks"))
@@ -285,6 +304,9 @@ def check_embedded(definition: SurveyDefinition, embedded: Mapping[str, Any]) ->
             )
             if problem:
                 errors.append(FieldError(path, problem))
+        elif _is_number(value) and not math.isfinite(value):
+            # JSON has no NaN or Infinity: PostgreSQL refuses them and SQLite would store invalid JSON.
+            errors.append(FieldError(path, "must be a finite number"))
         elif not (_is_number(value) or isinstance(value, bool) or value is None):
             errors.append(FieldError(path, "must be text, a number or true/false"))
     return errors

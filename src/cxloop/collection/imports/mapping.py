@@ -19,6 +19,14 @@ from cxloop.surveys import SurveyDefinition
 
 IGNORE = "ignore"
 OTHER_TEXT = "other_text"
+# Question types whose "other" choice carries the respondent's text.
+TAKES_TEXT = ("single_choice", "dropdown", "multiple_choice")
+
+
+def _takes_text(question: Any) -> bool:
+    return question.type in TAKES_TEXT and any(choice.other for choice in question.choices)
+
+
 RESPONSE_FIELDS = (
     "unit_code",
     "channel",
@@ -128,7 +136,7 @@ def targets(definition: SurveyDefinition) -> list[str]:
         if question.type in ("multiple_choice", "ranking"):
             # One column per choice, as exports write them: picked 1/0, or the rank.
             found += [f"answers.{question.id}.{choice.id}" for choice in question.choices]
-        if question.type in ("single_choice", "dropdown") and any(c.other for c in question.choices):
+        if _takes_text(question):
             found.append(f"answers.{question.id}.{OTHER_TEXT}")
     found += RESPONSE_FIELDS
     found += [f"embedded.{field.name}" for field in definition.embedded]
@@ -154,7 +162,7 @@ class _Guesser:
             for text in question.text.values():
                 if question.type not in ("matrix", "servqual"):
                     self.by_text.setdefault(_fold(text), f"answers.{question.id}")
-            if question.type in ("single_choice", "dropdown") and any(c.other for c in question.choices):
+            if _takes_text(question):
                 self.takes_text[question.id.casefold()] = question.id
             if question.type in ("multiple_choice", "ranking"):
                 picks = {choice.id.casefold(): choice.id for choice in question.choices}

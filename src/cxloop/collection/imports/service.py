@@ -156,13 +156,25 @@ def _settle(plan: Plan, answers: dict[str, Any], pending: dict[str, dict[str, An
             picks = list(whole) if isinstance(whole, list) else []
             # In the question's choice order, whatever the order of the columns.
             order = [c.id for c in question.choices]
-            answers[question_id] = sorted({*picks, *parts}, key=order.index)
+            # Unknown picks go last, for the check to name them.
+            answers[question_id] = sorted(
+                {*picks, *parts}, key=lambda pick: order.index(pick) if pick in order else len(order)
+            )
         elif question.type == "ranking":
             ranks = sorted(parts.items(), key=lambda item: item[1])
             if len({rank for _, rank in ranks}) != len(ranks):
                 faults.append((f"answers.{question_id}", "gives two choices the same rank"))
             answers[question_id] = [choice for choice, _ in ranks]
-        if other:
+        if other and question.type == "multiple_choice":
+            # The text belongs to the (first) choice that takes text, picked or not in the columns.
+            takes_text = plan.choices[question_id].other
+            picks = list(answers.get(question_id) or [])
+            if takes_text not in picks:
+                order = [c.id for c in question.choices]
+                picks.append(takes_text)
+                picks.sort(key=lambda pick: order.index(pick) if pick in order else len(order))
+            answers[question_id] = [{"choice": p, "other": other} if p == takes_text else p for p in picks]
+        elif other:
             picked = answers.get(question_id)
             default = plan.choices[question_id].other
             answers[question_id] = {"choice": picked if isinstance(picked, str) else default, "other": other}
