@@ -198,3 +198,15 @@ def test_submitted_at_and_body_shape(client: TestClient, org: Org, database_url:
     assert written(database_url) == before
     soon = (datetime.now(UTC) + timedelta(minutes=2)).isoformat()
     assert post(client, org, survey_id, {**base, "submitted_at": soon}).status_code == 201
+
+
+def test_numbers_json_cannot_hold_are_refused(client: TestClient, org: Org, database_url: str) -> None:
+    survey_id = make_survey(client, org)
+    before = written(database_url)
+    for number in ("NaN", "Infinity", "-Infinity"):
+        body = '{"answers": {"nps": 9}, "embedded": {"order_no": ' + number + "}}"
+        headers = {**org.auth("cx"), "content-type": "application/json"}
+        refused = client.post(f"/api/v1/surveys/{survey_id}/responses", content=body, headers=headers)
+        assert refused.status_code == 422, number
+        assert [e["path"] for e in refused.json()["errors"]] == ["embedded.order_no"], number
+    assert written(database_url) == before
