@@ -268,3 +268,22 @@ def test_owner_unit(client: TestClient, org: Org, database_url: str) -> None:
     assert unknown.status_code == 422
     assert unknown.json()["errors"] == [{"path": "unit_code", "message": "No unit 'NOPE'."}]
     assert count(database_url, "surveys") == 1
+
+
+def test_numbers_json_cannot_hold_are_refused_in_definitions(client: TestClient, org: Org) -> None:
+    document = definition()
+    document["pages"][0]["questions"].append(
+        {"id": "n", "type": "number", "text": t("金额", "Amount"), "min": 1.5}
+    )
+    document["pages"][1]["display_logic"] = {"source": "answers", "field": "nps", "op": "le", "value": 6.5}
+    text = json.dumps({"definition": document})
+    headers = {**org.auth("cx"), "content-type": "application/json"}
+    for changed, path in (
+        (text.replace('"min": 1.5', '"min": NaN'), "definition.pages[0].questions[2].min"),
+        (text.replace('"value": 6.5', '"value": Infinity'), "definition.pages[1].display_logic.value"),
+    ):
+        refused = client.post("/api/v1/surveys", content=changed, headers=headers)
+        assert refused.status_code == 422, refused.text
+        assert any(e["path"].startswith(path) for e in refused.json()["errors"]), refused.text
+    listed = client.get("/api/v1/surveys", headers=org.auth("cx")).json()
+    assert listed["items"] == []

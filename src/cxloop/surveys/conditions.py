@@ -25,7 +25,8 @@ TAG_PREFIX = "cond:"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # JSON has no NaN or Infinity, and PostgreSQL's jsonb refuses to store them.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 Scalar = str | int | float | bool
@@ -47,7 +48,9 @@ class AnyOf(_Strict):
 
 
 class NotOf(_Strict):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, serialize_by_alias=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, allow_inf_nan=False, populate_by_name=True, serialize_by_alias=True
+    )
 
     not_: Condition = Field(alias="not")
 

@@ -39,7 +39,8 @@ LangText = Annotated[dict[Language, Text], Field(min_length=1)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # JSON has no NaN or Infinity, and PostgreSQL's jsonb refuses to store them.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _pattern_compiles(value: str) -> str:
