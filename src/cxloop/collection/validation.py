@@ -68,7 +68,8 @@ def _derived(kind: str, source: Any, build: Callable[[Any], T]) -> T:
     """``build(source)``, kept per object: parsed definitions are immutable and
     cached per published version, so what is derived from them is too. The
     source is kept alongside so that a recycled ``id()`` never matches.
-    Measured: rebuilding these maps was a fifth of checking a response."""
+    Measured on bench/workload.py's response: 38-44 µs to check it with
+    them kept, 47-52 µs when they were rebuilt for every response."""
     cache = _by_identity[kind]
     hit = cache.get(id(source))
     if hit is not None and hit[0] is source:
