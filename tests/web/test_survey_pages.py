@@ -494,3 +494,25 @@ def test_a_closed_survey_is_read_only(  # type: ignore[no-untyped-def]
     )
     assert publish.status_code == 409
     assert api_get(client, org, survey_id) == before and version_count(database_url) == 1
+
+
+def test_the_list_links_to_export_for_readers_and_to_import_for_writers(  # type: ignore[no-untyped-def]
+    signed_in, client: TestClient, org: Org
+) -> None:
+    published = api_create(client, org)
+    client.post(f"/api/v1/surveys/{published}/publish", headers=org.auth("cx"))
+    draft = api_create(client, org, template="support_ces")
+    export = f"/api/v1/surveys/{published}/responses/export?values=labels&amp;language=zh-CN&amp;format="
+    for who, imports in (("cx", True), ("east", True), ("analyst", False)):
+        listing = signed_in(who).get("/surveys").text
+        row = re.search(rf'<tr data-survey="{published}">(.*?)</tr>', listing, re.S)
+        assert row is not None, who
+        assert f'<a href="{export}csv">CSV</a>' in row.group(1), who
+        assert f'<a href="{export}sav">SPSS</a>' in row.group(1), who
+        assert (f'<a href="/surveys/{published}/import">导入答卷</a>' in row.group(1)) is imports, who
+        draft_row = re.search(rf'<tr data-survey="{draft}">(.*?)</tr>', listing, re.S)
+        assert draft_row is not None and "尚未发布" in draft_row.group(1), who
+    # The link works with the browser session alone.
+    downloaded = signed_in("analyst").get(f"/api/v1/surveys/{published}/responses/export?format=csv")
+    assert downloaded.status_code == 200
+    assert downloaded.headers["content-type"].startswith("text/csv")

@@ -280,6 +280,7 @@ async def surveys_page(request: Request, session: DbSession, principal: SignedIn
         "templates": templates,
         "page_languages": PAGE_LOCALES,
         "can_edit": _can_edit(principal),
+        "can_import": principal.can(Perm.DATA_WRITE),
         "closed_notice": request.query_params.get("closed") == "1",
     }
     return render(request, "surveys/list.html", context, status=422 if errors else 200, principal=principal)
