@@ -27,7 +27,7 @@ from cxloop.kit.errors import Conflict, ValidationFailed, not_found
 from cxloop.kit.ids import new_id
 from cxloop.kit.jobs import enqueue
 from cxloop.kit.pagination import Page, PageRequest, apply_keyset, make_page
-from cxloop.surveys import SurveyVersion, parse_definition
+from cxloop.surveys import published_definition
 
 COMPLETE = "complete"
 
@@ -81,10 +81,9 @@ async def edit_response(
             merged[question_id] = value
         else:
             merged.pop(question_id, None)
-    version = await session.get(SurveyVersion, (response.survey_id, response.survey_version))
-    if version is None:
+    definition = await published_definition(session, response.survey_id, response.survey_version)
+    if definition is None:
         raise not_found("response")
-    definition = parse_definition(version.definition)
     errors = check_answers(definition, merged, response.embedded or {}, response.contact_ref or {})
     if errors:
         raise ValidationFailed("The edited response is not valid; see errors.", errors=errors)

@@ -10,7 +10,6 @@ job, exactly once per response. Partials never reach the pipeline.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -27,14 +26,11 @@ from cxloop.collection.validation import check_answers, check_embedded, shown_qu
 from cxloop.identity import get_unit_by_code
 from cxloop.kit.clock import utc_now
 from cxloop.kit.jobs import enqueue
-from cxloop.surveys import CLOSED, PUBLISHED, Facts, Survey, SurveyDefinition, SurveyVersion, parse_definition
+from cxloop.surveys import CLOSED, PUBLISHED, Facts, Survey, SurveyDefinition, published_definition
 
 PARTIAL, COMPLETE = "partial", "complete"
 SOURCE_WEB = "web"
 DEFAULT_CHANNEL = "web"
-_CACHE_SIZE = 512
-# Versions respondents answer never change once published: parse each once per process.
-_definitions: OrderedDict[tuple[str, int], SurveyDefinition] = OrderedDict()
 
 
 @dataclass(frozen=True)
@@ -53,17 +49,7 @@ class Live:
 
 
 async def definition_of(session: AsyncSession, survey_id: str, version: int) -> SurveyDefinition | None:
-    key = (survey_id, version)
-    definition = _definitions.get(key)
-    if definition is None:
-        row = await session.get(SurveyVersion, key)
-        if row is None:
-            return None
-        definition = parse_definition(row.definition)
-        _definitions[key] = definition
-        while len(_definitions) > _CACHE_SIZE:
-            _definitions.popitem(last=False)
-    return definition
+    return await published_definition(session, survey_id, version)
 
 
 async def live_survey(session: AsyncSession, survey_id: str) -> Live | None:

@@ -9,7 +9,6 @@ only.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,14 +31,11 @@ from cxloop.kit.errors import Conflict, FieldError, ValidationFailed, not_found
 from cxloop.kit.ids import new_id
 from cxloop.kit.jobs import enqueue
 from cxloop.kit.pagination import Page, PageRequest, apply_keyset, make_page
-from cxloop.surveys import CLOSED, PUBLISHED, Survey, SurveyDefinition, SurveyVersion, parse_definition
+from cxloop.surveys import CLOSED, PUBLISHED, Survey, SurveyDefinition, published_definition
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 SOURCE_API = "api"
 COMPLETE = "complete"
-_CACHE_SIZE = 256
-# Published versions never change, so their parsed definitions are kept per process.
-_definitions: OrderedDict[tuple[str, int], SurveyDefinition] = OrderedDict()
 
 
 @dataclass(frozen=True)
@@ -85,15 +81,8 @@ async def _published(session: AsyncSession, survey: Survey) -> Published:
         raise Conflict("This survey is closed and takes no more responses.", code="survey_closed")
     if survey.status != PUBLISHED or survey.published_version is None:
         raise Conflict("This survey is not published yet.", code="survey_not_published")
-    key = (survey.id, survey.published_version)
-    definition = _definitions.get(key)
-    if definition is None:
-        version = await session.get(SurveyVersion, key)
-        assert version is not None, "a published survey has its published version"
-        definition = parse_definition(version.definition)
-        _definitions[key] = definition
-        while len(_definitions) > _CACHE_SIZE:
-            _definitions.popitem(last=False)
+    definition = await published_definition(session, survey.id, survey.published_version)
+    assert definition is not None, "a published survey has its published version"
     return Published(survey.id, survey.published_version, definition)
 
 

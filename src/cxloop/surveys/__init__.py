@@ -7,6 +7,7 @@ from cxloop.surveys.conditions import Comparison, Condition, Facts, evaluate
 from cxloop.surveys.definition import SurveyDefinition, definition_schema, parse_definition, text_in
 from cxloop.surveys.models import Survey, SurveyVersion
 from cxloop.surveys.piping import render
+from cxloop.surveys.published import published_definition
 from cxloop.surveys.routes import router
 from cxloop.surveys.service import CLOSED, DRAFT, PUBLISHED, TEMPLATE_IDS
 
@@ -24,6 +25,7 @@ __all__ = [
     "definition_schema",
     "evaluate",
     "parse_definition",
+    "published_definition",
     "render",
     "router",
     "text_in",
