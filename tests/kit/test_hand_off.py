@@ -103,3 +103,20 @@ async def test_concurrent_hand_offs_share_updates_and_each_returns_with_its_jobs
     assert statements == ["UPDATE", "UPDATE"]
     assert sorted(job_id for job_id, _ in transport.sent) == sorted(ids)
     assert [row.status for row in await outbox_rows(db)] == ["dispatched"] * 5
+
+
+async def test_the_request_boundary_marks_later_with_one_update_for_many_hand_offs(
+    db: Database, statements: list[str]
+) -> None:
+    ids = [await committed(db, f"later{i}") for i in range(4)]
+    statements.clear()
+    transport = RecordingTransport()
+
+    for job_id in ids:
+        await hand_off(db, transport, [job_id], mark_later=True)
+
+    assert [job_id for job_id, _ in transport.sent] == ids
+    assert statements == []  # sent, not yet marked: the requests did not wait for it
+    await asyncio.sleep(jobs.MARK_DELAY * 4)
+    assert statements == ["UPDATE"]
+    assert [row.status for row in await outbox_rows(db)] == ["dispatched"] * 4

@@ -115,7 +115,7 @@ class TransactionalRoute(APIRoute):
                     finally:
                         lazy.end_turn()
             if job_ids:
-                await hand_off(db, request.app.state.transport, job_ids)
+                await hand_off(db, request.app.state.transport, job_ids, mark_later=True)
             hooks: list[AfterCommit] = getattr(request.state, "after_request", [])
             for hook in hooks:
                 try:

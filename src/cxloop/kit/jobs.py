@@ -176,9 +176,18 @@ def _eta(available_at: datetime, now: datetime) -> datetime | None:
     return available_at if available_at > now else None
 
 
-async def hand_off(db: Database, transport: Transport, job_ids: Sequence[str]) -> None:
+async def hand_off(
+    db: Database, transport: Transport, job_ids: Sequence[str], *, mark_later: bool = False
+) -> None:
     """Send freshly committed jobs. Never raises: the caller's change is
-    already committed, and whatever is not sent here the relay sends later."""
+    already committed, and whatever is not sent here the relay sends later.
+
+    Sent jobs are marked dispatched before this returns, or with
+    ``mark_later`` within ``MARK_DELAY`` together with other hand-offs of this
+    process (the request boundary: one UPDATE for many requests). A mark that
+    never happens (the process died) only means the relay sends the job again
+    after ``RELAY_GRACE``, and ``run_job`` runs it once.
+    """
     if not job_ids:
         return
     rows: list[tuple[str, datetime]] = []
@@ -209,8 +218,14 @@ async def hand_off(db: Database, transport: Transport, job_ids: Sequence[str]) -
             log.exception("hand-off of job %s failed; the relay will send it", job_id)
             continue
         sent.append(job_id)
-    if sent:
+    if sent and mark_later:
+        _marker(db).mark_soon(sent)
+    elif sent:
         await _marker(db).mark(sent)
+
+
+# Far below RELAY_GRACE, so that the relay does not send a marked-later job again.
+MARK_DELAY = 0.05
 
 
 class _DispatchMarker:
@@ -228,6 +243,22 @@ class _DispatchMarker:
         self.waiting: list[str] = []
         self.queued = 0  # ids ever added, as a ticket counter
         self.marked = 0  # tickets covered by a finished UPDATE
+        self.later: list[str] = []
+        self.flusher: asyncio.Task[None] | None = None
+
+    def mark_soon(self, job_ids: list[str]) -> None:
+        self.later += job_ids
+        if self.flusher is None:
+            self.flusher = asyncio.get_running_loop().create_task(self._flush_later())
+
+    async def _flush_later(self) -> None:
+        try:
+            while self.later:
+                await asyncio.sleep(MARK_DELAY)
+                taken, self.later = self.later, []
+                await self.mark(taken)
+        finally:
+            self.flusher = None
 
     async def mark(self, job_ids: list[str]) -> None:
         self.waiting += job_ids
