@@ -108,10 +108,17 @@ def time_zone(name: str | None) -> ZoneInfo:
         raise invalid("timezone", f"{name!r} is not a known time zone such as Asia/Shanghai.") from exc
 
 
+# python-multipart refuses a damaged body before any of our code sees it.
+UNPARSABLE_UPLOAD: dict[int | str, dict[str, Any]] = {
+    400: {"description": "The multipart body cannot be parsed"}
+}
+
+
 @router.post(
     "/surveys/{survey_id}/responses/import/preview",
     response_model=PreviewOut,
     summary="How a CSV/XLSX file of responses reads: layout, suggested mapping, first 20 rows converted",
+    responses=UNPARSABLE_UPLOAD,
     openapi_extra=larger_body_limit(IMPORT_BODY_BYTES),
 )
 async def post_import_preview(
@@ -136,6 +143,7 @@ async def post_import_preview(
     "/surveys/{survey_id}/responses/import",
     response_model=ImportOut,
     summary="Import responses from a CSV/XLSX file: all or nothing, or skipping bad rows; or a dry run",
+    responses=UNPARSABLE_UPLOAD,
     openapi_extra=larger_body_limit(IMPORT_BODY_BYTES),
 )
 async def post_import(
