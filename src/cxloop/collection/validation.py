@@ -59,8 +59,8 @@ def _score(value: Any, low: int, high: int) -> str | None:
 
 T = TypeVar("T")
 # Derived lookups per parsed object (definitions, and questions inside them).
-# Bounded like the service's cache of published definitions.
-_CACHE_SIZES = {"shape": 256, "choices": 4096}
+# Bounded like the cache of parsed published versions (surveys.published).
+_CACHE_SIZES = {"shape": 512, "choices": 8192}
 _by_identity: dict[str, OrderedDict[int, tuple[Any, Any]]] = {kind: OrderedDict() for kind in _CACHE_SIZES}
 
 
