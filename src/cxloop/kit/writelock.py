@@ -4,11 +4,12 @@ SQLite lets one writer in at a time and makes the others wait in its busy
 handler, which sleeps 1, 2, 5 ... up to 100 ms between tries. Under load
 the waiters lose the race again and again to whoever just released the
 lock, so throughput collapses and the slowest requests wait seconds.
-Writers that take a turn here first queue in order instead (measured with
-bench/ingest.py, 32 concurrent submissions to 2 web processes: 77 and 104
-requests/s without turns, 118 and 122 with them, in alternating runs): within a process behind an ``asyncio.Lock``, across the processes
-that share the database file behind an ``flock`` on a file beside it, which
-the kernel grants the moment it is released.
+Writers that take a turn here first queue in order instead: within a
+process behind an ``asyncio.Lock``, across the processes that share the
+database file behind an ``flock`` on a file beside it, which the kernel
+grants the moment it is released. Measured with bench/ingest.py, 32
+concurrent submissions to 2 web processes: 77 and 104 requests/s without
+turns, 118 and 122 with them, in alternating runs.
 
 Only writers that opt in take turns (the request boundary, the hand-off's
 bookkeeping); any other writer still falls back to SQLite's busy timeout.
