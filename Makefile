@@ -44,6 +44,8 @@ test: lint typecheck imports test-sqlite test-postgres
 bench: setup
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk || sudo apt-get install -y -qq wrk; }
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/ingest.py --rate 500 --rate 100
+	$(BIN)/python bench/respondent.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

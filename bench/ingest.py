@@ -30,58 +30,19 @@ import argparse
 import asyncio
 import json
 import os
-import platform
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import common
 import openloop
 import workload
-from run import BIN, PG_URL, ROOT, free_port, start, stop, wait_for
 
-LUA = Path(__file__).resolve().parent / "post.lua"
 REDIS_URL = os.environ.get("CXLOOP_BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
-
-
-async def seed(database_url: str) -> str:
-    """A tenant with a store, and a tenant-wide CX manager's token, through the services."""
-    from cxloop.identity.audit import Actor
-    from cxloop.identity.tenants import create_tenant
-    from cxloop.identity.tokens import create_user_token
-    from cxloop.identity.units import create_unit
-    from cxloop.identity.users import create_user
-    from cxloop.kit.db import Database
-
-    db = Database(database_url)
-    actor = Actor(tenant_id=None, label="bench")
-    async with db.session(write=True) as session:
-        tenant = await create_tenant(session, slug="bench", name="Bench")
-        await create_unit(session, tenant, code="HQ", names={"en": "HQ"}, parent_code=None, actor=actor)
-        await create_unit(session, tenant, code="S1", names={"en": "Store"}, parent_code="HQ", actor=actor)
-        view = await create_user(
-            session,
-            tenant,
-            email="cx@bench.test",
-            name="CX",
-            password=None,
-            role="cx_manager",
-            unit_code=None,
-            actor=actor,
-        )
-        issued = await create_user_token(
-            session, view.user, name="bench", scopes=None, expires_at=None, actor=actor
-        )
-        await session.commit()
-    await db.dispose()
-    return issued.secret
 
 
 def create_ref_table(ref_url: str) -> None:
@@ -94,50 +55,6 @@ def create_ref_table(ref_url: str) -> None:
     engine = create_engine(ref_url.replace("+aiosqlite", ""))
     ingest_ref_app.Base.metadata.create_all(engine)
     engine.dispose()
-
-
-def api(method: str, url: str, token: str, body: Any = None) -> Any:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method)
-    request.add_header("Authorization", f"Bearer {token}")
-    request.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
-
-
-def published_survey(base: str, token: str) -> str:
-    created = api("POST", f"{base}/api/v1/surveys", token, {"definition": workload.SURVEY})
-    survey_id: str = created["id"]
-    api("POST", f"{base}/api/v1/surveys/{survey_id}/publish", token)
-    return survey_id
-
-
-def wrk_post(url: str, body_file: Path, token: str | None, duration: int, connections: int) -> float:
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "-s", str(LUA), url]
-    if token:
-        command[1:1] = ["-H", f"Authorization: Bearer {token}"]
-    env = {**os.environ, "WRK_BODY_FILE": str(body_file)}
-    output = subprocess.run(command, capture_output=True, text=True, check=True, env=env).stdout
-    for line in output.splitlines():
-        if "Non-2xx or 3xx responses" in line:
-            raise RuntimeError(f"{url}: {line.strip()}\n{output}")
-        if "Socket errors" in line:
-            # wrk's 2 s timeouts: counted as failures, not as answers (they are not in Requests/sec).
-            print(f"  {url}: {line.strip()}", file=sys.stderr, flush=True)
-        if line.startswith("Requests/sec:"):
-            return float(line.split()[1])
-    raise RuntimeError(output)
-
-
-def ratio_summary(ref: list[float], app: list[float]) -> dict[str, object]:
-    ratios = sorted(a / r for r, a in zip(ref, app, strict=True))
-    return {
-        "ref_rps_median": round(statistics.median(ref)),
-        "app_rps_median": round(statistics.median(app)),
-        "ratio_median": round(statistics.median(ratios), 3),
-        "ratio_range": [round(ratios[0], 3), round(ratios[-1], 3)],
-        "rounds": {"ref": ref, "app": app},
-    }
 
 
 async def batch_load(url: str, token: str, body: bytes, clients: int, seconds: float) -> dict[str, object]:
@@ -181,66 +98,43 @@ def measure(
     from cxloop.kit.migrate import upgrade
 
     upgrade(database_url)
-    token = asyncio.run(seed(database_url))
+    # Tenant-wide, so that the token may create and publish the survey.
+    token = asyncio.run(common.seed(database_url, email="cx@bench.test", role="cx_manager"))
     create_ref_table(ref_url)
-    env = {
-        **os.environ,
-        "CXLOOP_DATABASE_URL": database_url,
-        "CXLOOP_DATA_DIR": str(work / f"data-{label}"),
-        "CXLOOP_SECRET_KEY": "bench-" + "k" * 40,
-        "CXLOOP_EMBEDDED_WORKER": "false",
-        "CXLOOP_BENCH_REF_URL": ref_url,
-    }
-    env.pop("CXLOOP_REDIS_URL", None)
-    if label == "postgresql":
-        env["CXLOOP_REDIS_URL"] = REDIS_URL
-    ref_port, app_port = free_port(), free_port()
-    ref = start(
-        [
-            str(BIN / "uvicorn"),
-            "ingest_ref_app:app",
-            "--app-dir",
-            "bench",
-            "--workers",
-            "2",
-            "--port",
-            str(ref_port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        env,
-    )
-    app = start(
-        [str(BIN / "cxloop"), "serve", "--workers", "2", "--port", str(app_port), "--no-access-log"], env
-    )
+    queue = {"CXLOOP_REDIS_URL": REDIS_URL} if label == "postgresql" else {}
+    env = common.server_env(database_url, work / f"data-{label}", CXLOOP_BENCH_REF_URL=ref_url, **queue)
+    ref_port, app_port = common.free_port(), common.free_port()
+    ref = common.start_uvicorn("ingest_ref_app:app", ref_port, env, "--no-access-log")
+    app = common.start_cxloop(app_port, env)
     body_file = work / "response.json"
     body_file.write_bytes(workload.response_body())
     result: dict[str, Any] = {"database": label}
     try:
         base = f"http://127.0.0.1:{app_port}"
-        wait_for(f"http://127.0.0.1:{ref_port}/healthz")
-        wait_for(f"{base}/healthz")
-        survey_id = published_survey(base, token)
+        common.wait_for(f"http://127.0.0.1:{ref_port}/healthz")
+        common.wait_for(f"{base}/healthz")
+        survey_id = common.published_survey(base, token, workload.SURVEY)
         ref_url_http = f"http://127.0.0.1:{ref_port}/responses"
         app_url = f"{base}/api/v1/surveys/{survey_id}/responses"
         if not args.skip_throughput:
+
+            def post(url: str, auth: str | None, duration: int) -> float:
+                return common.wrk(
+                    url, token=auth, body_file=body_file, duration=duration, connections=args.connections
+                )
+
             # Warm both (imports, pools, caches), then alternate which goes first.
-            wrk_post(ref_url_http, body_file, None, 2, args.connections)
-            wrk_post(app_url, body_file, token, 2, args.connections)
+            post(ref_url_http, None, 2)
+            post(app_url, token, 2)
             ref_rps, app_rps = [], []
             for index in range(args.rounds):
                 pair = [
-                    lambda: ref_rps.append(
-                        wrk_post(ref_url_http, body_file, None, args.duration, args.connections)
-                    ),
-                    lambda: app_rps.append(
-                        wrk_post(app_url, body_file, token, args.duration, args.connections)
-                    ),
+                    lambda: ref_rps.append(post(ref_url_http, None, args.duration)),
+                    lambda: app_rps.append(post(app_url, token, args.duration)),
                 ]
                 for run_one in pair if index % 2 == 0 else reversed(pair):
                     run_one()
-            result["submit_vs_reference"] = ratio_summary(ref_rps, app_rps)
+            result["submit_vs_reference"] = common.ratio_summary(ref_rps, app_rps)
             print(label, "submit", json.dumps(result["submit_vs_reference"]), flush=True)
         if not args.skip_latency:
             headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
@@ -287,8 +181,8 @@ def measure(
             }
             print(label, "batch", json.dumps(result["batch"]), flush=True)
     finally:
-        stop(ref)
-        stop(app)
+        common.stop(ref)
+        common.stop(app)
         if label == "postgresql":
             import redis
 
@@ -297,12 +191,7 @@ def measure(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--duration", type=int, default=6)
-    parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser = common.arg_parser(__doc__)
     parser.add_argument(
         "--rate", type=float, action="append", help="open-loop rate in req/s; repeat for several (500)"
     )
@@ -318,15 +207,11 @@ def main() -> None:
     parser.add_argument("--skip-batch", action="store_true")
     args = parser.parse_args()
     args.rate = args.rate or [500.0]
-    if not args.skip_throughput and shutil.which("wrk") is None:
-        sys.exit("wrk is needed: apt-get install wrk")
+    if not args.skip_throughput:
+        common.require_wrk()
     if not 0 < args.rate_seconds <= 120 or not 0 < args.batch_seconds <= 120:
         sys.exit("timed loads are bounded to 120 s each")
-    results: dict[str, Any] = {
-        "machine": f"{platform.node()} {os.cpu_count()} cores {platform.machine()}",
-        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "runs": [],
-    }
+    results: dict[str, Any] = {**common.machine_info(), "runs": []}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if not args.skip_sqlite:
@@ -340,22 +225,9 @@ def main() -> None:
                 )
             )
         if not args.skip_postgres:
-            from sqlalchemy import create_engine, text
-
-            schema = f"bench_{os.getpid()}"
-            admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE; CREATE SCHEMA "{schema}"'))
-            url = f"{PG_URL}?options=-csearch_path%3D{schema}"
-            try:
+            with common.postgres_schema() as url:
                 results["runs"].append(measure("postgresql", url, url, work, args))
-            finally:
-                with admin.connect() as conn:
-                    conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-                admin.dispose()
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "ingest.json").write_text(json.dumps(results, indent=2))
+    common.write_results("ingest.json", results)
     print(json.dumps({k: v for k, v in results.items() if k != "runs"}), flush=True)
 
 
