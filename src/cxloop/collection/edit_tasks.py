@@ -16,34 +16,27 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, StringConstraints
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cxloop.collection.pipeline import Subscriber
+from cxloop.collection.pipeline import Registry, Subscriber
 from cxloop.kit.jobs import job
 
 RESPONSE_EDITED = "collection.response_edited"
 
 log = logging.getLogger("cxloop.collection")
 
-_edit_subscribers: dict[str, Subscriber] = {}
+_edits = Registry("edit subscriber")
 
 
 def subscribe_edits(name: str) -> Callable[[Subscriber], Subscriber]:
     """Register ``subscriber(session, response_id, payload)`` for edits, under a stable name."""
-
-    def register(subscriber: Subscriber) -> Subscriber:
-        if name in _edit_subscribers and _edit_subscribers[name] is not subscriber:
-            raise ValueError(f"edit subscriber {name!r} is registered twice")
-        _edit_subscribers[name] = subscriber
-        return subscriber
-
-    return register
+    return _edits.subscribe(name)
 
 
 def unsubscribe_edits(name: str) -> None:
-    _edit_subscribers.pop(name, None)
+    _edits.unsubscribe(name)
 
 
 def edit_subscribers() -> dict[str, Subscriber]:
-    return dict(_edit_subscribers)
+    return _edits.all()
 
 
 class EditedPayload(BaseModel):

@@ -19,16 +19,17 @@ from urllib.parse import urlencode
 
 from itsdangerous import BadSignature, Signer, URLSafeSerializer
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, FiniteFloat
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cxloop.collection.models import SurveyLink
-from cxloop.collection.validation import check_embedded, valid_email, valid_phone
+from cxloop.collection.schemas import ContactIn, printable
+from cxloop.collection.service import tenant_survey
+from cxloop.collection.validation import check_embedded
 from cxloop.identity import Perm, Principal, Reach, get_unit_by_code
 from cxloop.kit.clock import utc_now
-from cxloop.kit.errors import Conflict, FieldError, ValidationFailed, not_found
+from cxloop.kit.errors import Conflict, FieldError, ValidationFailed
 from cxloop.kit.ids import new_id
-from cxloop.surveys import CLOSED, Survey, SurveyDefinition, SurveyVersion, parse_definition
+from cxloop.surveys import CLOSED, SurveyDefinition, SurveyVersion, parse_definition
 
 PERSONAL_SALT = "cxloop.respond.personal-link"
 ANONYMOUS_SALT = "cxloop.respond.anonymous-link"
@@ -108,42 +109,22 @@ def anonymous_query(secret_key: str, survey_id: str, params: Mapping[str, str]) 
 # --- request bodies -------------------------------------------------------------
 
 
-def _printable(value: str) -> str:
-    if not value.isprintable():
-        raise ValueError("may not contain control characters")
-    return value
-
-
-def _email(value: str) -> str:
-    if not valid_email(value):
-        raise ValueError("must be an email address")
-    return value
-
-
-def _phone(value: str) -> str:
-    if not valid_phone(value):
-        raise ValueError("must be a phone number")
-    return value
-
-
-Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_printable)]
-Label = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_printable)]
+Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(printable)]
+Label = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(printable)]
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class LinkContactIn(_Strict):
-    """Who the personal link is for; piping shows these (``{{contact.first_name}}``)."""
+class LinkContactIn(ContactIn):
+    """Who the personal link is for: the ingest API's identities, and names that
+    piping shows (``{{contact.first_name}}``)."""
 
     first_name: Name | None = None
     last_name: Name | None = None
     name: Name | None = None
     company: Name | None = None
-    email: Annotated[str, Field(max_length=254), AfterValidator(_email)] | None = None
-    phone: Annotated[str, Field(max_length=32), AfterValidator(_phone)] | None = None
-    external_id: Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_printable)] | None = None
 
 
 class LinkIn(_Strict):
@@ -167,7 +148,7 @@ class AnonymousLinkIn(_Strict):
     unit_code: Label | None = None
     channel: str | None = Field(default=None, pattern=CHANNEL_PATTERN)
     touchpoint: Label | None = None
-    embedded: dict[str, Annotated[str, Field(max_length=500), AfterValidator(_printable)]] = Field(
+    embedded: dict[str, Annotated[str, Field(max_length=500), AfterValidator(printable)]] = Field(
         default_factory=dict, max_length=100
     )
 
@@ -207,12 +188,7 @@ def _link_reach(principal: Principal) -> Reach:
 
 async def _open_survey(session: AsyncSession, principal: Principal, survey_id: str) -> SurveyDefinition:
     """The survey's newest definition; links may be made before publishing, not after closing."""
-    if len(survey_id) > 26:
-        raise not_found("survey")
-    statement = select(Survey).where(Survey.id == survey_id, Survey.tenant_id == principal.tenant_id)
-    survey = (await session.execute(statement)).scalar_one_or_none()
-    if survey is None:
-        raise not_found("survey")
+    survey = await tenant_survey(session, principal, survey_id)
     if survey.status == CLOSED:
         raise Conflict("This survey is closed and takes no more responses.", code="survey_closed")
     version = await session.get(

@@ -20,24 +20,42 @@ RESPONSE_STORED = "collection.response_stored"
 # after a crash before the job's commit, like any job handler.
 Subscriber = Callable[[AsyncSession, str, dict[str, Any]], Awaitable[None]]
 
-_subscribers: dict[str, Subscriber] = {}
+
+class Registry:
+    """Subscribers by stable name, called in registration order (one per name)."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._by_name: dict[str, Subscriber] = {}
+
+    def subscribe(self, name: str) -> Callable[[Subscriber], Subscriber]:
+        def register(subscriber: Subscriber) -> Subscriber:
+            known = self._by_name.get(name)
+            if known is not None and known is not subscriber:
+                raise ValueError(f"{self.kind} {name!r} is registered twice")
+            self._by_name[name] = subscriber
+            return subscriber
+
+        return register
+
+    def unsubscribe(self, name: str) -> None:
+        self._by_name.pop(name, None)
+
+    def all(self) -> dict[str, Subscriber]:
+        return dict(self._by_name)
+
+
+_stored = Registry("subscriber")
 
 
 def subscribe(name: str) -> Callable[[Subscriber], Subscriber]:
     """Register ``subscriber`` under a stable name (one per name)."""
-
-    def register(subscriber: Subscriber) -> Subscriber:
-        if name in _subscribers and _subscribers[name] is not subscriber:
-            raise ValueError(f"subscriber {name!r} is registered twice")
-        _subscribers[name] = subscriber
-        return subscriber
-
-    return register
+    return _stored.subscribe(name)
 
 
 def unsubscribe(name: str) -> None:
-    _subscribers.pop(name, None)
+    _stored.unsubscribe(name)
 
 
 def subscribers() -> dict[str, Subscriber]:
-    return dict(_subscribers)
+    return _stored.all()

@@ -24,7 +24,7 @@ def _phone(value: str) -> str:
     return value
 
 
-def _printable(value: str) -> str:
+def printable(value: str) -> str:
     if not value.isprintable():
         raise ValueError("may not contain control characters")
     return value
@@ -37,14 +37,14 @@ class _Strict(BaseModel):
 class ContactIn(_Strict):
     email: Annotated[str, Field(max_length=254), AfterValidator(_email)] | None = None
     phone: Annotated[str, Field(max_length=32), AfterValidator(_phone)] | None = None
-    external_id: Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_printable)] | None = None
+    external_id: Annotated[str, Field(min_length=1, max_length=128), AfterValidator(printable)] | None = None
 
 
 class ResponseIn(_Strict):
     answers: dict[str, Any] = Field(max_length=1000)
-    unit_code: Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_printable)] | None = None
+    unit_code: Annotated[str, Field(min_length=1, max_length=64), AfterValidator(printable)] | None = None
     channel: str = Field(default="api", pattern=r"^[a-z][a-z0-9_]{0,31}$")
-    touchpoint: Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_printable)] | None = None
+    touchpoint: Annotated[str, Field(min_length=1, max_length=64), AfterValidator(printable)] | None = None
     language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=35)
     submitted_at: AwareDatetime | None = None
     contact: ContactIn = Field(default_factory=ContactIn)

@@ -45,7 +45,8 @@ class Published:
     definition: SurveyDefinition
 
 
-async def _survey(session: AsyncSession, principal: Principal, survey_id: str) -> Survey:
+async def tenant_survey(session: AsyncSession, principal: Principal, survey_id: str) -> Survey:
+    """A survey of the caller's tenant by id; 404 for any other."""
     if len(survey_id) > 26:
         raise not_found("survey")
     statement = select(Survey).where(Survey.id == survey_id, Survey.tenant_id == principal.tenant_id)
@@ -56,7 +57,7 @@ async def _survey(session: AsyncSession, principal: Principal, survey_id: str) -
 
 
 async def published_survey(session: AsyncSession, principal: Principal, survey_id: str) -> Published:
-    return await _published(session, await _survey(session, principal, survey_id))
+    return await _published(session, await tenant_survey(session, principal, survey_id))
 
 
 async def _survey_and_unit(
@@ -333,7 +334,7 @@ async def list_responses(
     session: AsyncSession, principal: Principal, survey_id: str, where: ResponseFilter, page: PageRequest
 ) -> Page[ResponseOut]:
     statement = _readable(principal)
-    survey = await _survey(session, principal, survey_id)
+    survey = await tenant_survey(session, principal, survey_id)
     statement = statement.where(Response.survey_id == survey.id)
     if where.unit_code is not None:
         unit = await visible_unit(session, principal, where.unit_code, Perm.DATA_READ)
