@@ -42,6 +42,7 @@ test-postgres: setup browsers
 test: lint typecheck imports test-sqlite test-postgres
 
 bench: setup
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,bench]'
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk || sudo apt-get install -y -qq wrk; }
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/ingest.py --rate 500 --rate 100

@@ -44,11 +44,13 @@ def test_home_shows_who_and_role_and_nests_the_tree(signed_in) -> None:  # type:
     assert html.count("<ul") - html.count('<ul class="plain"') == 3 + 1  # tree levels + main nav
 
 
-def test_navigation_lists_upcoming_items_and_audit_only_for_admins(signed_in, client: TestClient) -> None:  # type: ignore[no-untyped-def]
+def test_navigation_lists_sections_and_audit_only_for_admins(signed_in, client: TestClient) -> None:  # type: ignore[no-untyped-def]
     html = signed_in("store").get("/").text
     assert '<li><a href="/surveys">问卷</a></li>' in html
-    for label in ("投放", "仪表盘", "工单", "客户", "设置"):
-        assert f'<span class="upcoming" aria-disabled="true">{label} <small>即将推出</small></span>' in html
+    sections = (("/contacts", "客户"), ("/campaigns", "投放"), ("/dashboards", "仪表盘"), ("/cases", "工单"))
+    for href, label in sections:
+        assert f'<li><a href="{href}">{label}</a></li>' in html
+    assert '<span class="upcoming" aria-disabled="true">设置 <small>即将推出</small></span>' in html
     assert 'href="/tokens"' in html
     assert 'href="/audit"' not in html
     client.cookies.clear()

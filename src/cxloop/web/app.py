@@ -12,11 +12,17 @@ from fastapi.responses import JSONResponse
 
 import cxloop
 from cxloop import models  # noqa: F401 - registers every table on the metadata
+from cxloop.alerts import router as alerts_router
+from cxloop.analytics import router as analytics_router
+from cxloop.cases import router as cases_router
 from cxloop.collection import router as collection_router
 from cxloop.collection.edit_routes import router as response_edit_router
 from cxloop.collection.export_routes import router as response_export_router
 from cxloop.collection.import_routes import router as response_import_router
 from cxloop.collection.link_routes import router as links_router
+from cxloop.customers import router as customers_router
+from cxloop.dashboards import router as dashboards_router
+from cxloop.distribution import router as distribution_router
 from cxloop.identity import AUTH_CHANNEL, WATCHED_AUTH_STATE, use_change_watcher
 from cxloop.identity import router as identity_router
 from cxloop.kit.db import Database
@@ -25,6 +31,7 @@ from cxloop.kit.invalidation import ChangeWatcher
 from cxloop.kit.settings import Settings, get_settings
 from cxloop.ops.routes import router as ops_router
 from cxloop.surveys import router as surveys_router
+from cxloop.text import router as text_router
 from cxloop.web import pages
 from cxloop.worker import EmbeddedWorker, make_huey, make_transport
 from cxloop.worker.jobs import load_job_handlers
@@ -96,5 +103,12 @@ def create_app(settings: Settings | None = None, *, start_worker: bool | None = 
     app.include_router(response_import_router)
     app.include_router(response_export_router)
     app.include_router(response_edit_router)
+    app.include_router(customers_router)
+    app.include_router(distribution_router)
+    app.include_router(text_router)
+    app.include_router(analytics_router)
+    app.include_router(dashboards_router)
+    app.include_router(cases_router)
+    app.include_router(alerts_router)
     pages.mount(app, settings)
     return app

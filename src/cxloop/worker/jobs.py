@@ -7,7 +7,18 @@ from __future__ import annotations
 
 import importlib
 
-JOB_MODULES: tuple[str, ...] = ("cxloop.ops.tasks", "cxloop.collection.tasks", "cxloop.collection.edit_tasks")
+JOB_MODULES: tuple[str, ...] = (
+    "cxloop.ops.tasks",
+    "cxloop.collection.tasks",
+    "cxloop.collection.edit_tasks",
+    "cxloop.customers.tasks",
+    "cxloop.distribution.tasks",
+    "cxloop.text.tasks",
+    "cxloop.analytics.tasks",
+    "cxloop.dashboards.tasks",
+    "cxloop.cases.tasks",
+    "cxloop.alerts.tasks",
+)
 
 # (job name, seconds between runs): started by every worker's relay loop,
 # at most one waiting in the queue at a time.

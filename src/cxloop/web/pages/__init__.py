@@ -13,7 +13,21 @@ from fastapi.responses import Response
 from cxloop.kit.errors import AppError
 from cxloop.kit.settings import Settings
 from cxloop.web.i18n import N_, build_languages
-from cxloop.web.pages import account, respond, respond_theme, response_import, surveys, workspace
+from cxloop.web.pages import (
+    account,
+    alerts,
+    analytics,
+    cases,
+    customers,
+    dashboards,
+    distribution,
+    respond,
+    respond_theme,
+    response_import,
+    surveys,
+    text,
+    workspace,
+)
 from cxloop.web.pages.assets import mount_assets
 from cxloop.web.pages.render import SecurityHeaders, clear_session_cookie, login_redirect, render
 
@@ -66,6 +80,13 @@ def mount(app: FastAPI, settings: Settings) -> None:
     app.include_router(workspace.router)
     app.include_router(surveys.router)
     app.include_router(response_import.router)
+    app.include_router(customers.router)
+    app.include_router(distribution.router)
+    app.include_router(text.router)
+    app.include_router(analytics.router)
+    app.include_router(dashboards.router)
+    app.include_router(cases.router)
+    app.include_router(alerts.router)
     mount_assets(app, settings)
     app.add_middleware(SecurityHeaders)
 

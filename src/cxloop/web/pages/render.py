@@ -30,8 +30,18 @@ HTML_SECURITY_HEADERS = {
 }
 LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
 
-# The navigation later capabilities fill; until then they show as upcoming.
-UPCOMING = (N_("Distribution"), N_("Dashboards"), N_("Cases"), N_("Customers"), N_("Settings"))
+# Main navigation after Home and Surveys: (label, address); a section is
+# current when the path starts with its address or one of its extra prefixes.
+SECTIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    (N_("Customers"), "/contacts", ("/segments", "/journeys")),
+    (N_("Distribution"), "/campaigns", ("/triggers", "/deliveries")),
+    (N_("Dashboards"), "/dashboards", ()),
+    (N_("Cases"), "/cases", ()),
+    (N_("Alerts"), "/alerts", ()),
+    (N_("Text analytics"), "/text", ()),
+)
+# What later capabilities fill; until then it shows as upcoming.
+UPCOMING = (N_("Settings"),)
 ROLE_LABELS = {
     "admin": N_("Administrator"),
     "cx_manager": N_("CX manager"),
@@ -226,6 +236,7 @@ def render(
         "current_path": current_path(request),
         "path": request.url.path,
         "upcoming": UPCOMING,
+        "sections": SECTIONS,
         "role_labels": ROLE_LABELS,
     }
     values.update(context or {})

@@ -1,0 +1,3 @@
+"""Tables of the analytics domain."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Job handlers of the cases domain (imported by cxloop.worker.jobs)."""
+
+from __future__ import annotations

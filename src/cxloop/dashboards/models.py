@@ -1,0 +1,3 @@
+"""Tables of the dashboards domain."""
+
+from __future__ import annotations

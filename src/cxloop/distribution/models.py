@@ -1,0 +1,3 @@
+"""Tables of the distribution domain."""
+
+from __future__ import annotations

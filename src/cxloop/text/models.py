@@ -1,0 +1,3 @@
+"""Tables of the text domain."""
+
+from __future__ import annotations
