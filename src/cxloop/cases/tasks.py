@@ -1,3 +1,12 @@
-"""Job handlers of the cases domain (imported by cxloop.worker.jobs)."""
+"""Job handlers of the cases domain (imported by cxloop.worker.jobs).
+
+Importing registers them: the case-event fan-out and delivery, the
+escalation job (periodic, see PERIODIC_JOBS) and the recovery subscriber of
+the collection pipeline (after customers', which resolves contacts first).
+"""
 
 from __future__ import annotations
+
+from cxloop.cases import escalation, events, recovery
+
+__all__ = ["escalation", "events", "recovery"]

@@ -22,7 +22,11 @@ JOB_MODULES: tuple[str, ...] = (
 
 # (job name, seconds between runs): started by every worker's relay loop,
 # at most one waiting in the queue at a time.
-PERIODIC_JOBS: tuple[tuple[str, float], ...] = (("ops.housekeeping", 3600.0),)
+PERIODIC_JOBS: tuple[tuple[str, float], ...] = (
+    ("ops.housekeeping", 3600.0),
+    # SLA breaches escalate within a minute of their deadline.
+    ("cases.escalate", 60.0),
+)
 
 
 def load_job_handlers() -> None:
