@@ -41,6 +41,45 @@ class Settings(BaseSettings):
     login_window_seconds: int = Field(default=900, ge=1)
     assets_dir: Path | None = None
     sql_echo: bool = False
+    # --- text ---
+    # Trained text models and jieba's cache (default: <data_dir>/text-models).
+    text_model_dir: Path | None = None
+    # "process": models live in one child process per host process, so a web
+    # process's memory does not grow; "inline": in the calling process (CLI, tests).
+    text_engine: Literal["process", "inline"] = "process"
+
+    # --- analytics ---
+    # Anonymity threshold: metric groups with fewer responses are suppressed
+    # (a tenant may raise or lower it: PUT /api/v1/metrics/settings).
+    analytics_min_n: int = Field(default=5, ge=1, le=1000)
+
+    # --- distribution ---
+    # The address people reach cxloop at: invitation links are built on it.
+    public_url: str = "http://localhost:8000"
+    # Default SMTP server for tenants without their own email channel settings.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "cxloop <no-reply@localhost>"
+    # A send that the provider refuses with a transient fault is tried this often.
+    delivery_max_attempts: int = Field(default=5, ge=1, le=20)
+    provider_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    # --- customers ---
+    # Keys for personal fields, "k2:<base64 32 bytes>,k1:<base64>": the first
+    # encrypts, every one decrypts (rotation: put the new key first, then run
+    # `cxloop contacts reencrypt`). Unset: one key generated in the data dir.
+    field_keys: str | None = None
+    # The blind-index (lookup hash) key, base64; unset: derived from the secret key.
+    blind_index_key: str | None = None
+
+    # --- dashboards ---
+    # The SMTP server for scheduled reports; unset: the general smtp_* settings.
+    report_smtp_host: str | None = None
+    report_smtp_port: int | None = Field(default=None, ge=1, le=65535)
+    report_mail_from: str | None = None
 
     @field_validator("database_url")
     @classmethod

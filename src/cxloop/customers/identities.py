@@ -1,0 +1,86 @@
+"""Identity kinds and their normal forms (what the blind index is computed over)."""
+
+from __future__ import annotations
+
+import functools
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+from cxloop.kit.errors import FieldError
+
+KINDS = (
+    "email",
+    "phone",
+    "wechat_openid",
+    "wechat_unionid",
+    "wecom_userid",
+    "alipay_user_id",
+    "member_id",
+    "external_id",
+)
+# When one upsert names several contacts, the first kind in this order picks
+# the record that is updated (a member id is more deliberate than an email).
+PRIORITY = ("member_id", "external_id", "wechat_unionid", "wechat_openid", "alipay_user_id", "wecom_userid")
+DEFAULT_REGION = "CN"
+MAX_VALUE = 128
+
+
+class BadIdentity(ValueError):
+    pass
+
+
+@functools.lru_cache(maxsize=4096)
+def normal_email(value: str) -> str:
+    try:
+        result = validate_email(value.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise BadIdentity(f"is not a valid email address ({exc})") from exc
+    return str(result.normalized)
+
+
+@functools.lru_cache(maxsize=4096)
+def normal_phone(value: str, region: str = DEFAULT_REGION) -> str:
+    try:
+        number = phonenumbers.parse(value.strip(), region)
+    except phonenumbers.NumberParseException as exc:
+        raise BadIdentity("is not a phone number") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise BadIdentity("is not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalise(kind: str, value: str) -> str:
+    """The stored form; raises BadIdentity with a message for people."""
+    if kind not in KINDS:
+        raise BadIdentity(f"unknown identity kind; use one of {', '.join(KINDS)}")
+    if not isinstance(value, str) or not value.strip():
+        raise BadIdentity("may not be empty")
+    if len(value) > 320 or not value.isprintable():
+        raise BadIdentity("is too long or contains control characters")
+    if kind == "email":
+        return normal_email(value)
+    if kind == "phone":
+        return normal_phone(value)
+    value = value.strip()
+    if len(value) > MAX_VALUE:
+        raise BadIdentity(f"may have at most {MAX_VALUE} characters")
+    return value
+
+
+def index_form(kind: str, normal: str) -> str:
+    """What the blind index hashes: emails compare without case."""
+    return normal.lower() if kind == "email" else normal
+
+
+def normalise_all(
+    identities: dict[str, str], path: str = "identities"
+) -> tuple[dict[str, str], list[FieldError]]:
+    cleaned: dict[str, str] = {}
+    errors: list[FieldError] = []
+    for kind, value in identities.items():
+        try:
+            cleaned[kind] = normalise(kind, value)
+        except BadIdentity as exc:
+            errors.append(FieldError(f"{path}.{kind}", str(exc)))
+    return cleaned, errors
