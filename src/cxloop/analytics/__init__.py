@@ -4,6 +4,9 @@ significance tests, key drivers, the metrics query engine and its rollups.
 Other packages import only what is listed here.
 """
 
+from cxloop.analytics.query import run_metrics_query
 from cxloop.analytics.routes import router
+from cxloop.analytics.schemas import DriversQuery, MetricsQuery
+from cxloop.analytics.service import run_drivers
 
-__all__ = ["router"]
+__all__ = ["DriversQuery", "MetricsQuery", "router", "run_drivers", "run_metrics_query"]
