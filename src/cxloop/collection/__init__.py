@@ -4,7 +4,8 @@ packages import only what is listed here.
 """
 
 from cxloop.collection.edit_tasks import RESPONSE_EDITED, subscribe_edits, unsubscribe_edits
-from cxloop.collection.models import Response
+from cxloop.collection.links import anonymous_query, link_id_from, personal_token
+from cxloop.collection.models import Response, SurveyLink
 from cxloop.collection.pipeline import RESPONSE_STORED, Subscriber, subscribe, subscribers, unsubscribe
 from cxloop.collection.routes import router
 
@@ -13,6 +14,10 @@ __all__ = [
     "RESPONSE_STORED",
     "Response",
     "Subscriber",
+    "SurveyLink",
+    "anonymous_query",
+    "link_id_from",
+    "personal_token",
     "router",
     "subscribe",
     "subscribe_edits",

@@ -1,3 +1,48 @@
-"""Job handlers of the distribution domain (imported by cxloop.worker.jobs)."""
+"""Job handlers of the distribution domain (imported by cxloop.worker.jobs),
+and its subscribers: customer events (triggers) and stored responses
+(invitations completed)."""
 
 from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cxloop.collection import Response, subscribe
+from cxloop.customers import subscribe_events, subscribe_merges
+from cxloop.distribution import delivery, tick  # noqa: F401  (registers the jobs)
+from cxloop.distribution.models import COMPLETED, Invitation
+from cxloop.distribution.service import now_utc
+from cxloop.distribution.triggers import on_event
+
+log = logging.getLogger("cxloop.distribution")
+EVENTS_SUBSCRIBER = "distribution.triggers"
+
+
+@subscribe("distribution.responses")
+async def on_response(session: AsyncSession, response_id: str, payload: dict[str, Any]) -> None:
+    """A response through a personal link completes its invitation."""
+    response = await session.get(Response, response_id)
+    if response is None or response.link_id is None:
+        return
+    found = await session.execute(select(Invitation).where(Invitation.link_id == response.link_id))
+    for invitation in found.scalars():
+        if invitation.responded_at is None:
+            invitation.status, invitation.responded_at = COMPLETED, now_utc()
+
+
+@subscribe_events(EVENTS_SUBSCRIBER)
+async def on_customer_event(session: AsyncSession, event_id: str, payload: dict[str, Any]) -> None:
+    await on_event(session, event_id, payload)
+
+
+@subscribe_merges("distribution.invitations")
+async def on_merge(session: AsyncSession, tenant_id: str, survivor_id: str, merged_id: str) -> None:
+    """The merged contact's invitations become the survivor's, so frequency rules see them all."""
+    await session.execute(
+        update(Invitation)
+        .where(Invitation.tenant_id == tenant_id, Invitation.contact_id == merged_id)
+        .values(contact_id=survivor_id)
+    )
