@@ -1,0 +1,155 @@
+"""Response rules against one stored response: build what rules look at, match, fire.
+
+Used by the pipeline subscriber (every stored or edited response) and by the dry run
+(past responses, nothing fired). Contact attributes and text facts come from the
+customers and text domains when they exist and when some rule needs them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import cxloop.customers as customers_api
+import cxloop.text as text_api
+from cxloop.alerts.actions import fire
+from cxloop.alerts.evaluate import CompiledRule, Subject
+from cxloop.alerts.models import Alert
+from cxloop.alerts.service import TenantConfig
+from cxloop.collection import Response
+from cxloop.identity import Unit
+
+KEY_ANSWERS = 6
+
+
+async def contact_of(session: AsyncSession, response: Response) -> tuple[str | None, dict[str, Any]]:
+    """The contact id and the attributes rules see; the submitted contact fields until the
+    customer directory resolves responses to contacts."""
+    ids_for = getattr(customers_api, "contact_ids_for_responses", None)
+    reach_of = getattr(customers_api, "contact_reach", None)
+    fallback = dict(response.contact_ref or {}) if isinstance(response.contact_ref, dict) else {}
+    if ids_for is None or reach_of is None:
+        return None, fallback
+    found = await ids_for(session, response.tenant_id, [response.id])
+    contact_id = found.get(response.id)
+    if contact_id is None:
+        return None, fallback
+    reach = await reach_of(session, response.tenant_id, contact_id)
+    if reach is None:
+        return contact_id, fallback
+    attributes = dict(getattr(reach, "attributes", None) or {})
+    attributes.setdefault("tags", list(getattr(reach, "tags", None) or []))
+    attributes.setdefault("language", getattr(reach, "language", None))
+    return contact_id, attributes
+
+
+async def text_facts(session: AsyncSession, response: Response) -> dict[str, Any]:
+    facts = getattr(text_api, "response_text_facts", None)
+    if facts is None:
+        return {}
+    result: dict[str, Any] = await facts(session, response.tenant_id, response.id)
+    return result
+
+
+async def subject_for(
+    session: AsyncSession, config: TenantConfig, response: Response
+) -> tuple[Subject, str | None]:
+    unit_path = None
+    if config.needs_unit_path and response.unit_id:
+        unit = await session.get(Unit, response.unit_id)
+        unit_path = unit.path if unit is not None else None
+    contact_id: str | None = None
+    contact: dict[str, Any] = {}
+    if config.needs_contact:
+        contact_id, contact = await contact_of(session, response)
+    subject = Subject(
+        response={
+            "survey_id": response.survey_id,
+            "channel": response.channel,
+            "touchpoint": response.touchpoint,
+            "language": response.language,
+            "source": response.source,
+        },
+        answers=response.answers if isinstance(response.answers, dict) else {},
+        embedded=response.embedded if isinstance(response.embedded, dict) else {},
+        unit_path=unit_path,
+        contact=contact,
+        text=await text_facts(session, response) if config.needs_text else {},
+    )
+    return subject, contact_id
+
+
+def summary_for(rule: CompiledRule, response: Response, unit: Unit | None) -> dict[str, Any]:
+    answers = response.answers if isinstance(response.answers, dict) else {}
+    key: list[list[Any]] = []
+    for question in rule.questions:
+        if question in answers and not isinstance(answers[question], str | dict):
+            key.append([question, answers[question]])
+    for question, value in answers.items():
+        if len(key) >= KEY_ANSWERS:
+            break
+        if isinstance(value, int | float) and not isinstance(value, bool) and [question, value] not in key:
+            key.append([question, value])
+    comments = [v for v in answers.values() if isinstance(v, str) and v.strip() and not v.isdigit()]
+    return {
+        "kind": "response",
+        "title": rule.name,
+        "priority": rule.rule.priority,
+        "survey_id": response.survey_id,
+        "response_id": response.id,
+        "unit_code": unit.code if unit else None,
+        "unit_names": dict(unit.names) if unit else {},
+        "key_answers": key,
+        "comment": "\n".join(comments)[:1000] or None,
+        "link": f"/alerts?response={response.id}",
+    }
+
+
+async def fire_for_response(session: AsyncSession, config: TenantConfig, response: Response) -> list[Alert]:
+    if not config.rules:
+        return []
+    subject, contact_id = await subject_for(session, config, response)
+    matched = [rule for rule in config.rules if rule.matches(subject)]
+    if not matched:
+        return []
+    unit = await session.get(Unit, response.unit_id) if response.unit_id else None
+    hooks = config.webhooks_for("alert.created")
+    fired = []
+    for rule in matched:
+        alert = await fire(
+            session,
+            tenant_id=response.tenant_id,
+            rule_id=rule.id,
+            rule_version=rule.version,
+            kind="response",
+            subject_key=response.id,
+            title=rule.name,
+            priority=rule.rule.priority,
+            summary=summary_for(rule, response, unit),
+            actions=rule.rule.actions,
+            unit_id=response.unit_id,
+            response_id=response.id,
+            contact_id=contact_id,
+            webhook_ids=hooks,
+        )
+        if alert is not None:
+            fired.append(alert)
+    return fired
+
+
+def response_event(response: Response) -> dict[str, Any]:
+    """The response.created webhook payload: ids and answers, never contact fields."""
+    return {
+        "tenant_id": response.tenant_id,
+        "response_id": response.id,
+        "survey_id": response.survey_id,
+        "survey_version": response.survey_version,
+        "unit_id": response.unit_id,
+        "channel": response.channel,
+        "touchpoint": response.touchpoint,
+        "language": response.language,
+        "submitted_at": response.submitted_at.isoformat(),
+        "answers": response.answers,
+        "embedded": response.embedded,
+    }
