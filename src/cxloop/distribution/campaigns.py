@@ -129,7 +129,7 @@ async def due_members(session: AsyncSession, now: datetime) -> int:
         .limit(CHUNK)
     )
     count = 0
-    for member, campaign in found.tuples():
+    for member, campaign in found.all():
         await _send(session, campaign, member.contact_id, now)
         period = timedelta(days=campaign.cadence_days or 365)
         # Keep the slot: the next ask is one period after the one due, not after now.
@@ -154,7 +154,7 @@ async def due_reminders(session: AsyncSession, now: datetime) -> int:
     )
     count = 0
     policies: dict[str, Policy] = {}
-    for invitation, campaign in found.tuples():
+    for invitation, campaign in found.all():
         after = timedelta(days=campaign.reminder_after_days or 0)
         if invitation.last_sent_at is None or invitation.last_sent_at > now - after:
             continue
@@ -186,4 +186,4 @@ async def campaign_funnel(session: AsyncSession, tenant_id: str, campaign_id: st
         .where(Invitation.tenant_id == tenant_id, Invitation.campaign_id == campaign_id)
         .group_by(Invitation.status)
     )
-    return {status: int(count) for status, count in found.tuples()}
+    return {status: int(count) for status, count in found.all()}

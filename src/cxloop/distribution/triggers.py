@@ -228,7 +228,7 @@ async def due_runs(session: AsyncSession, now: datetime, limit: int = 200) -> in
         .limit(limit)
     )
     count = 0
-    for run, trigger in found.tuples():
+    for run, trigger in found.all():
         if not trigger.enabled:
             run.status, run.outcome = SKIPPED_RUN, "trigger_disabled"
         else:

@@ -26,6 +26,8 @@ PERIODIC_JOBS: tuple[tuple[str, float], ...] = (
     ("ops.housekeeping", 3600.0),
     # SLA breaches escalate within a minute of their deadline.
     ("cases.escalate", 60.0),
+    # Quiet-hour deferrals, retries, trigger delays, campaigns and reminders that came due.
+    ("distribution.tick", 15.0),
 )
 
 
