@@ -10,7 +10,6 @@ a later score" (reported by ``cases.report``).
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from sqlalchemy import select
@@ -20,6 +19,7 @@ from cxloop.cases.models import Case
 from cxloop.cases.service import response_score
 from cxloop.cases.states import CLOSED, RESOLVED
 from cxloop.collection import Response, subscribe
+from cxloop.customers import contact_ids_for_responses
 
 
 async def _case_for(session: AsyncSession, response: Response) -> Case | None:
@@ -29,11 +29,7 @@ async def _case_for(session: AsyncSession, response: Response) -> Case | None:
         case = await session.get(Case, case_id)
         if case is not None and case.tenant_id == response.tenant_id:
             return case
-    customers = importlib.import_module("cxloop.customers")
-    lookup = getattr(customers, "contact_ids_for_responses", None)
-    if lookup is None:
-        return None
-    contacts: dict[str, str] = await lookup(session, response.tenant_id, [response.id])
+    contacts = await contact_ids_for_responses(session, response.tenant_id, [response.id])
     contact_id = contacts.get(response.id)
     if contact_id is None:
         return None
