@@ -117,7 +117,7 @@ def test_a_detractor_fires_once_and_the_store_manager_gets_an_escaped_email(
     parts = _parts(mail)
     assert "&lt;script&gt;alert(1)&lt;/script&gt; 太差了" in parts["html"]
     assert "<script>" not in parts["html"]
-    assert f"http://127.0.0.1:8000/alerts?response={rid}" in parts["plain"]
+    assert f"http://localhost:8000/alerts?response={rid}" in parts["plain"]
     sent = rows(database_url, "SELECT status, attempts, medium FROM alert_notifications ORDER BY recipient")
     assert sent == [("sent", 1, "email"), ("sent", 1, "email")]
 

@@ -26,20 +26,22 @@ class SendFailed(Exception):
 
 
 def smtp_config(config: dict[str, Any] | None) -> dict[str, Any]:
-    """A channel's own SMTP server, or the installation's (CXLOOP_ALERTS_SMTP_*)."""
+    """A channel's own SMTP server, or the installation's (CXLOOP_SMTP_*)."""
     if config and config.get("host"):
         return config
     settings = get_settings()
-    host = getattr(settings, "alerts_smtp_host", None)
+    host = getattr(settings, "smtp_host", None)
     if not host:
-        raise SendFailed("no SMTP server is configured (CXLOOP_ALERTS_SMTP_HOST or an email channel)")
+        raise SendFailed("no SMTP server is configured (CXLOOP_SMTP_HOST or an email channel with a host)")
+    security = getattr(settings, "smtp_security", "none")
     return {
         "host": host,
-        "port": getattr(settings, "alerts_smtp_port", 25),
-        "from": getattr(settings, "alerts_smtp_from", "cxloop@localhost"),
-        "username": getattr(settings, "alerts_smtp_username", None),
-        "password": getattr(settings, "alerts_smtp_password", None),
-        "starttls": getattr(settings, "alerts_smtp_starttls", False),
+        "port": getattr(settings, "smtp_port", 25),
+        "from": getattr(settings, "smtp_from", "cxloop@localhost"),
+        "username": getattr(settings, "smtp_username", None),
+        "password": getattr(settings, "smtp_password", None),
+        "starttls": security == "starttls",
+        "tls": security == "tls",
     }
 
 
@@ -59,6 +61,7 @@ async def send_email(config: dict[str, Any] | None, to: list[str], message: Mess
             username=smtp.get("username") or None,
             password=smtp.get("password") or None,
             start_tls=bool(smtp.get("starttls")),
+            use_tls=bool(smtp.get("tls")),
             timeout=TIMEOUT_SECONDS,
         )
     except (aiosmtplib.SMTPException, OSError) as exc:

@@ -26,7 +26,7 @@ MAX_ATTEMPTS = 8
 
 
 def base_url() -> str:
-    return str(getattr(get_settings(), "alerts_base_url", None) or "http://127.0.0.1:8000")
+    return str(getattr(get_settings(), "public_url", None) or "http://localhost:8000")
 
 
 async def _tenant_smtp(session: AsyncSession, tenant_id: str) -> dict[str, object] | None:
