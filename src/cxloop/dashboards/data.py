@@ -192,19 +192,31 @@ def _problem(error: AppError) -> dict[str, Any]:
 async def _unit_names(
     session: AsyncSession, principal: Principal, rows: list[dict[str, Any]], locale: str
 ) -> None:
+    """Unit names in the viewer's language, and whether a unit is a leaf (a click
+    on it drills to its responses rather than to a level below)."""
     codes = {r["unit_code"] for r in rows if isinstance(r.get("unit_code"), str)}
     if not codes:
         return
     found = await session.execute(
-        select(Unit.code, Unit.names, Unit.depth).where(
+        select(Unit.id, Unit.code, Unit.names, Unit.depth).where(
             Unit.tenant_id == principal.tenant_id, Unit.code.in_(codes)
         )
     )
-    names = {code: (display_name(n, locale), depth) for code, n, depth in found}
+    units = {code: (uid, names, depth) for uid, code, names, depth in found}
+    parents = set(
+        (
+            await session.execute(
+                select(Unit.parent_id).where(Unit.parent_id.in_([u[0] for u in units.values()])).distinct()
+            )
+        ).scalars()
+    )
     for row in rows:
-        known = names.get(row.get("unit_code"))  # type: ignore[arg-type]
+        known = units.get(row.get("unit_code"))  # type: ignore[arg-type]
         if known:
-            row["unit_name"], row["unit_depth"] = known
+            uid, names, depth = known
+            row["unit_name"] = display_name(names, locale)
+            row["unit_depth"] = depth
+            row["unit_leaf"] = uid not in parents
 
 
 async def _open_cases(

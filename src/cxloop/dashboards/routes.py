@@ -130,12 +130,13 @@ async def post_dashboard(
     summary="One dashboard; `default` is the caller's role default",
 )
 async def get_one(
+    request: Request,
     dashboard_id: str,
     session: DbSession,
     principal: CurrentPrincipal,
     role: Annotated[Literal["executive", "regional", "store", "analyst"] | None, Query()] = None,
 ) -> DashboardOut:
-    return (await resolve(session, principal, dashboard_id, role)).out()
+    return (await resolve(session, principal, dashboard_id, role, locale_of(request, principal))).out()
 
 
 @router.patch("/dashboards/{dashboard_id}", response_model=DashboardOut, summary="Change my dashboard")
@@ -167,7 +168,7 @@ async def get_data(
     q: Annotated[str | None, Query(max_length=200, description="Comment lists: text to find")] = None,
     score: Annotated[Literal["detractor", "passive", "promoter"] | None, Query()] = None,
 ) -> DashboardData:
-    view = await resolve(session, principal, dashboard_id, role)
+    view = await resolve(session, principal, dashboard_id, role, locale_of(request, principal))
     if widget is not None and all(w.id != widget for w in view.definition.widgets):
         raise not_found("widget")
     resolved, results = await dashboard_data(
@@ -211,7 +212,7 @@ async def export_widget(
     format: Annotated[Literal["csv", "xlsx"], Query()] = "csv",
     role: Annotated[Literal["executive", "regional", "store", "analyst"] | None, Query()] = None,
 ) -> Response:
-    view = await resolve(session, principal, dashboard_id, role)
+    view = await resolve(session, principal, dashboard_id, role, locale_of(request, principal))
     widget = next((w for w in view.definition.widgets if w.id == widget_id), None)
     if widget is None:
         raise not_found("widget")
@@ -246,7 +247,7 @@ async def export_report(
     format: Annotated[Literal["pdf", "xlsx"], Query()] = "pdf",
     role: Annotated[Literal["executive", "regional", "store", "analyst"] | None, Query()] = None,
 ) -> Response:
-    view = await resolve(session, principal, dashboard_id, role)
+    view = await resolve(session, principal, dashboard_id, role, locale_of(request, principal))
     rendered = await render_report(
         session, principal, view, filters_for(view, filters.values), locale_of(request, principal), format
     )

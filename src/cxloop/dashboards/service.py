@@ -238,13 +238,17 @@ async def delete_dashboard(session: AsyncSession, principal: Principal, dashboar
 
 
 async def resolve(
-    session: AsyncSession, principal: Principal, dashboard_id: str, role: str | None = None
+    session: AsyncSession,
+    principal: Principal,
+    dashboard_id: str,
+    role: str | None = None,
+    locale: str | None = None,
 ) -> DashboardView:
     """A saved dashboard by id, or the role default for ``default``."""
     if dashboard_id == DEFAULT_ID:
         if role is not None and role not in ROLE_NAMES:
             raise invalid("role", f"Unknown role default; use one of {', '.join(ROLE_NAMES)}.")
-        return await role_default(session, principal, role)  # type: ignore[arg-type]
+        return await role_default(session, principal, role, locale)  # type: ignore[arg-type]
     return await get_dashboard(session, principal, dashboard_id)
 
 

@@ -1,0 +1,142 @@
+"""Dashboards in a real browser (Debian chromium): the charts render (checked
+on screenshots: several colours, not a blank canvas), a click drills down
+region -> city -> store -> the responses, and a customised layout is saved."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from PIL import Image
+from playwright.sync_api import Browser, Page
+
+from tests.dashboards.conftest import FakeMetrics
+from tests.factories import Org
+from tests.web.conftest import PASSWORD, in_thread, org, set_password  # noqa: F401 - fixtures
+from tests.web.test_browser import chromium, live_server  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def desk(chromium: Browser, live_server: str) -> Iterator[Page]:  # noqa: F811
+    context = chromium.new_context(locale="zh-CN", viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def sign_in(page: Page, live_server: str, database_url: str, who: str) -> None:  # noqa: F811
+    in_thread(set_password, database_url, f"{who}@acme.test")
+    page.goto(live_server + "/login?next=/dashboards")
+    page.get_by_label("邮箱").fill(f"{who}@acme.test")
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(lambda url: urlsplit(url).path == "/dashboards")
+
+
+# Where the first bar of "Regions compared" is, in the chart's pixels.
+FIRST_BAR = """() => {
+  const node = document.querySelector('[data-testid="widget-regions"] .chart');
+  const chart = echarts.getInstanceByDom(node);
+  return chart.convertToPixel({seriesIndex: 0}, [0, chart.getOption().series[0].data[0]]);
+}"""
+
+
+def colours(png: bytes) -> int:
+    """Distinct colours in a screenshot, ignoring rare anti-aliasing shades."""
+    image = Image.open(io.BytesIO(png)).convert("RGB").quantize(colors=64)
+    counts = image.getcolors(64) or []
+    total = sum(c for c, _ in counts)
+    return sum(1 for c, _ in counts if c > total * 0.002)
+
+
+def test_charts_render_and_drill_down_to_the_responses(
+    desk: Page,
+    live_server: str,  # noqa: F811
+    database_url: str,
+    org: Org,  # noqa: F811
+    metrics: FakeMetrics,
+    tmp_path: Path,
+) -> None:
+    page = desk
+    outbound: list[str] = []
+    errors: list[str] = []
+    page.on("request", lambda r: None if r.url.startswith(live_server) else outbound.append(r.url))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    sign_in(page, live_server, database_url, "cx")
+    page.goto(live_server + "/dashboards?period=all")
+    assert page.locator("h1").inner_text() == "公司总览"
+    assert page.evaluate("typeof window.echarts") == "object"
+    for widget in ("trend", "regions", "heatmap"):
+        section = page.locator(f'[data-testid="widget-{widget}"]')
+        assert "charted" in (section.get_attribute("class") or "")
+        canvas = section.locator("canvas")
+        assert canvas.count() >= 1
+        shot = section.screenshot(path=str(tmp_path / f"{widget}.png"))
+        assert colours(shot) >= 4, widget
+    # The sparkline under a KPI tile is drawn too.
+    assert page.locator('[data-testid="widget-nps"] canvas').count() == 1
+    page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+
+    # Click the first bar (East) of "Regions compared": one level down, the cities.
+    regions = page.locator('[data-testid="widget-regions"] .chart')
+    box = regions.bounding_box()
+    assert box is not None
+    clicked = page.evaluate(FIRST_BAR)
+    page.mouse.click(box["x"] + clicked[0], box["y"] + clicked[1] + 5)
+    page.wait_for_url(lambda url: parse_qs(urlsplit(url).query).get("unit_code") == ["EAST"])
+    assert metrics.calls[-1][1].get("filters", {}).get("unit_code") == "EAST"
+    assert any(b.get("group_by") == ["unit_level:2"] for _, b in metrics.calls)
+
+    # A store is a leaf: its link goes to the responses.
+    page.goto(live_server + "/dashboards?period=all&unit_code=SH")
+    regions = page.locator('[data-testid="widget-regions"] .chart')
+    box = regions.bounding_box()
+    assert box is not None
+    point = page.evaluate(FIRST_BAR)
+    page.mouse.click(box["x"] + point[0], box["y"] + point[1] + 5)
+    page.wait_for_url(lambda url: urlsplit(url).path == "/dashboards/responses")
+    assert parse_qs(urlsplit(page.url).query)["unit_code"] == ["SH001"]
+    assert page.locator("h1").inner_text().startswith("回复")
+    assert outbound == []
+    assert errors == [], errors[:3]
+
+
+def test_customise_move_resize_add_and_save(
+    desk: Page,
+    live_server: str,  # noqa: F811
+    database_url: str,
+    org: Org,  # noqa: F811
+    metrics: FakeMetrics,
+) -> None:
+    page = desk
+    sign_in(page, live_server, database_url, "east")
+    page.goto(live_server + "/dashboards?period=all")
+    assert page.locator("h1").inner_text() == "我的区域"
+    page.get_by_test_id("customise").click()
+    page.get_by_test_id("wider-trend").click()
+    page.get_by_test_id("down-nps").click()
+    page.get_by_test_id("remove-children").click()
+    page.get_by_test_id("add-type").select_option("funnel")
+    page.get_by_test_id("add-widget").click()
+    page.get_by_test_id("dashboard-name").fill("华东看板")
+    page.get_by_test_id("save-dashboard").click()
+    page.wait_for_url(
+        lambda url: urlsplit(url).path.startswith("/dashboards/") and len(urlsplit(url).path) > 20
+    )
+    assert page.locator("h1").inner_text() == "华东看板"
+    saved = page.evaluate("JSON.parse(document.getElementById('dash-state').textContent).definition.widgets")
+    by_id = {w["id"]: w for w in saved}
+    assert by_id["trend"]["position"]["w"] == 7
+    assert by_id["nps"]["position"]["y"] == 1
+    assert "children" not in by_id
+    assert by_id["funnel-1"]["type"] == "funnel"
+    assert by_id["funnel-1"]["query"]["metrics"] == ["response_rate"]
+    assert page.locator('[data-testid="widget-funnel-1"] canvas').count() == 1
+    # /dashboards now opens the saved one.
+    page.goto(live_server + "/dashboards")
+    assert page.locator("h1").inner_text() == "华东看板"
