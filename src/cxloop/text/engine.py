@@ -1,0 +1,185 @@
+"""``analyze_texts``: the whole per-comment analysis, pure (no database).
+
+Runs where the models live (see runner.py): the analysis process, a worker,
+a CLI command or a test. Each text is cleaned and capped first, so bad input
+(empty, 100 KB, HTML, emoji) costs no more than a normal comment.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cxloop.text import lexicon_zh, normalize, pii, segment, sentiment, urgency
+from cxloop.text.default_taxonomy import DEFAULT_TAXONOMY
+from cxloop.text.keywords import keywords, phrases
+from cxloop.text.topics import CompiledTaxonomy, TopicHit, TopicModel, TopicSpec, clause_around
+
+
+@dataclass
+class TextAnalysis:
+    language: str
+    sentiment: str
+    sentiment_score: float
+    topics: list[TopicHit] = field(default_factory=list)
+    keywords: list[str] = field(default_factory=list)
+    phrases: list[str] = field(default_factory=list)
+    urgency: list[str] = field(default_factory=list)
+    pii: list[str] = field(default_factory=list)
+    masked_text: str = ""
+    traditional: bool = False
+    truncated: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What varies per tenant: the taxonomy, its learned topic model, sentiment adapters."""
+
+    topics: tuple[TopicSpec, ...] = ()
+    topic_model: dict[str, Any] | None = None
+    adapters: dict[str, dict[str, float]] | None = None
+    mask_pii: bool = True
+
+
+_state_lock = threading.Lock()
+_model_dir: Path | None = None
+_compiled: dict[tuple[TopicSpec, ...], CompiledTaxonomy] = {}
+
+
+def configure(model_dir: Path) -> None:
+    """Where trained models and jieba's cache are kept (the data dir's text-models)."""
+    global _model_dir
+    _model_dir = model_dir
+    segment.configure(model_dir)
+
+
+def model_dir() -> Path:
+    if _model_dir is None:
+        from cxloop.kit.settings import get_settings
+
+        configure(text_model_dir(get_settings()))
+    assert _model_dir is not None
+    return _model_dir
+
+
+def text_model_dir(settings: Any) -> Path:
+    configured = getattr(settings, "text_model_dir", None)
+    return Path(configured) if configured else Path(settings.data_dir) / "text-models"
+
+
+def default_topics(locale: str = "en") -> tuple[TopicSpec, ...]:
+    out = []
+    for parent in DEFAULT_TAXONOMY:
+        for child in parent["children"]:
+            words = tuple(w for words in child["keywords"].values() for w in words)
+            path = f"{parent['name'][locale]} > {child['name'][locale]}"
+            out.append(TopicSpec(child["key"], path, words))
+    return tuple(out)
+
+
+def _compiled_for(topics: tuple[TopicSpec, ...]) -> CompiledTaxonomy:
+    compiled = _compiled.get(topics)
+    if compiled is None:
+        with _state_lock:
+            compiled = CompiledTaxonomy(topics)
+            if len(_compiled) > 64:
+                _compiled.clear()
+            _compiled[topics] = compiled
+    return compiled
+
+
+def warm_up() -> None:
+    """Load every model now (the analysis process does this at start)."""
+    analyze_texts(["送餐很快，味道不错", "Great service, thanks"])
+
+
+def _clause_sentiment(clause: str, language: str) -> float:
+    if language == "en":
+        return sentiment.en_score(clause)
+    return math.tanh(sentiment.lexicon_score_zh(clause) / 2.5)
+
+
+def analyze_texts(
+    texts: Sequence[str], language: str | None = None, context: Context | None = None
+) -> list[TextAnalysis]:
+    """One ``TextAnalysis`` per text, in order; ``language`` ("zh"/"en") skips detection."""
+    context = context or Context(topics=default_topics())
+    compiled = _compiled_for(context.topics)
+    topic_model = TopicModel(context.topic_model) if context.topic_model else None
+    by_id = {t.id: t for t in context.topics}
+    adapters = {
+        lang: sentiment.Adapter(weights, lang)
+        for lang, weights in (context.adapters or {}).items()
+        if weights
+    }
+    prepared: list[tuple[str, str, bool, bool]] = []
+    for given in texts:
+        raw = given if isinstance(given, str) else ""
+        truncated = len(raw) > normalize.MAX_ANALYZED_CHARS
+        cleaned = normalize.clean(raw)
+        lang = language if language in ("zh", "en") else normalize.detect_language(cleaned)
+        traditional = lang in ("zh", "mixed") and normalize.is_traditional(cleaned)
+        if traditional:
+            cleaned = normalize.to_simplified(cleaned)
+        prepared.append((cleaned, lang, traditional, truncated))
+
+    zh_indexes = [i for i, (text, lang, _, _) in enumerate(prepared) if lang in ("zh", "mixed") and text]
+    zh_scores = sentiment.zh_scores([prepared[i][0] for i in zh_indexes], model_dir(), adapters.get("zh"))
+    scores: dict[int, float] = dict(zip(zh_indexes, zh_scores, strict=True))
+
+    out = []
+    for index, (text, lang, traditional, truncated) in enumerate(prepared):
+        if not text:
+            out.append(TextAnalysis(lang, "neutral", 0.0, masked_text="", truncated=truncated))
+            continue
+        if lang in ("zh", "mixed"):
+            score = scores[index]
+            label = sentiment.label_of(score)
+        elif lang == "en":
+            score = sentiment.en_score(text, adapters.get("en"))
+            label = sentiment.en_label(score)
+        else:
+            score, label = 0.0, "neutral"
+        words = segment.words(text, lang) if lang != "und" else []
+        hits = compiled.match(text)
+        if topic_model is not None:
+            ruled = {h.topic_id for h in hits}
+            hits.extend(h for h in topic_model.predict(words, by_id) if h.topic_id not in ruled)
+        for hit in hits:
+            if hit.spans:
+                start, end = hit.spans[0]
+                clause_score = _clause_sentiment(clause_around(text, start, end), lang)
+            else:
+                clause_score = score
+            hit.score = round(clause_score, 3)
+            hit.sentiment = (
+                sentiment.label_of(clause_score) if lang != "en" else sentiment.en_label(clause_score)
+            )
+        finds = pii.find(text)
+        masked = pii.mask(text, finds)[0] if context.mask_pii else text
+        out.append(
+            TextAnalysis(
+                language=lang,
+                sentiment=label,
+                sentiment_score=round(max(-1.0, min(1.0, score)), 4),
+                topics=hits,
+                keywords=keywords(text, words, lang),
+                phrases=phrases(words, lang),
+                urgency=urgency.flags(text),
+                pii=sorted({f.kind for f in finds}),
+                masked_text=masked,
+                traditional=traditional,
+                truncated=truncated,
+            )
+        )
+    return out
+
+
+__all__ = ["Context", "TextAnalysis", "analyze_texts", "configure", "default_topics", "lexicon_zh"]

@@ -1,0 +1,82 @@
+"""Cleaning before analysis: markup out, length capped, Traditional Chinese
+folded to Simplified, and the language told from the script.
+
+Every later step sees at most ``MAX_ANALYZED_CHARS`` characters, so a 100 KB
+comment costs the same as a long normal one.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import re
+import unicodedata
+
+from cxloop.text.resources import traditional_to_simplified
+
+MAX_ANALYZED_CHARS = 3000
+# What a comment may be before cleaning; beyond that we cut first, so the
+# regular expressions below never see megabytes.
+MAX_INPUT_CHARS = 4 * MAX_ANALYZED_CHARS
+
+_TAG = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>|<[^>]{0,500}>", re.IGNORECASE | re.DOTALL)
+_SPACE = re.compile(r"\s+")
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_HAN_GAP = re.compile(r"(?<=[\u4e00-\u9fff]) (?=[\u4e00-\u9fff])")
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+
+
+def clean(text: str) -> str:
+    """Plain text: tags removed, entities decoded, controls dropped, spaces collapsed, length capped."""
+    if not text:
+        return ""
+    text = text[:MAX_INPUT_CHARS]
+    if "<" in text:
+        text = _TAG.sub(" ", text)
+    if "&" in text:
+        text = html.unescape(text)
+    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+    text = unicodedata.normalize("NFKC", text)
+    text = _SPACE.sub(" ", text).strip()
+    # A tag between two Chinese characters left a space no writer put there.
+    text = _HAN_GAP.sub("", text)
+    return text[:MAX_ANALYZED_CHARS]
+
+
+@functools.cache
+def _t2s_chars() -> dict[int, str]:
+    return {ord(k): v for k, v in traditional_to_simplified().items() if len(k) == 1}
+
+
+def to_simplified(text: str) -> str:
+    """Fold Traditional characters to Simplified, character by character (phrase-level
+    differences such as 印表機 -> 打印机 are left: the models see characters)."""
+    return text.translate(_t2s_chars())
+
+
+def is_traditional(text: str) -> bool:
+    table = _t2s_chars()
+    return any(ord(ch) in table for ch in text)
+
+
+def detect_language(text: str) -> str:
+    """``zh``, ``en``, ``mixed`` or ``und`` (nothing to tell from), by script.
+
+    Short comments defeat statistical detectors; the script is what decides
+    which models apply, so counting Han characters against Latin words is
+    both faster and more reliable here.
+    """
+    han = len(_HAN.findall(text))
+    latin = len(_LATIN_WORD.findall(text))
+    if han == 0 and latin == 0:
+        return "und"
+    if han == 0:
+        return "en"
+    if latin == 0:
+        return "zh"
+    # A brand name or "App" inside Chinese is still Chinese.
+    if han >= 2 * latin:
+        return "zh"
+    if latin >= 3 * han:
+        return "en"
+    return "mixed"

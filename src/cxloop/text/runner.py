@@ -1,0 +1,118 @@
+"""Where ``analyze_texts`` runs: in one child process, or inline.
+
+The models (a 1M-weight logistic regression, jieba's dictionary, VADER) take
+about 150 MB. With ``text_engine = "process"`` (the default) every process
+that needs an analysis (the web process for ``POST /text/analyze`` and its
+embedded worker, or ``cxloop worker``) sends the texts to a single child
+process started on first use, which loads the models once; the parent's
+memory does not grow. ``"inline"`` loads them in the caller, for one-shot
+commands and tests. See docs/adr/0019-text-analysis-runs-outside-the-web-process.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Any
+
+_lock = threading.Lock()
+_pool: ProcessPoolExecutor | None = None
+_pool_dir: Path | None = None
+
+
+def _child_init(model_dir: str) -> None:
+    from cxloop.text import engine
+
+    engine.configure(Path(model_dir))
+    engine.warm_up()
+
+
+def _child_analyze(texts: list[str], language: str | None, context: Any) -> list[Any]:
+    from cxloop.text import engine
+
+    return engine.analyze_texts(texts, language, context)
+
+
+def _executor(model_dir: Path) -> ProcessPoolExecutor:
+    global _pool, _pool_dir
+    with _lock:
+        if _pool is None or _pool_dir != model_dir:
+            if _pool is not None:
+                _pool.shutdown(wait=False)
+            # spawn: a clean interpreter, not a fork of a web process with its threads and sockets.
+            _pool = ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_child_init,
+                initargs=(str(model_dir),),
+            )
+            _pool_dir = model_dir
+        return _pool
+
+
+def shutdown() -> None:
+    global _pool
+    with _lock:
+        if _pool is not None:
+            _pool.shutdown(wait=True, cancel_futures=True)
+            _pool = None
+
+
+def _settings() -> Any:
+    from cxloop.kit.settings import get_settings
+
+    return get_settings()
+
+
+def analyze_sync(
+    texts: Sequence[str], language: str | None = None, context: Any = None, *, settings: Any = None
+) -> list[Any]:
+    from cxloop.text import engine
+
+    settings = settings or _settings()
+    model_dir = engine.text_model_dir(settings)
+    if settings.text_engine == "inline":
+        engine.configure(model_dir)
+        return engine.analyze_texts(list(texts), language, context)
+    try:
+        return _executor(model_dir).submit(_child_analyze, list(texts), language, context).result()
+    except BrokenProcessPool:
+        # The child died (killed, out of memory): start a new one once.
+        shutdown()
+        return _executor(model_dir).submit(_child_analyze, list(texts), language, context).result()
+
+
+async def analyze(
+    texts: Sequence[str], language: str | None = None, context: Any = None, *, settings: Any = None
+) -> list[Any]:
+    """``analyze_texts`` off the event loop, where the settings say."""
+    return await asyncio.to_thread(analyze_sync, texts, language, context, settings=settings)
+
+
+def _child_train_topics(examples: list[Any], topic_ids: list[str]) -> dict[str, Any]:
+    from cxloop.text.topics import train_topic_model
+
+    return train_topic_model(examples, topic_ids)
+
+
+def train_topics_sync(examples: list[Any], topic_ids: list[str], *, settings: Any = None) -> dict[str, Any]:
+    settings = settings or _settings()
+    if settings.text_engine == "inline":
+        from cxloop.text import engine
+
+        engine.configure(engine.text_model_dir(settings))
+        return _child_train_topics(examples, topic_ids)
+    from cxloop.text import engine
+
+    future = _executor(engine.text_model_dir(settings)).submit(_child_train_topics, examples, topic_ids)
+    result: dict[str, Any] = future.result()
+    return result
+
+
+async def train_topics(examples: list[Any], topic_ids: list[str], *, settings: Any = None) -> dict[str, Any]:
+    return await asyncio.to_thread(train_topics_sync, examples, topic_ids, settings=settings)

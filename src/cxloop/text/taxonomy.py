@@ -1,0 +1,210 @@
+"""The tenant's taxonomy: seeded from the default on first use, edited through the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cxloop.identity import Actor, Perm, Principal, Tenant, record
+from cxloop.kit.clock import utc_now
+from cxloop.kit.errors import FieldError, NotFound, ValidationFailed
+from cxloop.kit.ids import new_id
+from cxloop.text.default_taxonomy import DEFAULT_TAXONOMY
+from cxloop.text.models import TextTopic
+from cxloop.text.topics import TopicSpec
+
+MAX_TOPICS = 500
+MAX_DEPTH = 4
+
+
+async def ensure_taxonomy(session: AsyncSession, tenant_id: str) -> None:
+    """Give a tenant without topics the default taxonomy (idempotent)."""
+    count = await session.scalar(select(func.count()).where(TextTopic.tenant_id == tenant_id))
+    if count:
+        return
+    now = utc_now()
+
+    def add(node: dict[str, Any], parent_id: str | None, position: int) -> None:
+        topic = TextTopic(
+            id=new_id(),
+            tenant_id=tenant_id,
+            parent_id=parent_id,
+            key=node["key"],
+            name=dict(node["name"]),
+            keywords={k: list(v) for k, v in node.get("keywords", {}).items()},
+            exclude={k: list(v) for k, v in node.get("exclude", {}).items()},
+            position=position,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(topic)
+        for index, child in enumerate(node.get("children", [])):
+            add(child, topic.id, index)
+
+    for index, node in enumerate(DEFAULT_TAXONOMY):
+        add(node, None, index)
+    await session.flush()
+
+
+async def all_topics(session: AsyncSession, tenant_id: str) -> list[TextTopic]:
+    rows = await session.scalars(
+        select(TextTopic).where(TextTopic.tenant_id == tenant_id).order_by(TextTopic.position, TextTopic.id)
+    )
+    return list(rows)
+
+
+def topic_name(topic: TextTopic, locale: str) -> str:
+    names: dict[str, str] = topic.name or {}
+    return names.get(locale) or names.get("en") or next(iter(names.values()), topic.key or topic.id)
+
+
+def paths(topics: list[TextTopic], locale: str) -> dict[str, str]:
+    by_id = {t.id: t for t in topics}
+    out: dict[str, str] = {}
+    for topic in topics:
+        parts: list[str] = []
+        node: TextTopic | None = topic
+        seen: set[str] = set()
+        while node is not None and node.id not in seen:
+            seen.add(node.id)
+            parts.append(topic_name(node, locale))
+            node = by_id.get(node.parent_id) if node.parent_id else None
+        out[topic.id] = " > ".join(reversed(parts))
+    return out
+
+
+async def tenant_locale(session: AsyncSession, tenant_id: str) -> str:
+    locale = await session.scalar(select(Tenant.default_locale).where(Tenant.id == tenant_id))
+    return locale or "en"
+
+
+async def topic_specs(session: AsyncSession, tenant_id: str) -> tuple[TopicSpec, ...]:
+    """Every topic that can be assigned (one with words, or a leaf) as the engine wants it."""
+    await ensure_taxonomy(session, tenant_id)
+    topics = await all_topics(session, tenant_id)
+    named = paths(topics, await tenant_locale(session, tenant_id))
+    parents = {t.parent_id for t in topics if t.parent_id}
+    out = []
+    for topic in topics:
+        words = tuple(w for ws in (topic.keywords or {}).values() for w in ws)
+        if words or topic.id not in parents:
+            exclude = tuple(w for ws in (topic.exclude or {}).values() for w in ws)
+            out.append(TopicSpec(topic.id, named[topic.id], words, exclude))
+    return tuple(out)
+
+
+def _words(value: Any, path: str) -> dict[str, list[str]]:
+    if value is None:
+        return {}
+    if isinstance(value, list):
+        value = {"any": value}
+    if not isinstance(value, dict):
+        raise ValidationFailed("Invalid keywords", errors=[FieldError(path, "must be {language: [words]}")])
+    out: dict[str, list[str]] = {}
+    for lang, words in value.items():
+        if not isinstance(words, list) or not all(
+            isinstance(w, str) and 0 < len(w.strip()) <= 100 for w in words
+        ):
+            raise ValidationFailed("Invalid keywords", errors=[FieldError(f"{path}.{lang}", "must be words")])
+        if len(words) > 200:
+            raise ValidationFailed("Invalid keywords", errors=[FieldError(f"{path}.{lang}", "at most 200")])
+        out[str(lang)[:8]] = [w.strip() for w in words]
+    return out
+
+
+async def get_topic(session: AsyncSession, tenant_id: str, topic_id: str) -> TextTopic:
+    topic = await session.get(TextTopic, topic_id)
+    if topic is None or topic.tenant_id != tenant_id:
+        raise NotFound("No such topic", code="topic_not_found")
+    return topic
+
+
+async def _depth(session: AsyncSession, tenant_id: str, parent_id: str | None) -> int:
+    depth = 0
+    while parent_id is not None and depth <= MAX_DEPTH:
+        parent = await get_topic(session, tenant_id, parent_id)
+        parent_id = parent.parent_id
+        depth += 1
+    return depth
+
+
+async def create_topic(session: AsyncSession, principal: Principal, data: dict[str, Any]) -> TextTopic:
+    principal.require(Perm.CONFIG_WRITE)
+    tenant_id = principal.tenant_id
+    await ensure_taxonomy(session, tenant_id)
+    count = await session.scalar(select(func.count()).where(TextTopic.tenant_id == tenant_id)) or 0
+    if count >= MAX_TOPICS:
+        raise ValidationFailed("Too many topics", errors=[FieldError("", f"at most {MAX_TOPICS} topics")])
+    parent_id = data.get("parent_id")
+    if parent_id is not None:
+        try:
+            depth = await _depth(session, tenant_id, parent_id)
+        except NotFound as exc:
+            raise ValidationFailed(
+                "Unknown parent", errors=[FieldError("parent_id", "no such topic")]
+            ) from exc
+        if depth >= MAX_DEPTH:
+            raise ValidationFailed(
+                "Too deep", errors=[FieldError("parent_id", f"at most {MAX_DEPTH} levels")]
+            )
+    now = utc_now()
+    topic = TextTopic(
+        id=new_id(),
+        tenant_id=tenant_id,
+        parent_id=parent_id,
+        key=None,
+        name=data["name"],
+        keywords=_words(data.get("keywords"), "keywords"),
+        exclude=_words(data.get("exclude"), "exclude"),
+        position=int(data.get("position") or 0),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(topic)
+    await session.flush()
+    record(session, Actor.of(principal), "text.topic_created", target_type="text_topic", target_id=topic.id)
+    return topic
+
+
+async def update_topic(
+    session: AsyncSession, principal: Principal, topic_id: str, data: dict[str, Any]
+) -> TextTopic:
+    principal.require(Perm.CONFIG_WRITE)
+    topic = await get_topic(session, principal.tenant_id, topic_id)
+    if "name" in data and data["name"] is not None:
+        topic.name = data["name"]
+    if "keywords" in data:
+        topic.keywords = _words(data["keywords"], "keywords")
+    if "exclude" in data:
+        topic.exclude = _words(data["exclude"], "exclude")
+    if "position" in data and data["position"] is not None:
+        topic.position = int(data["position"])
+    if "parent_id" in data:
+        parent_id = data["parent_id"]
+        node = parent_id
+        while node is not None:
+            if node == topic.id:
+                raise ValidationFailed(
+                    "A topic cannot move under itself", errors=[FieldError("parent_id", "cycle")]
+                )
+            try:
+                node = (await get_topic(session, principal.tenant_id, node)).parent_id
+            except NotFound as exc:
+                raise ValidationFailed(
+                    "Unknown parent", errors=[FieldError("parent_id", "no such topic")]
+                ) from exc
+        topic.parent_id = parent_id
+    topic.updated_at = utc_now()
+    await session.flush()
+    record(session, Actor.of(principal), "text.topic_updated", target_type="text_topic", target_id=topic.id)
+    return topic
+
+
+async def delete_topic(session: AsyncSession, principal: Principal, topic_id: str) -> None:
+    principal.require(Perm.CONFIG_WRITE)
+    topic = await get_topic(session, principal.tenant_id, topic_id)
+    await session.delete(topic)
+    await session.flush()
+    record(session, Actor.of(principal), "text.topic_deleted", target_type="text_topic", target_id=topic_id)

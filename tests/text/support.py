@@ -1,0 +1,59 @@
+"""A published survey with open-text questions, and helpers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from tests.collection.support import choices, t
+from tests.factories import Org
+
+DEFINITION: dict[str, Any] = {
+    "title": t("外卖回访", "Delivery follow-up"),
+    "languages": ["zh-CN", "en"],
+    "default_language": "zh-CN",
+    "pages": [
+        {
+            "id": "p1",
+            "questions": [
+                {"id": "nps", "type": "nps", "text": t("推荐")},
+                {"id": "why", "type": "text", "text": t("原因"), "max_length": 20000},
+                {
+                    "id": "via",
+                    "type": "single_choice",
+                    "text": t("渠道"),
+                    "choices": choices("app", other="other"),
+                },
+                {
+                    "id": "liked",
+                    "type": "multiple_choice",
+                    "text": t("喜欢"),
+                    "choices": choices("a", other="more"),
+                },
+                {"id": "mail", "type": "email", "text": t("邮箱")},
+            ],
+        }
+    ],
+}
+
+
+def publish(client: TestClient, org: Org) -> str:
+    created = client.post("/api/v1/surveys", json={"definition": DEFINITION}, headers=org.auth("cx"))
+    assert created.status_code == 201, created.text
+    survey_id: str = created.json()["id"]
+    assert client.post(f"/api/v1/surveys/{survey_id}/publish", headers=org.auth("cx")).status_code == 200
+    return survey_id
+
+
+def respond(
+    client: TestClient, org: Org, survey_id: str, answers: dict[str, Any], unit: str = "SH001"
+) -> str:
+    stored = client.post(
+        f"/api/v1/surveys/{survey_id}/responses",
+        json={"answers": answers, "unit_code": unit},
+        headers=org.auth("cx"),
+    )
+    assert stored.status_code == 201, stored.text
+    response_id: str = stored.json()["id"]
+    return response_id

@@ -1,0 +1,122 @@
+"""The pure analysis: language, sentiment, topics with their reasons, keywords, urgency, bad input."""
+
+from __future__ import annotations
+
+import time
+
+from cxloop.text import analyze_texts
+from cxloop.text.engine import Context, default_topics
+from cxloop.text.normalize import MAX_ANALYZED_CHARS, clean, detect_language, to_simplified
+
+
+def test_language_is_told_by_script() -> None:
+    assert detect_language("送餐很快") == "zh"
+    assert detect_language("Great service") == "en"
+    assert detect_language("这个 app login 总是 fail again and again") == "mixed"
+    assert detect_language("App很好用") == "zh"
+    assert detect_language("😀 123 !!!") == "und"
+
+
+def test_traditional_is_folded_to_simplified() -> None:
+    assert to_simplified("服務態度很好，東西好吃") == "服务态度很好，东西好吃"
+    [result] = analyze_texts(["服務態度很差，東西難吃"])
+    assert result.traditional is True
+    assert result.sentiment == "negative"
+    assert [h.path for h in result.topics] == ["Service > Staff attitude", "Product > Taste"]
+
+
+def test_sentiment_in_both_languages_with_negation_and_contrast() -> None:
+    results = analyze_texts(
+        [
+            "客服态度很好，非常满意！",
+            "送了两个小时，饭都凉了",
+            "味道不错，但是送餐太慢了",
+            "不好吃",
+            "The staff were friendly and the food was delicious",
+            "Flight delayed 3 hours, still on hold with customer service",
+            "What time does the store open?",
+        ]
+    )
+    assert [r.sentiment for r in results] == [
+        "positive",
+        "negative",
+        "negative",
+        "negative",
+        "positive",
+        "negative",
+        "neutral",
+    ]
+    assert all(-1.0 <= r.sentiment_score <= 1.0 for r in results)
+
+
+def test_every_topic_says_why_and_carries_its_own_sentiment() -> None:
+    [result] = analyze_texts(["味道很好吃，就是配送太慢了"])
+    hits = {h.path: h for h in result.topics}
+    assert set(hits) == {"Product > Taste", "Delivery > Speed"}
+    assert hits["Product > Taste"].matched == ["味道", "好吃"]
+    assert hits["Product > Taste"].sentiment == "positive"
+    assert hits["Delivery > Speed"].matched == ["太慢", "配送"]
+    assert hits["Delivery > Speed"].sentiment == "negative"
+    assert {h.source for h in result.topics} == {"rule"}
+
+
+def test_rules_skip_a_mention_that_says_the_topic_is_not_the_issue() -> None:
+    [result] = analyze_texts(["价格不是问题，就是太慢"])
+    assert [h.path for h in result.topics] == ["Delivery > Speed"]
+    [english] = analyze_texts(["No problem with the price, but delivery was late"])
+    assert [h.path for h in english.topics] == ["Delivery > Speed"]
+
+
+def test_a_learned_model_assigns_with_its_confidence_and_words() -> None:
+    from cxloop.text.topics import train_topic_model
+
+    topics = (*default_topics(), *())
+    examples = [(f"the seat {i} was cramped and tight", "en", {"product.quality"}) for i in range(5)]
+    examples += [(f"lovely crew number {i}", "en", set()) for i in range(5)]
+    params = train_topic_model(examples, ["product.quality"])
+    [result] = analyze_texts(["my seat was so cramped"], context=Context(topics=topics, topic_model=params))
+    [hit] = [h for h in result.topics if h.source == "model"]
+    assert hit.topic_id == "product.quality"
+    assert 0.5 <= hit.confidence <= 1.0
+    assert "cramped" in hit.matched
+
+
+def test_keywords_phrases_and_urgency() -> None:
+    [zh, en] = analyze_texts(
+        [
+            "菜里有异物，吃完拉肚子，我要打12315投诉并找媒体曝光",
+            "Food poisoning again. I will sue and cancel my account.",
+        ]
+    )
+    assert zh.urgency == ["regulator", "media", "safety"]
+    assert en.urgency == ["legal", "churn", "safety"]
+    assert "异物" in zh.keywords
+    assert "food poisoning" in en.phrases
+
+
+def test_bad_input_costs_nothing_and_breaks_nothing() -> None:
+    huge = "很好" * 50_000
+    started = time.perf_counter()
+    results = analyze_texts(
+        [
+            "",
+            "   \n\t",
+            huge,
+            "😀😀😀🔥",
+            "<p>服务<b>很好</b></p><script>alert(1)</script>",
+            "a\x00b",
+            "中文English混合mixed文本",
+        ]
+    )
+    assert time.perf_counter() - started < 2.0
+    assert [r.sentiment for r in results[:2]] == ["neutral", "neutral"]
+    assert results[0].language == "und" and results[0].topics == [] and results[0].masked_text == ""
+    assert results[2].truncated is True and len(results[2].masked_text) == MAX_ANALYZED_CHARS
+    assert results[4].masked_text == "服务很好"
+    assert results[4].sentiment == "positive"
+    assert clean("a\x00b") == "ab"
+
+
+def test_the_language_can_be_given() -> None:
+    [result] = analyze_texts(["ok"], language="en")
+    assert result.language == "en"
