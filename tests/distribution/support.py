@@ -204,3 +204,22 @@ async def _pending_jobs(url: str, name: str) -> list[str]:
 
 def pending_jobs(url: str, name: str = "distribution.deliver") -> list[str]:
     return asyncio.run(_pending_jobs(url, name))
+
+
+async def _complete(url: str, invitation_id: str) -> None:
+    """What a response through the invitation's link does (the pipeline subscriber)."""
+    from cxloop.distribution.models import COMPLETED, Invitation
+
+    db = Database(url)
+    try:
+        async with db.session(write=True) as session:
+            invitation = await session.get(Invitation, invitation_id)
+            assert invitation is not None
+            invitation.status, invitation.responded_at = COMPLETED, invitation.created_at
+            await session.commit()
+    finally:
+        await db.dispose()
+
+
+def complete(url: str, invitation_id: str) -> None:
+    asyncio.run(_complete(url, invitation_id))

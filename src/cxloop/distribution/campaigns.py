@@ -106,10 +106,11 @@ async def _enrol(session: AsyncSession, campaign: Campaign, now: datetime) -> in
     return len(contacts)
 
 
-async def due_campaigns(session: AsyncSession, now: datetime) -> int:
-    found = await session.execute(
-        select(Campaign).where(Campaign.status == SCHEDULED_C, Campaign.starts_at <= now).limit(20)
-    )
+async def due_campaigns(session: AsyncSession, now: datetime, *, only: str | None = None) -> int:
+    query = select(Campaign).where(Campaign.status == SCHEDULED_C, Campaign.starts_at <= now)
+    if only is not None:
+        query = query.where(Campaign.id == only)
+    found = await session.execute(query.order_by(Campaign.starts_at).limit(20))
     count = 0
     for campaign in found.scalars():
         campaign.launched_at = campaign.launched_at or now

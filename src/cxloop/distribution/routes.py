@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cxloop.collection import personal_token
 from cxloop.distribution.callback_routes import router as callback_router
+from cxloop.distribution.campaign_routes import router as campaign_router
 from cxloop.distribution.directory import directory
 from cxloop.distribution.models import (
     DELIVERED,
@@ -46,6 +47,7 @@ from cxloop.distribution.schemas import (
     RuleOut,
 )
 from cxloop.distribution.service import invite, now_utc
+from cxloop.distribution.trigger_routes import router as trigger_router
 from cxloop.identity import CurrentPrincipal, Perm, Principal, Unit
 from cxloop.kit.db import Database
 from cxloop.kit.errors import FieldError, ValidationFailed, invalid, not_found
@@ -396,3 +398,5 @@ async def withdraw(session: AsyncSession, invitation: Invitation, channel: str, 
 
 
 router.include_router(callback_router)
+router.include_router(campaign_router)
+router.include_router(trigger_router)
