@@ -41,3 +41,24 @@ def register_types(client: TestClient, org: Org, *names: str) -> None:
     for name in names:
         response = client.post("/api/v1/event-types", json={"name": name}, headers=org.auth("cx"))
         assert response.status_code == 201, response.text
+
+
+NPS_SURVEY: dict[str, Any] = {
+    "title": {"zh-CN": "推荐调研", "en": "NPS"},
+    "languages": ["zh-CN", "en"],
+    "default_language": "zh-CN",
+    "pages": [
+        {
+            "id": "p1",
+            "questions": [{"id": "nps", "type": "nps", "text": {"zh-CN": "推荐", "en": "Recommend"}}],
+        }
+    ],
+}
+
+
+def make_nps_survey(client: TestClient, org: Org) -> str:
+    created = client.post("/api/v1/surveys", json={"definition": NPS_SURVEY}, headers=org.auth("cx"))
+    assert created.status_code == 201, created.text
+    survey_id: str = created.json()["id"]
+    assert client.post(f"/api/v1/surveys/{survey_id}/publish", headers=org.auth("cx")).status_code == 200
+    return survey_id

@@ -19,6 +19,7 @@ from cxloop.customers.directory import ContactQuery, contact_out, search, upsert
 from cxloop.customers.merge import merge_into
 from cxloop.customers.models import ConsentPolicy
 from cxloop.customers.routes_events import router as events_router
+from cxloop.customers.routes_imports import router as imports_router
 from cxloop.customers.routes_segments import router as segments_router
 from cxloop.customers.schemas import (
     AttributeDefinitionIn,
@@ -46,6 +47,8 @@ async def _keys(app: FastAPI) -> AsyncIterator[None]:
 
 
 router = APIRouter(prefix="/api/v1", tags=["customers"], route_class=TransactionalRoute, lifespan=_keys)
+# First, so that /contacts/export and /contacts/import are not taken for contact ids.
+router.include_router(imports_router)
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 Cursor = Annotated[str | None, Query(max_length=500)]
