@@ -231,7 +231,13 @@ async def fire(
                 now=now,
             )
             alert.case_id = str(case_id)
-            alert.summary = {**summary, "link": f"/cases/{case_id}"}
+            case_model = getattr(cases_api, "Case", None)
+            case = await session.get(case_model, alert.case_id) if case_model is not None else None
+            alert.summary = {
+                **summary,
+                "link": f"/cases/{case_id}",
+                "case_number": getattr(case, "number", None),
+            }
         else:
             log.warning("alert %s wants a case but the cases domain offers no open_case yet", alert.id)
     if notify and actions.notify:
