@@ -28,6 +28,8 @@ PERIODIC_JOBS: tuple[tuple[str, float], ...] = (
     ("cases.escalate", 60.0),
     # Quiet-hour deferrals, retries, trigger delays, campaigns and reminders that came due.
     ("distribution.tick", 15.0),
+    # Metric alert rules: windows are whole days, so a run every 5 minutes fires each once.
+    ("alerts.metric_rules", 300.0),
 )
 
 
