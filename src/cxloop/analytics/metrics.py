@@ -440,7 +440,9 @@ def standard_error(metric: str, state: State) -> float:
     if not isinstance(state, Acc) or state.w <= 0 or state.n_eff <= 1:
         return math.nan
     if metric == "nps":
-        return math.sqrt(stats.nps_variance(state.h1, state.h2, state.w) / state.n_eff) * 100
+        return (
+            math.sqrt(stats.nps_sample_variance(state.h1, state.h2, state.w, state.n_eff) / state.n_eff) * 100
+        )
     if metric == "csat":
         p = state.h1 / state.w
         return math.sqrt(p * (1 - p) / state.n_eff) * 100

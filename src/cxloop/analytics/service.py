@@ -175,7 +175,10 @@ async def list_targets(session: AsyncSession, principal: Principal) -> list[dict
     return [
         {"id": t.id, "unit_code": code, "metric": t.metric, "value": t.value}
         for t, code, path in rows
-        if code is None or reach.covers(t.unit_key, path)
+        # A target applies to its unit's subtree: callers see those of their units and above them.
+        if code is None
+        or reach.covers(t.unit_key, path)
+        or any(p.startswith(path) for p in reach.subtree_paths)
     ]
 
 

@@ -31,19 +31,28 @@ def nps_variance(promoters: float, detractors: float, total: float) -> float:
     return p + d - (p - d) ** 2
 
 
+def nps_sample_variance(promoters: float, detractors: float, total: float, n_eff: float) -> float:
+    """The unbiased (n - 1) estimate of that variance, as statsmodels' DescrStatsW uses."""
+    if n_eff <= 1:
+        return math.nan
+    return max(nps_variance(promoters, detractors, total), 0.0) * n_eff / (n_eff - 1)
+
+
 def nps_interval(promoters: float, detractors: float, total: float, n_eff: float) -> tuple[float, float]:
     """95% Wald interval of NPS (in points, -100..100), clipped to the scale."""
-    if total <= 0 or n_eff <= 0:
+    if total <= 0 or n_eff <= 1:
         return (math.nan, math.nan)
     score = (promoters - detractors) / total
-    half = Z95 * math.sqrt(max(nps_variance(promoters, detractors, total), 0.0) / n_eff)
+    half = Z95 * math.sqrt(nps_sample_variance(promoters, detractors, total, n_eff) / n_eff)
     return (max(-1.0, score - half) * 100, min(1.0, score + half) * 100)
 
 
 def nps_difference(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> Test:
     """z test of NPS_a - NPS_b; each side is (promoters, detractors, total, effective n)."""
-    va = nps_variance(a[0], a[1], a[2]) / a[3]
-    vb = nps_variance(b[0], b[1], b[2]) / b[3]
+    if a[3] <= 1 or b[3] <= 1:
+        return Test(math.nan, math.nan)
+    va = nps_sample_variance(*a) / a[3]
+    vb = nps_sample_variance(*b) / b[3]
     se = math.sqrt(va + vb) if va + vb > 0 else 0.0
     diff = (a[0] - a[1]) / a[2] - (b[0] - b[1]) / b[2]
     return _z(diff, se)
