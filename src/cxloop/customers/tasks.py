@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cxloop.collection import Response, subscribe
+from cxloop.customers import rotation  # noqa: F401  (registers customers.reencrypt)
 from cxloop.customers.events import EVENTS_STORED, event_payload, event_subscribers
 from cxloop.customers.identities import KINDS, BadIdentity, normalise
 from cxloop.customers.models import ContactEvent, ContactResponse
