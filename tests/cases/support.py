@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -88,7 +88,7 @@ def run_jobs(database_url: str) -> None:
     """Run every pending outbox job (service-level tests have no boundary)."""
     from sqlalchemy import select
 
-    from cxloop.kit.jobs import PENDING, OutboxJob, run_job
+    from cxloop.kit.jobs import PENDING, OutboxJob, RetryLater, run_job
 
     async def work() -> None:
         db = Database(database_url)
@@ -103,8 +103,27 @@ def run_jobs(database_url: str) -> None:
                 if not ids:
                     return
                 for job_id in ids:
-                    await run_job(db, job_id)
+                    # A failing job is left for a later retry, as a worker would.
+                    with suppress(RetryLater):
+                        await run_job(db, job_id)
         finally:
             await db.dispose()
 
     asyncio.run(work())
+
+
+def principal_of(database_url: str, org: Org, who: str, work: Any) -> Any:
+    """``await work(session, principal)`` as ``who`` (their API token's principal)."""
+    from cxloop.identity.principals import principal_from_token
+
+    async def run() -> Any:
+        db = Database(database_url)
+        try:
+            async with db.session(write=True) as session:
+                principal = await principal_from_token(session, org.tokens[who])
+                assert principal is not None
+                return await work(session, principal)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())

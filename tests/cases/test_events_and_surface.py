@@ -1,0 +1,104 @@
+"""The public surface other domains use: the case-event outbox (a failing
+subscriber is retried alone), count_open_cases, the customer timeline source."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from sqlalchemy import select
+
+from cxloop.cases import count_open_cases, subscribe_case_events, unsubscribe_case_events
+from cxloop.kit.db import Database
+from cxloop.kit.jobs import OutboxJob
+from tests.cases.support import open_one, principal_of, run_jobs
+from tests.collection.support import rows
+from tests.factories import Org
+
+
+def test_a_failing_subscriber_is_retried_without_repeating_the_others(org: Org, database_url: str) -> None:
+    calls: list[str] = []
+    failures = [1]
+
+    @subscribe_case_events("test-steady")
+    async def steady(session: Any, event: str, payload: dict[str, Any]) -> None:
+        calls.append("steady")
+
+    @subscribe_case_events("test-flaky")
+    async def flaky(session: Any, event: str, payload: dict[str, Any]) -> None:
+        calls.append("flaky")
+        if failures:
+            failures.pop()
+            raise RuntimeError("webhook server down")
+
+    try:
+        open_one(database_url, org)
+        run_jobs(database_url)
+        assert sorted(calls) == ["flaky", "steady"]
+        statuses = rows(
+            database_url,
+            "SELECT name, status, attempts FROM outbox_jobs WHERE name LIKE 'cases.%' ORDER BY name, status",
+        )
+        assert ("cases.event", "done", 1) in statuses
+        assert ("cases.event_delivery", "dispatched", 1) in statuses  # waiting for its retry
+
+        async def retry() -> None:
+            from cxloop.kit.jobs import run_job
+
+            db = Database(database_url)
+            try:
+                async with db.session(write=False) as session:
+                    (job_id,) = (
+                        await session.execute(select(OutboxJob.id).where(OutboxJob.status == "dispatched"))
+                    ).scalars()
+                await run_job(db, job_id)
+            finally:
+                await db.dispose()
+
+        asyncio.run(retry())
+        assert sorted(calls) == ["flaky", "flaky", "steady"]
+    finally:
+        unsubscribe_case_events("test-steady")
+        unsubscribe_case_events("test-flaky")
+
+
+def test_count_open_cases_within_reach(org: Org, database_url: str, client: Any) -> None:
+    open_one(database_url, org)
+    open_one(database_url, org, unit_id=org.unit_ids["SH002"])
+    closed, _ = open_one(database_url, org, unit_id=org.unit_ids["GZ001"])
+
+    found = {
+        (who, unit): principal_of(database_url, org, who, lambda s, p, u=unit: count_open_cases(s, p, u))
+        for who, unit in (("cx", None), ("east", None), ("east", "SH"), ("east", "GZ001"), ("agent", None))
+    }
+    assert found == {
+        ("cx", None): 3,
+        ("east", None): 2,
+        ("east", "SH"): 2,
+        ("east", "GZ001"): 0,
+        ("agent", None): 1,
+    }
+    assert closed
+
+
+def test_the_customer_timeline_shows_the_contacts_cases(org: Org, database_url: str) -> None:
+    from cxloop.cases.contact_timeline import case_entries
+
+    case_id, _ = open_one(database_url, org, contact_id="C7", title="排队太久")
+    open_one(database_url, org, contact_id="C8")
+
+    async def fetch() -> list[Any]:
+        db = Database(database_url)
+        try:
+            async with db.session(write=False) as session:
+                return await case_entries(session, org.tenant_id, "C7", 10)
+        finally:
+            await db.dispose()
+
+    (entry,) = asyncio.run(fetch())
+    assert (entry.kind, entry.title, entry.ref, entry.detail["status"]) == (
+        "case",
+        "#1 排队太久",
+        case_id,
+        "new",
+    )
