@@ -9,9 +9,11 @@ connection the server closed is reopened once.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import weakref
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email.header import Header
 from email.utils import format_datetime, formataddr, parseaddr
 from typing import Any
 
@@ -79,14 +81,14 @@ class _Pool:
             await client.login(c.username, c.password or "")
         return client
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, sender: str, recipient: str, raw: bytes) -> None:
         async with self.slots:
             client = self.idle.pop() if self.idle else None
             for turn in range(2):
                 if client is None or not client.is_connected:
                     client = await self._open()
                 try:
-                    await client.send_message(message)
+                    await client.sendmail(sender, [recipient], raw)
                 except aiosmtplib.SMTPServerDisconnected:
                     client = None
                     if turn == 1:
@@ -128,22 +130,66 @@ def message_id(idempotency_key: str, sender: str) -> str:
     return f"<{idempotency_key}@{domain}>"
 
 
-def build_message(config: SmtpConfig, message: Outgoing) -> EmailMessage:
-    email = EmailMessage()
-    email["From"] = config.sender
+def _header(value: str) -> str:
+    """A header value: as is when ASCII, else RFC 2047 encoded words (folded)."""
+    if value.isascii() and "\n" not in value and "\r" not in value:
+        return value
+    return Header(value, "utf-8", maxlinelen=76).encode()
+
+
+def _address(name: str | None, address: str) -> str:
+    # No header injection: an address never holds line breaks, a name loses them.
+    if any(char in address for char in '\r\n<>,"') or not address.isprintable():
+        raise Permanent("not an email address")
+    if not name:
+        return address
+    return formataddr((" ".join(name.split()), address), charset="utf-8")
+
+
+def _part(content_type: str, body: str) -> bytes:
+    encoded = base64.encodebytes(body.encode()).replace(b"\n", b"\r\n")
+    return (
+        f'Content-Type: {content_type}; charset="utf-8"\r\nContent-Transfer-Encoding: base64\r\n\r\n'.encode()
+        + encoded
+    )
+
+
+def build_message(config: SmtpConfig, message: Outgoing) -> tuple[bytes, str, str]:
+    """The message as bytes (multipart/alternative: text, then HTML), the
+    envelope sender and our Message-ID.
+
+    Written out directly rather than through ``email.message``: that
+    package costs several milliseconds a message, most of a batch's CPU.
+    """
+    sender_name, sender_address = parseaddr(config.sender)
+    mid = message_id(message.idempotency_key, config.sender)
+    boundary = "==cx" + hashlib.sha256(message.idempotency_key.encode()).hexdigest()[:24]
     name = message.params.get("name")
-    email["To"] = formataddr((str(name), message.to)) if name else message.to
-    email["Subject"] = message.subject
-    email["Date"] = format_datetime(utc_now())
-    email["Message-ID"] = message_id(message.idempotency_key, config.sender)
+    headers = [
+        f"From: {_address(sender_name or None, sender_address)}",
+        f"To: {_address(str(name) if name else None, message.to)}",
+        f"Subject: {_header(message.subject)}",
+        f"Date: {format_datetime(utc_now())}",
+        f"Message-ID: {mid}",
+        "MIME-Version: 1.0",
+        f'Content-Type: multipart/alternative; boundary="{boundary}"',
+        f"X-Cxloop-Invitation: {message.invitation_id}",
+    ]
     if message.unsubscribe_url:
         # RFC 8058: mail clients POST "List-Unsubscribe=One-Click" to the URL.
-        email["List-Unsubscribe"] = f"<{message.unsubscribe_url}>"
-        email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    email["X-Cxloop-Invitation"] = message.invitation_id
-    email.set_content(message.text)
-    email.add_alternative(message.html, subtype="html")
-    return email
+        headers.append(f"List-Unsubscribe: <{message.unsubscribe_url}>")
+        headers.append("List-Unsubscribe-Post: List-Unsubscribe=One-Click")
+    head = ("\r\n".join(headers) + "\r\n\r\n").encode()
+    marker = f"--{boundary}\r\n".encode()
+    body = (
+        marker
+        + _part("text/plain", message.text)
+        + b"\r\n"
+        + marker
+        + _part("text/html", message.html)
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    return head + body, sender_address, mid
 
 
 class EmailAdapter:
@@ -153,9 +199,9 @@ class EmailAdapter:
         self.config = config
 
     async def send(self, message: Outgoing) -> Sent:
-        email = build_message(self.config, message)
+        raw, sender, mid = build_message(self.config, message)
         try:
-            await _pool(self.config).send(email)
+            await _pool(self.config).send(sender, message.to, raw)
         except aiosmtplib.SMTPRecipientsRefused as error:
             codes = [refusal.code for refusal in error.recipients]
             if codes and all(code >= 500 for code in codes):
@@ -169,4 +215,4 @@ class EmailAdapter:
             raise Transient(f"SMTP {error.code}: {error.message[:200]}") from None
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
             raise Transient(f"SMTP server unreachable: {type(error).__name__}") from None
-        return Sent(provider_message_id=str(email["Message-ID"]))
+        return Sent(provider_message_id=mid)

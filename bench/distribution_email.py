@@ -1,0 +1,224 @@
+"""Email throughput to a local SMTP server (aiosmtpd in its own process).
+
+Two figures: the SMTP adapter alone (messages built and sent over a few
+reused connections), and the whole delivery path on SQLite (invitations
+made by ``invite``, then one outbox job per invitation run to completion:
+consent re-check, rendering, SMTP, status and attempt rows committed).
+Target: at least 200 emails/s on 2 cores.
+
+    .venv/bin/python bench/distribution_email.py --messages 2000
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import arg_parser, free_port, machine_info, write_results
+
+
+def start_sink(port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c", "aiosmtpd.handlers.Sink"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    import socket
+
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return process
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    sys.exit("aiosmtpd did not start")
+
+
+async def adapter_only(port: int, messages: int, connections: int) -> float:
+    from cxloop.distribution.channels.base import Outgoing
+    from cxloop.distribution.channels.email import EmailAdapter, SmtpConfig, close_pools
+    from cxloop.distribution.content import render_invitation
+
+    adapter = EmailAdapter(
+        SmtpConfig(
+            host="127.0.0.1", port=port, security="none", connections=connections, sender="b <b@bench.test>"
+        )
+    )
+    rendered = render_invitation(
+        language="en",
+        title="Bench",
+        link="http://x/i/abc",
+        name="Li",
+        unsubscribe_url="http://x/u",
+        expires=None,
+    )
+
+    def outgoing(index: int) -> Outgoing:
+        return Outgoing(
+            invitation_id=str(index),
+            tenant_id="t",
+            channel="email",
+            to=f"c{index}@bench.test",
+            language="en",
+            subject=rendered.subject,
+            text=rendered.text,
+            html=rendered.html,
+            link="http://x/i/abc",
+            idempotency_key=f"inv-{index}-0",
+            unsubscribe_url="http://x/u",
+        )
+
+    started = time.perf_counter()
+    await asyncio.gather(*(adapter.send(outgoing(i)) for i in range(messages)))
+    elapsed = time.perf_counter() - started
+    await close_pools()
+    return messages / elapsed
+
+
+async def full_path(port: int, messages: int) -> float:
+    from cxloop.distribution.channels.email import close_pools
+    from cxloop.distribution.directory import Person, use_directory
+    from cxloop.distribution.models import ChannelConfig
+    from cxloop.distribution.service import invite
+    from cxloop.identity.audit import Actor
+    from cxloop.identity.tenants import create_tenant
+    from cxloop.kit.clock import utc_now
+    from cxloop.kit.db import Database
+    from cxloop.kit.ids import new_id
+    from cxloop.kit.jobs import run_job, take_enqueued
+    from cxloop.kit.migrate import upgrade
+    from cxloop.surveys.service import create_survey, publish_survey
+    from cxloop.worker.jobs import load_job_handlers
+
+    load_job_handlers()
+
+    class Directory:
+        async def reach(self, session: Any, tenant_id: str, contact_id: str) -> Person:
+            return Person(contact_id=contact_id, email=f"{contact_id}@bench.test", language="en")
+
+        async def consent(self, *args: Any, **kwargs: Any) -> bool:
+            return True
+
+        async def withdraw(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+        async def segment(self, *args: Any) -> list[str]:
+            return []
+
+        async def find(self, *args: Any) -> None:
+            return None
+
+    use_directory(Directory())
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/bench.db"
+        upgrade(url)
+        db = Database(url)
+        try:
+            async with db.session(write=True) as session:
+                tenant = await create_tenant(session, slug="bench", name="Bench")
+                survey_id = await _survey(session, tenant, create_survey, publish_survey, Actor)
+                session.add(
+                    ChannelConfig(
+                        id=new_id(),
+                        tenant_id=tenant.id,
+                        channel="email",
+                        provider="smtp",
+                        config={
+                            "host": "127.0.0.1",
+                            "port": port,
+                            "security": "none",
+                            "from": "b <b@bench.test>",
+                        },
+                        enabled=True,
+                        updated_at=utc_now(),
+                    )
+                )
+                for _ in range(messages):
+                    await invite(session, tenant.id, new_id(), survey_id, channel="email", reason="bench")
+                await session.commit()
+                job_ids = take_enqueued(session)
+            started = time.perf_counter()
+            # Two workers, as two worker threads would (SQLite serialises their commits).
+            queue = list(job_ids)
+
+            async def worker() -> None:
+                while queue:
+                    await run_job(db, queue.pop())
+
+            await asyncio.gather(worker(), worker())
+            elapsed = time.perf_counter() - started
+            await close_pools()
+        finally:
+            await db.dispose()
+    return messages / elapsed
+
+
+async def _survey(session: Any, tenant: Any, create_survey: Any, publish_survey: Any, actor: Any) -> str:
+    from cxloop.identity import Principal
+
+    del actor
+    definition = {
+        "title": {"zh-CN": "基准", "en": "Bench"},
+        "languages": ["zh-CN", "en"],
+        "default_language": "zh-CN",
+        "pages": [
+            {"id": "p1", "questions": [{"id": "nps", "type": "nps", "text": {"zh-CN": "推荐", "en": "R"}}]}
+        ],
+    }
+    from cxloop.identity.access import Grant, Role
+
+    principal = Principal(
+        tenant_id=tenant.id,
+        kind="service",
+        user_id=None,
+        token_id="bench",
+        label="bench",
+        name="bench",
+        locale=None,
+        grants=(Grant(role=Role.ADMIN, unit_id=None, unit_path=None, unit_code=None),),
+    )
+    from cxloop.surveys import parse_definition
+
+    view = await create_survey(session, principal, parse_definition(definition))
+    await publish_survey(session, principal, view.survey.id)
+    survey_id: str = view.survey.id
+    return survey_id
+
+
+def main() -> None:
+    parser = arg_parser(__doc__)
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--smtp-connections", type=int, default=4)
+    args = parser.parse_args()
+    port = free_port()
+    sink = start_sink(port)
+    try:
+        adapter_rates = [
+            asyncio.run(adapter_only(port, args.messages, args.smtp_connections)) for _ in range(args.rounds)
+        ]
+        full_rates = [asyncio.run(full_path(port, args.messages)) for _ in range(max(1, args.rounds // 2))]
+    finally:
+        sink.terminate()
+        sink.wait()
+    results = {
+        **machine_info(),
+        "messages": args.messages,
+        "smtp_connections": args.smtp_connections,
+        "adapter_emails_per_s": [round(r) for r in adapter_rates],
+        "full_path_emails_per_s": [round(r) for r in full_rates],
+        "target_emails_per_s": 200,
+    }
+    write_results("distribution_email.json", results)
+    print(results)
+
+
+if __name__ == "__main__":
+    main()
