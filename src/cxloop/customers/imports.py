@@ -20,8 +20,9 @@ import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
+from sqlalchemy import Table as SqlTable
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,6 +43,8 @@ PROFILE = ("name", "first_name", "language", "timezone", "unit_code", "tags")
 Mode = Literal["all_or_nothing", "skip_bad_rows"]
 _TAG_SPLIT = re.compile(r"\s*[;；,，、|]\s*")
 CHUNK = 500
+_CONTACTS = cast(SqlTable, Contact.__table__)
+_IDENTITIES = cast(SqlTable, ContactIdentity.__table__)
 
 # Header words (folded) a column is recognised by.
 _GUESSES: dict[str, tuple[str, ...]] = {
@@ -407,9 +410,9 @@ async def store_rows(
     # Core inserts: the ORM's bulk path costs more than the database does here (measured).
     contacts = list(new_contacts.values())
     for start in range(0, len(contacts), 5000):
-        await session.execute(insert(Contact.__table__), contacts[start : start + 5000])
+        await session.execute(insert(_CONTACTS), contacts[start : start + 5000])
     for start in range(0, len(new_identities), 5000):
-        await session.execute(insert(ContactIdentity.__table__), new_identities[start : start + 5000])
+        await session.execute(insert(_IDENTITIES), new_identities[start : start + 5000])
     if progress is not None:
         progress(len(rows) % 1000)
     return len(new_contacts), len(updates)
