@@ -35,12 +35,16 @@ BATCH = 200
 async def escalate_due(session: AsyncSession, *, now: datetime | None = None) -> int:
     """Escalate every case whose breach is due; returns how many were escalated."""
     at = now_or(now)
-    rows = await session.execute(
+    query = (
         select(Case)
         .where(Case.next_escalation_at <= at, Case.status.in_(OPEN_STATUSES))
         .order_by(Case.next_escalation_at)
         .limit(BATCH)
     )
+    if session.get_bind().dialect.name == "postgresql":
+        # Two sweeps at once (a second worker) each take different cases.
+        query = query.with_for_update(skip_locked=True)
+    rows = await session.execute(query)
     escalated = 0
     for case in rows.scalars().all():
         if await _escalate(session, case, at):
