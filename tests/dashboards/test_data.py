@@ -57,7 +57,7 @@ def test_global_filters_are_merged_into_every_query(
         "touchpoint": "checkout",
         "survey_id": "S1",
     }
-    trend = next(b for _, b in metrics.calls if b.get("group_by") == ["month"])
+    trend = next(b for _, b in metrics.calls if b.get("group_by") == ["month"] and "compare" in b)
     assert trend == {
         "metrics": ["nps"],
         "filters": {

@@ -180,9 +180,26 @@ def widget_query(
         groups = _drilled_groups(groups, filters.unit)
     if groups:
         body["group_by"] = groups
-    if query.compare:
+    # A sparkline is the tile's own series: no comparison (and previous_period refuses time groups).
+    if query.compare and group_by is None:
         body["compare"] = query.compare
     return body
+
+
+async def _sparkline(
+    session: AsyncSession, principal: Principal, widget: Widget, filters: ResolvedFilters
+) -> list[dict[str, Any]]:
+    """The tile's metric by its grain; a failure leaves the tile without a line, never without its number."""
+    assert widget.sparkline is not None
+    try:
+        spark = await query_runner(
+            session, principal, widget_query(widget, filters, group_by=[widget.sparkline])
+        )
+    except AppError as error:
+        log.info("sparkline of %s: %s", widget.id, error.code)
+        return []
+    rows: list[dict[str, Any]] = spark.get("rows", [])
+    return rows[:MAX_ROWS]
 
 
 def _problem(error: AppError) -> dict[str, Any]:
@@ -405,10 +422,7 @@ async def run_widget(
             body = widget_query(widget, filters)
             result = await query_runner(session, principal, body)
             if widget.type == "kpi" and widget.sparkline:
-                spark = await query_runner(
-                    session, principal, widget_query(widget, filters, group_by=[widget.sparkline])
-                )
-                meta["sparkline"] = spark.get("rows", [])[:MAX_ROWS]
+                meta["sparkline"] = await _sparkline(session, principal, widget, filters)
     except AppError as error:
         if error.status >= 500 and not isinstance(error, AnalyticsUnavailable):
             log.warning("widget %s failed: %s", widget.id, error.code)

@@ -30,6 +30,8 @@ PERIODIC_JOBS: tuple[tuple[str, float], ...] = (
     ("distribution.tick", 15.0),
     # Metric alert rules: windows are whole days, so a run every 5 minutes fires each once.
     ("alerts.metric_rules", 300.0),
+    # Scheduled email reports: slots are whole hours, so every 5 minutes sends each within minutes.
+    ("dashboards.reports_due", 300.0),
 )
 
 
