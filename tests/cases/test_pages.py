@@ -121,6 +121,24 @@ def test_out_of_scope_case_page_is_404_and_english_works(
     mine, _ = open_one(database_url, org)
     signed_in("agent")
     assert client.get(f"/cases/{foreign}").status_code == 404
-    english = client.get(f"/cases/{mine}", headers={"Accept-Language": "en"}, cookies={"cxloop_lang": "en"})
+    client.cookies.set("lang", "en")
+    english = client.get(f"/cases/{mine}")
     assert english.status_code == 200
-    assert "Acknowledge" in english.text or "受理" in english.text
+    assert ">Acknowledge</button>" in english.text and "受理" not in english.text
+
+
+def test_report_page_in_both_languages(
+    client: TestClient, signed_in: Any, org: Org, database_url: str
+) -> None:
+    open_one(database_url, org)
+    open_one(database_url, org, unit_id=org.unit_ids["GZ001"])
+    signed_in("east")
+    page = client.get("/cases/report")
+    assert page.status_code == 200
+    assert '<dd data-testid="report-cases">1</dd>' in page.text and "挽回率" in page.text
+    assert '<dd data-testid="report-cases">1</dd>' in client.get("/cases/report?unit=SH001").text
+    refused = client.get("/cases/report?unit=GZ001")
+    assert refused.status_code == 200 and "alert" in refused.text
+    client.cookies.set("lang", "en")
+    english = client.get("/cases/report")
+    assert "Recovery rate" in english.text and "挽回率" not in english.text

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cxloop.cases import actions
+from cxloop.cases.report import case_report
 from cxloop.cases.service import CaseFilter, get_case, list_cases
 from cxloop.cases.states import STATUSES
 from cxloop.cases.views import case_detail, case_views
@@ -140,6 +141,28 @@ async def inbox(request: Request, session: DbSession, principal: SignedIn) -> Re
         "error": ERRORS.get(_error_code(params.get("error")) or ""),
     }
     return render(request, "cases/inbox.html", context, principal=principal)
+
+
+@router.get("/cases/report")
+async def report_page(request: Request, session: DbSession, principal: SignedIn) -> Response:
+    """The case report within the caller's reach, optionally for one unit's subtree."""
+    unit = (request.query_params.get("unit") or "").strip()[:64] or None
+    error = None
+    try:
+        report = await case_report(session, principal, unit_code=unit)
+    except AppError as exc:
+        if exc.status >= 500 or exc.status == 403:
+            raise
+        error, unit = N_("No unit with that code in your scope."), None
+        report = await case_report(session, principal)
+    context = {
+        "report": report,
+        "unit": unit or "",
+        "error": error,
+        "status_labels": STATUS_LABELS,
+        "priority_labels": PRIORITY_LABELS,
+    }
+    return render(request, "cases/report.html", context, principal=principal)
 
 
 def _answer_text(value: Any) -> str:
