@@ -72,8 +72,14 @@ async def analysis_context(session: AsyncSession, tenant_id: str) -> Context:
     )
 
 
-async def analyze_response(session: AsyncSession, response_id: str) -> int:
-    """(Re)write the analyses of one stored response; returns how many comments. Idempotent."""
+async def analyze_response(
+    session: AsyncSession, response_id: str, *, context: Context | None = None, settings: Any = None
+) -> int:
+    """(Re)write the analyses of one stored response; returns how many comments. Idempotent.
+
+    ``context`` (the tenant's taxonomy and models) may be passed in by a caller
+    that analyses many responses of one tenant; ``settings`` say where the
+    models run (runner.py)."""
     response = await session.get(Response, response_id)
     if response is None:
         return 0
@@ -83,9 +89,12 @@ async def analyze_response(session: AsyncSession, response_id: str) -> int:
     await session.execute(delete(CommentAnalysis).where(CommentAnalysis.response_id == response_id))
     if not texts:
         return 0
-    context = await analysis_context(session, response.tenant_id)
-    settings = await text_settings(session, response.tenant_id)
-    results: list[TextAnalysis] = await runner.analyze([t for _, t in texts], None, context)
+    if context is None or not context.topics:
+        context = await analysis_context(session, response.tenant_id)
+    policy = await text_settings(session, response.tenant_id)
+    results: list[TextAnalysis] = await runner.analyze(
+        [t for _, t in texts], None, context, settings=settings
+    )
     now = utc_now()
     for (question_id, text), result in zip(texts, results, strict=True):
         session.add(
@@ -104,7 +113,7 @@ async def analyze_response(session: AsyncSession, response_id: str) -> int:
                 phrases=result.phrases,
                 pii=result.pii,
                 masked_text=result.masked_text,
-                original_text=text if settings.keep_original or not settings.mask_pii else None,
+                original_text=text if policy.keep_original or not policy.mask_pii else None,
                 analyzed_at=now,
             )
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from sqlalchemy import func, select
@@ -19,16 +20,27 @@ MAX_TOPICS = 500
 MAX_DEPTH = 4
 
 
-async def ensure_taxonomy(session: AsyncSession, tenant_id: str) -> None:
-    """Give a tenant without topics the default taxonomy (idempotent)."""
-    count = await session.scalar(select(func.count()).where(TextTopic.tenant_id == tenant_id))
-    if count:
-        return
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def default_topic_id(tenant_id: str, key: str) -> str:
+    """A stable id for a default topic, so a read that shows the unsaved default and
+    the write that saves it agree on every id."""
+    digest = int.from_bytes(hashlib.sha256(f"{tenant_id}:{key}".encode()).digest()[:16], "big") >> 3
+    chars = []
+    for _ in range(25):
+        digest, rest = divmod(digest, 32)
+        chars.append(_CROCKFORD[rest])
+    return "0" + "".join(reversed(chars))
+
+
+def _default_rows(tenant_id: str) -> list[TextTopic]:
     now = utc_now()
+    out: list[TextTopic] = []
 
     def add(node: dict[str, Any], parent_id: str | None, position: int) -> None:
         topic = TextTopic(
-            id=new_id(),
+            id=default_topic_id(tenant_id, node["key"]),
             tenant_id=tenant_id,
             parent_id=parent_id,
             key=node["key"],
@@ -39,20 +51,37 @@ async def ensure_taxonomy(session: AsyncSession, tenant_id: str) -> None:
             created_at=now,
             updated_at=now,
         )
-        session.add(topic)
+        out.append(topic)
         for index, child in enumerate(node.get("children", [])):
             add(child, topic.id, index)
 
     for index, node in enumerate(DEFAULT_TAXONOMY):
         add(node, None, index)
-    await session.flush()
+    return out
 
 
-async def all_topics(session: AsyncSession, tenant_id: str) -> list[TextTopic]:
+async def _stored(session: AsyncSession, tenant_id: str) -> list[TextTopic]:
     rows = await session.scalars(
         select(TextTopic).where(TextTopic.tenant_id == tenant_id).order_by(TextTopic.position, TextTopic.id)
     )
     return list(rows)
+
+
+async def ensure_taxonomy(session: AsyncSession, tenant_id: str) -> None:
+    """Save the default taxonomy for a tenant that has none (idempotent; writes only in a write session)."""
+    if not session.info.get("write", True):
+        return
+    count = await session.scalar(select(func.count()).where(TextTopic.tenant_id == tenant_id))
+    if count:
+        return
+    for topic in _default_rows(tenant_id):
+        session.add(topic)
+    await session.flush()
+
+
+async def all_topics(session: AsyncSession, tenant_id: str) -> list[TextTopic]:
+    """The tenant's topics; the (not yet saved) default when it has none."""
+    return await _stored(session, tenant_id) or _default_rows(tenant_id)
 
 
 def topic_name(topic: TextTopic, locale: str) -> str:
@@ -116,6 +145,8 @@ def _words(value: Any, path: str) -> dict[str, list[str]]:
 
 async def get_topic(session: AsyncSession, tenant_id: str, topic_id: str) -> TextTopic:
     topic = await session.get(TextTopic, topic_id)
+    if topic is None and not session.info.get("write", True):
+        topic = next((t for t in await all_topics(session, tenant_id) if t.id == topic_id), None)
     if topic is None or topic.tenant_id != tenant_id:
         raise NotFound("No such topic", code="topic_not_found")
     return topic
@@ -172,6 +203,7 @@ async def update_topic(
     session: AsyncSession, principal: Principal, topic_id: str, data: dict[str, Any]
 ) -> TextTopic:
     principal.require(Perm.CONFIG_WRITE)
+    await ensure_taxonomy(session, principal.tenant_id)
     topic = await get_topic(session, principal.tenant_id, topic_id)
     if "name" in data and data["name"] is not None:
         topic.name = data["name"]
@@ -204,6 +236,7 @@ async def update_topic(
 
 async def delete_topic(session: AsyncSession, principal: Principal, topic_id: str) -> None:
     principal.require(Perm.CONFIG_WRITE)
+    await ensure_taxonomy(session, principal.tenant_id)
     topic = await get_topic(session, principal.tenant_id, topic_id)
     await session.delete(topic)
     await session.flush()

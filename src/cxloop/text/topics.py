@@ -10,13 +10,14 @@ database and to show.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cxloop.text import segment
+from cxloop.text import normalize, segment
 
 MODEL_THRESHOLD = 0.5
 RULE_CONFIDENCE = 1.0
@@ -121,6 +122,12 @@ def clause_around(text: str, start: int, end: int) -> str:
 # --- the learned model ---------------------------------------------------------
 
 
+def features(words: Sequence[str]) -> list[str]:
+    """Words and adjacent word pairs ("on time", "送餐 太慢"): the model's inputs."""
+    kept = [w for w in words if w.isalnum() or "'" in w]
+    return kept + [f"{a} {b}" for a, b in itertools.pairwise(kept)]
+
+
 class TopicModel:
     """Per-topic logistic weights over words: {topic_id: {"b": bias, "w": {word: weight}}}."""
 
@@ -128,7 +135,7 @@ class TopicModel:
         self.params = params
 
     def predict(self, words: Sequence[str], topics: dict[str, TopicSpec]) -> list[TopicHit]:
-        present = set(words)
+        present = set(features(words))
         hits = []
         for topic_id, model in self.params.get("topics", {}).items():
             topic = topics.get(topic_id)
@@ -144,7 +151,7 @@ class TopicModel:
         return hits
 
     def probabilities(self, words: Sequence[str]) -> dict[str, float]:
-        present = set(words)
+        present = set(features(words))
         out = {}
         for topic_id, model in self.params.get("topics", {}).items():
             weights = model["w"]
@@ -159,13 +166,13 @@ def train_topic_model(
     tokenize: Callable[[str, str], list[str]] = segment.words,
     *,
     min_positive: int = 3,
-    top: int = 300,
+    top: int = 3000,
 ) -> dict[str, Any]:
     """One-vs-rest weights from (text, language, topic ids) examples; topics with too few are left out."""
     from sklearn.feature_extraction.text import CountVectorizer  # type: ignore[import-untyped]
     from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
 
-    docs = [tokenize(text, language) for text, language, _ in examples]
+    docs = [features(tokenize(normalize.clean(text), language)) for text, language, _ in examples]
     if len(docs) < 2:
         return {"topics": {}, "examples": len(docs)}
     vectorizer = CountVectorizer(analyzer=lambda d: d, binary=True, min_df=1)
