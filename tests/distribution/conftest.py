@@ -7,6 +7,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from cxloop.distribution.directory import use_directory
+from tests.distribution.provider_server import ProviderServer
 from tests.distribution.support import FakeDirectory, Inbox, start_smtp
 
 
@@ -32,3 +33,10 @@ def tls_inbox(tmp_path: Path) -> Iterator[tuple[Inbox, Controller]]:
     controller = start_smtp(box, tls_dir=tmp_path, password="s3cret")
     yield box, controller
     controller.stop()
+
+
+@pytest.fixture
+def provider() -> Iterator[ProviderServer]:
+    server = ProviderServer().start()
+    yield server
+    server.stop()

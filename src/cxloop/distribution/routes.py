@@ -46,7 +46,7 @@ from cxloop.distribution.schemas import (
     RuleList,
     RuleOut,
 )
-from cxloop.distribution.service import invite, now_utc
+from cxloop.distribution.service import invite, now_utc, require_tenant_config
 from cxloop.distribution.trigger_routes import router as trigger_router
 from cxloop.identity import CurrentPrincipal, Perm, Principal, Unit
 from cxloop.kit.db import Database
@@ -84,7 +84,7 @@ async def post_invitation(
 ) -> JSONResponse:
     principal.require(Perm.DATA_WRITE)
     if not principal.reach(Perm.DATA_WRITE).everywhere:
-        principal.require(Perm.CONFIG_WRITE)
+        require_tenant_config(principal)
 
     async def create() -> Any:
         if body.expires_at is not None and body.expires_at <= now_utc():
@@ -187,7 +187,7 @@ def _channel_out(row: ChannelConfig) -> ChannelOut:
 
 @router.get(f"{API}/channels", response_model=ChannelList, summary="The tenant's channel settings")
 async def list_channels(session: DbSession, principal: CurrentPrincipal) -> ChannelList:
-    principal.require(Perm.CONFIG_WRITE)
+    require_tenant_config(principal)
     found = await session.execute(
         select(ChannelConfig)
         .where(ChannelConfig.tenant_id == principal.tenant_id)
@@ -202,7 +202,7 @@ async def list_channels(session: DbSession, principal: CurrentPrincipal) -> Chan
 async def put_channel(
     channel: str, body: ChannelIn, session: DbSession, principal: CurrentPrincipal
 ) -> ChannelOut:
-    principal.require(Perm.CONFIG_WRITE)
+    require_tenant_config(principal)
     if channel not in PROVIDERS:
         raise not_found("channel")
     if body.provider not in PROVIDERS[channel]:
@@ -245,7 +245,7 @@ async def get_policy(session: DbSession, principal: CurrentPrincipal) -> PolicyO
     f"{API}/sending-policy", response_model=PolicyOut, summary="Set quiet hours and channel fallback order"
 )
 async def put_policy(body: PolicyIn, session: DbSession, principal: CurrentPrincipal) -> PolicyOut:
-    principal.require(Perm.CONFIG_WRITE)
+    require_tenant_config(principal)
     row = await session.get(SendingPolicy, principal.tenant_id)
     if row is None:
         row = SendingPolicy(tenant_id=principal.tenant_id)
@@ -287,7 +287,7 @@ async def list_rules(session: DbSession, principal: CurrentPrincipal) -> RuleLis
     f"{API}/frequency-rules", status_code=201, response_model=RuleOut, summary="Add a frequency rule"
 )
 async def post_rule(body: RuleIn, session: DbSession, principal: CurrentPrincipal) -> RuleOut:
-    principal.require(Perm.CONFIG_WRITE)
+    require_tenant_config(principal)
     if body.survey_id is not None:
         await open_survey_any(session, principal.tenant_id, body.survey_id)
     if (body.attribute is None) != (body.attribute_value is None):
@@ -319,7 +319,7 @@ async def open_survey_any(session: AsyncSession, tenant_id: str, survey_id: str)
 
 @router.delete(f"{API}/frequency-rules/{{rule_id}}", status_code=204, summary="Remove a frequency rule")
 async def delete_rule(rule_id: str, session: DbSession, principal: CurrentPrincipal) -> Response:
-    principal.require(Perm.CONFIG_WRITE)
+    require_tenant_config(principal)
     result = await session.execute(
         delete(FrequencyRule).where(
             FrequencyRule.id == rule_id, FrequencyRule.tenant_id == principal.tenant_id

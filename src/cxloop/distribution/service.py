@@ -23,8 +23,9 @@ from cxloop.distribution.rules import (
     quiet_until,
     tenant_policy,
 )
+from cxloop.identity import Perm, Principal
 from cxloop.kit import clock
-from cxloop.kit.errors import Conflict, not_found
+from cxloop.kit.errors import Conflict, Forbidden, not_found
 from cxloop.kit.ids import new_id
 from cxloop.kit.jobs import enqueue
 from cxloop.kit.settings import get_settings
@@ -32,6 +33,13 @@ from cxloop.surveys import PUBLISHED, Survey
 
 DELIVER_JOB = "distribution.deliver"
 ACTOR = "distribution"
+
+
+def require_tenant_config(principal: Principal) -> None:
+    """Channel settings, rules and triggers act on the whole directory: tenant-wide configurers only."""
+    principal.require(Perm.CONFIG_WRITE)
+    if not principal.reach(Perm.CONFIG_WRITE).everywhere:
+        raise Forbidden("Only tenant-wide roles may change distribution settings.", code="permission_denied")
 
 
 def now_utc() -> datetime:

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from cxloop.distribution.models import Trigger, TriggerRun
 from cxloop.distribution.schemas import Channel, Id, Label, Name, Strict
-from cxloop.distribution.service import now_utc, open_survey
+from cxloop.distribution.service import now_utc, open_survey, require_tenant_config
 from cxloop.distribution.triggers import CONDITIONS
 from cxloop.identity import CurrentPrincipal, Perm
 from cxloop.kit.errors import FieldError, ValidationFailed, not_found
@@ -88,7 +88,7 @@ def trigger_out(row: Trigger, runs: dict[str, int] | None = None) -> TriggerOut:
 
 @router.post("/triggers", status_code=201, response_model=TriggerOut, summary="Create a trigger")
 async def post_trigger(body: TriggerIn, session: DbSession, principal: CurrentPrincipal) -> TriggerOut:
-    principal.require(Perm.CONFIG_WRITE)
+    require_tenant_config(principal)
     conditions = _checked("conditions", body.conditions)
     recheck = _checked("recheck", body.recheck)
     await open_survey(session, principal.tenant_id, body.survey_id)
@@ -145,7 +145,7 @@ async def _own(session: Any, tenant_id: str, trigger_id: str) -> Trigger:
 async def patch_trigger(
     trigger_id: str, body: TriggerPatch, session: DbSession, principal: CurrentPrincipal
 ) -> TriggerOut:
-    principal.require(Perm.CONFIG_WRITE)
+    require_tenant_config(principal)
     row = await _own(session, principal.tenant_id, trigger_id)
     row.enabled = body.enabled
     await session.flush()
@@ -154,7 +154,7 @@ async def patch_trigger(
 
 @router.delete("/triggers/{trigger_id}", status_code=204, summary="Delete a trigger")
 async def delete_trigger(trigger_id: str, session: DbSession, principal: CurrentPrincipal) -> Response:
-    principal.require(Perm.CONFIG_WRITE)
+    require_tenant_config(principal)
     row = await _own(session, principal.tenant_id, trigger_id)
     await session.delete(row)
     return Response(status_code=204)
