@@ -30,7 +30,14 @@ def survey(client: TestClient, org: Org) -> str:
     survey_id = make_survey(client, org)
     for unit, scores in SCORES.items():
         for score in scores:
-            answers: dict[str, Any] = {**FULL_ANSWERS, "nps": score}
+            # Ratings that vary with the score, so the driver analysis has something to explain.
+            answers: dict[str, Any] = {
+                **FULL_ANSWERS,
+                "nps": score,
+                "csat": 1 + score * 4 // 10,
+                "ces": 7 - score // 2,
+                "stars": 1 + (score * 7) % 4,
+            }
             if score <= 6:
                 answers["why"] = f"{unit} {score}"
             made = client.post(
@@ -103,3 +110,24 @@ def test_a_group_below_the_anonymity_threshold_is_suppressed_not_an_error(
     found = widgets(client, org, "cx", "?period=all&unit_code=GZ001&channel=none")
     assert found["nps"]["error"] is None
     assert all(r.get("nps") is None for r in found["nps"]["rows"])
+
+
+@pytest.mark.parametrize("who", ["cx", "east", "store", "analyst"])
+def test_every_default_widget_runs_on_the_real_engine(
+    client: TestClient, org: Org, survey: str, who: str
+) -> None:
+    found = widgets(client, org, who, "?period=all")
+    errors = {wid: w["error"]["code"] for wid, w in found.items() if w["error"]}
+    # Drivers need a survey picked in the filters; everything else answers.
+    assert errors == ({"drivers": "survey_required"} if who == "cx" else {})
+
+
+def test_the_driver_quadrant_runs_analytics_key_drivers_for_the_chosen_survey(
+    client: TestClient, org: Org, survey: str
+) -> None:
+    found = widgets(client, org, "cx", f"?period=all&survey_id={survey}&widget=drivers")["drivers"]
+    assert found["error"] is None, found["error"]
+    assert {r["question_id"] for r in found["rows"]} == {"csat", "ces", "stars"}
+    assert {r["quadrant"] for r in found["rows"]} <= {"strength", "priority", "maintain", "low_priority"}
+    assert 0 <= found["meta"]["r2"] <= 1
+    assert found["meta"]["n"] == 17

@@ -136,7 +136,7 @@ async def default_definition(
                 "Top drivers",
                 "关键驱动因素",
                 (6, 6, 6, 4),
-                {"metrics": ["drivers"], "filters": {}},
+                {"metrics": ["nps"]},
             ),
         ]
     elif role == "regional":
@@ -182,10 +182,10 @@ async def default_definition(
             _w(
                 "trend",
                 "trend",
-                "NPS by week",
-                "每周 NPS",
+                "NPS by week against the company",
+                "每周 NPS 与公司对比",
                 (0, 2, 6, 4),
-                {"metrics": ["nps"], "group_by": ["week"], "compare": "parent_unit"},
+                {"metrics": ["nps"], "group_by": ["week"], "compare": "company"},
             ),
             _w("comments", "comments", "Latest comments", "最新评论", (6, 2, 6, 6), comments={"limit": 20}),
         ]
@@ -217,7 +217,7 @@ async def default_definition(
                 "NPS score distribution",
                 "NPS 分数分布",
                 (0, 6, 6, 4),
-                {"metrics": ["nps_distribution"]},
+                {"metrics": ["nps"]},
             ),
             _w(
                 "funnel",
