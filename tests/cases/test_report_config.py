@@ -4,6 +4,7 @@ causes) and the follow-up survey on resolve, on both databases."""
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -200,3 +201,56 @@ def test_resolving_with_a_follow_up_sends_the_survey(client: TestClient, org: Or
         headers=org.auth("store"),
     )
     assert_problem(refused, 422, "validation_failed")
+
+
+def test_follow_up_calls_distribution_on_the_original_channel(
+    client: TestClient, org: Org, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The call cases makes, against the agreed signature (a recording stand-in)."""
+    distribution = importlib.import_module("cxloop.distribution")
+    calls: list[tuple[Any, ...]] = []
+
+    async def send_survey(
+        session: Any, tenant_id: str, contact_id: str, survey_id: str, **options: Any
+    ) -> str:
+        calls.append((tenant_id, contact_id, survey_id, options))
+        return "INVITATION-1"
+
+    monkeypatch.setattr(distribution, "send_survey", send_survey, raising=False)
+    survey_id = survey_with_case_field(client, org)
+    response_id = submit(client, org, survey_id, nps=2)  # channel "sms"
+    case_id, _ = open_one(database_url, org, response_id=response_id, contact_id="C1")
+    move(client, org, case_id, "acknowledged")
+    resolved = client.post(
+        f"/api/v1/cases/{case_id}/transitions",
+        json={"to": "resolved", "follow_up_survey_id": survey_id},
+        headers=org.auth("agent"),
+    )
+    assert resolved.status_code == 200, resolved.text
+    assert calls == [
+        (
+            org.tenant_id,
+            "C1",
+            survey_id,
+            {
+                "channel": "sms",
+                "reason": "case_follow_up",
+                "embedded": {"case_id": case_id, "case_number": "1"},
+                "respect_frequency": False,
+            },
+        )
+    ]
+    assert resolved.json()["follow_up_invitation_id"] == "INVITATION-1"
+    # Without a contact there is nobody to ask: the case still resolves, and says so.
+    other, _ = open_one(database_url, org)
+    move(client, org, other, "acknowledged")
+    done = client.post(
+        f"/api/v1/cases/{other}/transitions",
+        json={"to": "resolved", "follow_up_survey_id": survey_id},
+        headers=org.auth("agent"),
+    )
+    assert done.status_code == 200
+    assert [e["details"] for e in done.json()["timeline"] if e["kind"] == "follow_up"] == [
+        {"skipped": "no_contact"}
+    ]
+    assert len(calls) == 1
