@@ -19,6 +19,7 @@ from cxloop.collection import personal_token
 from cxloop.distribution.callback_routes import router as callback_router
 from cxloop.distribution.campaign_routes import router as campaign_router
 from cxloop.distribution.directory import directory
+from cxloop.distribution.intercept_routes import router as intercept_router
 from cxloop.distribution.models import (
     DELIVERED,
     SENT,
@@ -400,3 +401,4 @@ async def withdraw(session: AsyncSession, invitation: Invitation, channel: str, 
 router.include_router(callback_router)
 router.include_router(campaign_router)
 router.include_router(trigger_router)
+router.include_router(intercept_router)
