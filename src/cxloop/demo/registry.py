@@ -30,7 +30,13 @@ DEMO_ACTOR_LABEL = "demo"
 SEEDED_ACTION = "demo.seeded"
 
 # Modules whose steps make up the demo; a domain with demo data adds its own.
-STEP_MODULES: tuple[str, ...] = ("cxloop.demo.identity", "cxloop.demo.surveys", "cxloop.demo.customers")
+STEP_MODULES: tuple[str, ...] = (
+    "cxloop.demo.identity",
+    "cxloop.demo.surveys",
+    "cxloop.demo.text",
+    "cxloop.demo.customers",
+    "cxloop.demo.dashboards",
+)
 # Enough for trends by month and store that mean something; `cxloop demo --responses` changes it.
 DEFAULT_RESPONSE_COUNT = 52_000
 
