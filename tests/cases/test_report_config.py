@@ -254,3 +254,23 @@ def test_follow_up_calls_distribution_on_the_original_channel(
         {"skipped": "no_contact"}
     ]
     assert len(calls) == 1
+
+
+def test_a_later_response_of_the_same_customer_is_the_later_score(
+    client: TestClient, org: Org, database_url: str
+) -> None:
+    """Without a follow-up link, the customer directory links the next answer to the case."""
+    survey_id = survey_with_case_field(client, org)
+    first = submit(client, org, survey_id, nps=3, contact={"email": "wang@example.com"})
+    (contact_id,) = rows(
+        database_url, f"SELECT contact_id FROM contact_responses WHERE response_id = '{first}'"
+    )[0]
+    case_id, _ = open_one(database_url, org, response_id=first, contact_id=contact_id)
+    submit(client, org, survey_id, nps=8, contact={"email": "wang@example.com"})
+    # Not resolved yet: a later answer before the case is resolved is not a recovery.
+    assert rows(database_url, "SELECT later_score FROM cases") == [(None,)]
+    move(client, org, case_id, "acknowledged")
+    move(client, org, case_id, "resolved")
+    later = submit(client, org, survey_id, nps=9, contact={"email": "wang@example.com"})
+    submit(client, org, survey_id, nps=1, contact={"email": "wang@example.com"})  # only the first counts
+    assert rows(database_url, "SELECT later_score, later_response_id FROM cases") == [(9, later)]
