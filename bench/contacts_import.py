@@ -95,13 +95,16 @@ async def timed_import(url: str, tenant_id: str, data: bytes) -> tuple[float, di
     )
     db = Database(url)
     try:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         table = read_table(data, "contacts.csv")
         async with db.session(write=True) as session:
             outcome = await import_contacts(session, principal, table, None)
             await session.commit()
         elapsed = time.perf_counter() - started
-        return elapsed, {"created": outcome.created, "updated": outcome.updated, "skipped": outcome.skipped}
+        counts = {"created": outcome.created, "updated": outcome.updated, "skipped": outcome.skipped}
+        # CPU seconds of this process (SQLite runs in it): on a shared machine the
+        # wall time says more about the neighbours than about the import.
+        return elapsed, {**counts, "cpu_s": round(time.process_time() - cpu, 1)}
     finally:
         await db.dispose()
 

@@ -14,6 +14,8 @@ from cxloop.customers.journeys import delete_journey, get_journey, list_journeys
 from cxloop.customers.models import Journey
 from cxloop.customers.schemas import (
     MAX_BATCH,
+    EventBatchIn,
+    EventIn,
     EventTypeIn,
     EventTypeOut,
     JourneyIn,
@@ -28,11 +30,28 @@ from cxloop.kit.http import DbSession, TransactionalRoute
 
 router = APIRouter(route_class=TransactionalRoute, tags=["events and journeys"])
 
+
+def _inline(schema: dict[str, Any]) -> dict[str, Any]:
+    """A model's JSON schema with its $defs put in place (the body is read by hand, so
+    FastAPI does not add the models to the document's components)."""
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return resolve(dict(defs[ref.removeprefix("#/$defs/")]))
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved
+
+
 _EVENT_SCHEMA: dict[str, Any] = {
-    "oneOf": [
-        {"$ref": "#/components/schemas/EventIn"},
-        {"$ref": "#/components/schemas/EventBatchIn"},
-    ]
+    "oneOf": [_inline(EventIn.model_json_schema()), _inline(EventBatchIn.model_json_schema())]
 }
 
 

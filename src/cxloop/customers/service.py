@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import available_timezones
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cxloop.customers.attributes import check_attributes, definitions
@@ -126,15 +126,13 @@ async def _matches(
 ) -> dict[str, ContactIdentity]:
     if not cleaned:
         return {}
-    indexes = {blind_index(tenant_id, kind, normal): kind for kind, normal in cleaned.items()}
-    statement = select(ContactIdentity).where(
-        ContactIdentity.tenant_id == tenant_id, ContactIdentity.blind_index.in_(list(indexes))
-    )
-    found: dict[str, ContactIdentity] = {}
-    for identity in (await session.execute(statement)).scalars():
-        if indexes.get(identity.blind_index) == identity.kind:
-            found[identity.kind] = identity
-    return found
+    # (kind, blind index) pairs, so that the unique index answers each one.
+    wanted = [
+        (ContactIdentity.kind == kind) & (ContactIdentity.blind_index == blind_index(tenant_id, kind, normal))
+        for kind, normal in cleaned.items()
+    ]
+    statement = select(ContactIdentity).where(ContactIdentity.tenant_id == tenant_id, or_(*wanted))
+    return {identity.kind: identity for identity in (await session.execute(statement)).scalars()}
 
 
 def _pick(matches: dict[str, ContactIdentity]) -> str:
