@@ -47,6 +47,7 @@ bench: setup
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/ingest.py --rate 500 --rate 100
 	$(BIN)/python bench/respondent.py
+	$(BIN)/python bench/contacts_import.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache
