@@ -46,7 +46,7 @@ async def contact_for_ref(session: AsyncSession, tenant_id: str, ref: Any, unit_
             identities[kind] = value
     if not identities:
         return None
-    return await upsert_contact(session, tenant_id, identities, unit_id=unit_id, source="response")
+    return await upsert_contact(session, tenant_id, identities, new_unit_id=unit_id, source="response")
 
 
 @subscribe("customers.link_response")
