@@ -1,7 +1,304 @@
-"""Pages of the distribution domain."""
+"""Pages of the distribution domain: campaigns (list, create with an audience
+preview, test send to yourself, launch), triggers, and delivery status.
+
+Every form goes through the same services as the API, so the same checks
+and permissions hold; a refused form is shown again with its message.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Any
 
-router = APIRouter(include_in_schema=False)
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+from sqlalchemy import func, select
+
+from cxloop.distribution.campaign_routes import (
+    AudienceIn,
+    CampaignIn,
+    TestSendIn,
+    create_campaign,
+    launch,
+    test_send,
+)
+from cxloop.distribution.campaigns import audience_count, campaign_funnel
+from cxloop.distribution.models import STATUSES, Campaign, Invitation, Trigger
+from cxloop.distribution.routes import visible_invitations
+from cxloop.distribution.trigger_routes import TriggerIn, run_counts
+from cxloop.identity import Perm, Principal
+from cxloop.kit.errors import AppError
+from cxloop.kit.http import DbSession, TransactionalRoute
+from cxloop.surveys import PUBLISHED, Survey, SurveyVersion, text_in
+from cxloop.web.i18n import N_
+from cxloop.web.pages.render import SignedIn, form_csrf_ok, render, request_locale, see_other
+
+router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
+
+STATUS_LABELS = {
+    "scheduled": N_("Scheduled"),
+    "queued": N_("Queued"),
+    "retrying": N_("Retrying"),
+    "sent": N_("Sent"),
+    "delivered": N_("Delivered"),
+    "bounced": N_("Bounced"),
+    "failed": N_("Failed"),
+    "started": N_("Started"),
+    "completed": N_("Completed"),
+    "unsubscribed": N_("Unsubscribed"),
+    "skipped": N_("Skipped"),
+    "draft": N_("Draft"),
+    "finished": N_("Finished"),
+    "running": N_("Running"),
+}
+CHANNEL_LABELS = {"email": N_("Email"), "sms": N_("SMS"), "wechat": N_("WeChat"), "wecom": N_("WeCom")}
+
+
+async def published_surveys(session: Any, principal: Principal, locale: str) -> list[tuple[str, str]]:
+    found = await session.execute(
+        select(Survey.id, SurveyVersion.definition)
+        .join(
+            SurveyVersion,
+            (SurveyVersion.survey_id == Survey.id) & (SurveyVersion.version == Survey.published_version),
+        )
+        .where(Survey.tenant_id == principal.tenant_id, Survey.status == PUBLISHED)
+        .order_by(Survey.created_at.desc())
+        .limit(200)
+    )
+    out = []
+    for survey_id, definition in found.all():
+        title = definition.get("title") if isinstance(definition, dict) else None
+        default = definition.get("default_language", "zh-CN") if isinstance(definition, dict) else "zh-CN"
+        out.append(
+            (survey_id, text_in(title if isinstance(title, dict) else None, locale, default) or survey_id)
+        )
+    return out
+
+
+def _problem(error: AppError | ValidationError) -> str:
+    if isinstance(error, ValidationError):
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        return f"{where}: {first['msg']}" if where else str(first["msg"])
+    if error.errors:
+        return "; ".join(f"{e.path}: {e.message}" for e in error.errors[:3])
+    return error.detail
+
+
+def _ids(text: str) -> list[str]:
+    return [part for part in text.replace(",", " ").split() if part][:10_000]
+
+
+async def _campaigns_page(
+    request: Request,
+    session: Any,
+    principal: Principal,
+    *,
+    form: dict[str, str] | None = None,
+    error: str | None = None,
+    notice: str | None = None,
+    preview: int | None = None,
+    status: int = 200,
+) -> Response:
+    principal.require(Perm.DATA_READ)
+    found = await session.execute(
+        select(Campaign)
+        .where(Campaign.tenant_id == principal.tenant_id)
+        .order_by(Campaign.created_at.desc())
+        .limit(200)
+    )
+    rows = [(row, await campaign_funnel(session, principal.tenant_id, row.id)) for row in found.scalars()]
+    context = {
+        "rows": rows,
+        "surveys": await published_surveys(session, principal, request_locale(request, principal)),
+        "form": form or {},
+        "error": error,
+        "notice": notice,
+        "preview": preview,
+        "status_labels": STATUS_LABELS,
+        "channel_labels": CHANNEL_LABELS,
+        "can_write": principal.can(Perm.DATA_WRITE) and principal.reach(Perm.DATA_WRITE).everywhere,
+    }
+    return render(request, "distribution/campaigns.html", context, principal=principal, status=status)
+
+
+@router.get("/campaigns")
+async def campaigns_page(request: Request, session: DbSession, principal: SignedIn) -> Response:
+    return await _campaigns_page(request, session, principal, notice=request.query_params.get("notice"))
+
+
+def _expired(request: Request, principal: Principal) -> Response:
+    return render(
+        request, "error.html", {"error_title": N_("The form expired")}, status=403, principal=principal
+    )
+
+
+@router.post("/campaigns")
+async def campaigns_form(request: Request, session: DbSession, principal: SignedIn) -> Response:
+    form = await request.form()
+    if not form_csrf_ok(request, form):
+        return _expired(request, principal)
+    values = {
+        key: str(form.get(key) or "").strip()
+        for key in (
+            "name",
+            "survey_id",
+            "segment_id",
+            "contact_ids",
+            "channel",
+            "reminder_after_days",
+            "max_reminders",
+            "link_days",
+        )
+    }
+    audience: dict[str, Any] = (
+        {"segment_id": values["segment_id"]}
+        if values["segment_id"]
+        else {"contact_ids": _ids(values["contact_ids"])}
+    )
+    try:
+        if form.get("action") == "preview":
+            probe = AudienceIn.model_validate(audience)
+            count = await audience_count(
+                session,
+                Campaign(
+                    tenant_id=principal.tenant_id, segment_id=probe.segment_id, contact_ids=probe.contact_ids
+                ),
+            )
+            return await _campaigns_page(request, session, principal, form=values, preview=count)
+        body = CampaignIn.model_validate(
+            {
+                "name": values["name"],
+                "survey_id": values["survey_id"],
+                "channel": values["channel"] or None,
+                "reminder_after_days": int(values["reminder_after_days"])
+                if values["reminder_after_days"]
+                else None,
+                "max_reminders": int(values["max_reminders"] or 0),
+                "link_days": int(values["link_days"]) if values["link_days"] else None,
+                **audience,
+            }
+        )
+        await create_campaign(session, principal, body)
+    except (AppError, ValidationError, ValueError) as error:
+        if isinstance(error, AppError) and error.status >= 500:
+            raise
+        message = _problem(error) if isinstance(error, AppError | ValidationError) else str(error)
+        await session.rollback()
+        return await _campaigns_page(request, session, principal, form=values, error=message, status=422)
+    return see_other("/campaigns?notice=created")
+
+
+@router.post("/campaigns/{campaign_id}/{action}")
+async def campaign_action(
+    campaign_id: str, action: str, request: Request, session: DbSession, principal: SignedIn
+) -> Response:
+    form = await request.form()
+    if not form_csrf_ok(request, form):
+        return _expired(request, principal)
+    try:
+        if action == "launch":
+            await launch(session, principal, campaign_id)
+            return see_other("/campaigns?notice=launched")
+        if action == "test-send":
+            sent = await test_send(session, principal, campaign_id, TestSendIn())
+            return see_other(f"/campaigns?notice=test:{sent['to']}")
+    except AppError as error:
+        if error.status >= 500:
+            raise
+        await session.rollback()
+        return await _campaigns_page(request, session, principal, error=_problem(error), status=error.status)
+    return await _campaigns_page(request, session, principal, error="unknown action", status=404)
+
+
+async def _triggers_page(
+    request: Request,
+    session: Any,
+    principal: Principal,
+    *,
+    form: dict[str, str] | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    principal.require(Perm.DATA_READ)
+    found = await session.execute(
+        select(Trigger).where(Trigger.tenant_id == principal.tenant_id).order_by(Trigger.created_at)
+    )
+    context = {
+        "rows": list(found.scalars()),
+        "runs": await run_counts(session, principal.tenant_id),
+        "surveys": await published_surveys(session, principal, request_locale(request, principal)),
+        "form": form or {"conditions": "[]", "delay_minutes": "0"},
+        "error": error,
+        "saved": request.query_params.get("saved") == "1",
+        "channel_labels": CHANNEL_LABELS,
+        "can_write": principal.can(Perm.CONFIG_WRITE) and principal.reach(Perm.CONFIG_WRITE).everywhere,
+    }
+    return render(request, "distribution/triggers.html", context, principal=principal, status=status)
+
+
+@router.get("/triggers")
+async def triggers_page(request: Request, session: DbSession, principal: SignedIn) -> Response:
+    return await _triggers_page(request, session, principal)
+
+
+@router.post("/triggers")
+async def triggers_form(request: Request, session: DbSession, principal: SignedIn) -> Response:
+    import json
+
+    from cxloop.distribution.trigger_routes import post_trigger
+
+    form = await request.form()
+    if not form_csrf_ok(request, form):
+        return _expired(request, principal)
+    values = {
+        key: str(form.get(key) or "").strip()
+        for key in ("name", "event_type", "survey_id", "channel", "conditions", "delay_minutes")
+    }
+    try:
+        conditions = json.loads(values["conditions"] or "[]")
+        body = TriggerIn.model_validate(
+            {
+                "name": values["name"],
+                "event_type": values["event_type"],
+                "survey_id": values["survey_id"],
+                "channel": values["channel"] or None,
+                "conditions": conditions,
+                "delay_seconds": int(float(values["delay_minutes"] or 0) * 60),
+            }
+        )
+        await post_trigger(body, session, principal)
+    except (AppError, ValidationError, ValueError) as error:
+        if isinstance(error, AppError) and error.status >= 500:
+            raise
+        message = _problem(error) if isinstance(error, AppError | ValidationError) else str(error)
+        await session.rollback()
+        return await _triggers_page(request, session, principal, form=values, error=message, status=422)
+    return see_other("/triggers?saved=1")
+
+
+@router.get("/deliveries")
+async def deliveries_page(request: Request, session: DbSession, principal: SignedIn) -> Response:
+    status = request.query_params.get("status") or None
+    if status not in STATUSES:
+        status = None
+    query = visible_invitations(principal, Perm.DATA_READ)
+    counts_query = select(Invitation.status, func.count()).where(
+        Invitation.id.in_(query.with_only_columns(Invitation.id))
+    )
+    counts = {
+        name: int(count)
+        for name, count in (await session.execute(counts_query.group_by(Invitation.status))).all()
+    }
+    if status is not None:
+        query = query.where(Invitation.status == status)
+    rows = list((await session.execute(query.order_by(Invitation.created_at.desc()).limit(200))).scalars())
+    context = {
+        "rows": rows,
+        "counts": counts,
+        "status": status,
+        "statuses": STATUSES,
+        "status_labels": STATUS_LABELS,
+        "channel_labels": CHANNEL_LABELS,
+    }
+    return render(request, "distribution/deliveries.html", context, principal=principal)
