@@ -2,10 +2,11 @@
 
 Cases cannot import alerts (layering), so alerts registers a handler here.
 A service that changes a case calls ``emit`` inside its transaction: that
-enqueues one ``cases.event`` outbox job, so the event exists if and only if
-the change commits. The job fans out into one ``cases.event_delivery`` job
-per subscriber known to the worker, so a failing subscriber is retried alone
-and never makes the others run twice.
+enqueues one ``cases.event_delivery`` outbox job per subscriber, so the event
+exists if and only if the change commits, and a failing subscriber is
+retried alone and never makes the others run twice. A process that has not
+loaded the subscribers (a CLI command) enqueues one ``cases.event`` job
+instead, which the worker fans out.
 """
 
 from __future__ import annotations
@@ -89,7 +90,16 @@ def emit(session: AsyncSession, event: str, case: Case, **extra: Any) -> None:
     if event not in CASE_EVENTS:
         raise ValueError(f"unknown case event {event!r}")
     payload = case_payload(case) | extra
-    enqueue(session, FAN_OUT_JOB, {"event": event, "payload": payload})
+    body = {"event": event, "payload": payload}
+    if not _handlers:
+        # This process has not loaded the subscribers (a CLI command): the
+        # worker, which has, fans the event out.
+        enqueue(session, FAN_OUT_JOB, body)
+        return
+    # One hop less on the way to a webhook: the web app and the worker load
+    # every domain's tasks, so the subscribers known here are all of them.
+    for name in _handlers:
+        enqueue(session, DELIVERY_JOB, {"subscriber": name, **body})
 
 
 @job(FAN_OUT_JOB)
