@@ -67,7 +67,7 @@ def test_event_with_matching_conditions_sends_at_once(
     register_types(client, org, "order_delivered")
     survey_id = make_survey(client, org)
     made = trigger(client, org, survey_id, conditions=CONDITIONS, channel="email", touchpoint="delivery")
-    make_contact(client, org, identities={"email": "li@example.com"}, first_name="Li", language="en")
+    contact = make_contact(client, org, identities={"email": "li@example.com"}, first_name="Li", language="en")
 
     event(client, org, "e1", "li@example.com", "SH001", 150)  # East, over 100: sent
     event(client, org, "e2", "li@example.com", "GZ001", 150)  # South: not
@@ -79,6 +79,9 @@ def test_event_with_matching_conditions_sends_at_once(
     assert invitations == [("sent", made["id"], "delivery", "trigger:after delivery")]
     listed = client.get("/api/v1/triggers", headers=org.auth("cx")).json()["items"]
     assert listed[0]["runs"] == {"sent": 1}
+    timeline = client.get(f"/api/v1/contacts/{contact['id']}/timeline", headers=org.auth("cx"))
+    assert timeline.status_code == 200, timeline.text
+    assert '"kind":"invitation"' in timeline.text.replace(" ", "") and "email: sent" in timeline.text
 
 
 def test_delay_then_recheck(

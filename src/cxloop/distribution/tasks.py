@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cxloop.collection import Response, subscribe
-from cxloop.customers import subscribe_events, subscribe_merges
+from cxloop.customers import TimelineEntry, register_timeline_source, subscribe_events, subscribe_merges
 from cxloop.distribution import delivery, tick  # noqa: F401  (registers the jobs)
 from cxloop.distribution.models import COMPLETED, Invitation
 from cxloop.distribution.service import now_utc
@@ -46,3 +46,36 @@ async def on_merge(session: AsyncSession, tenant_id: str, survivor_id: str, merg
         .where(Invitation.tenant_id == tenant_id, Invitation.contact_id == merged_id)
         .values(contact_id=survivor_id)
     )
+
+
+async def invitation_timeline(
+    session: AsyncSession, tenant_id: str, contact_id: str, limit: int
+) -> list[TimelineEntry]:
+    """The contact's invitations on its timeline: when, through what, and how it went."""
+    found = await session.execute(
+        select(Invitation)
+        .where(Invitation.tenant_id == tenant_id, Invitation.contact_id == contact_id)
+        .order_by(Invitation.created_at.desc())
+        .limit(limit)
+    )
+    return [
+        TimelineEntry(
+            at=row.created_at,
+            kind="invitation",
+            title=f"{row.channel or '-'}: {row.status}",
+            detail={
+                "survey_id": row.survey_id,
+                "channel": row.channel,
+                "status": row.status,
+                "skip_reason": row.skip_reason,
+                "reason": row.reason,
+                "campaign_id": row.campaign_id,
+                "trigger_id": row.trigger_id,
+            },
+            ref=row.id,
+        )
+        for row in found.scalars()
+    ]
+
+
+register_timeline_source("distribution.invitations", invitation_timeline)
