@@ -341,7 +341,7 @@ async def _holders(session: AsyncSession, tenant_id: str, by_kind: dict[str, set
                 ContactIdentity.kind == kind,
                 ContactIdentity.blind_index.in_(listed[start : start + CHUNK]),
             )
-            found.update(dict((await session.execute(statement)).tuples().all()))
+            found.update(dict((await session.execute(statement)).all()))
     return found
 
 
@@ -468,7 +468,7 @@ async def _apply_updates(session: AsyncSession, updates: dict[str, dict[str, Any
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
         current = await session.execute(select(Contact.id, Contact.attributes).where(Contact.id.in_(chunk)))
-        for contact_id, attributes in current.tuples().all():
+        for contact_id, attributes in current.all():
             change = updates[contact_id]
             if "attributes" in change:
                 change["attributes"] = {**(attributes or {}), **change["attributes"]}

@@ -98,7 +98,7 @@ def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
 
 def json_list_contains(column: Any, value: Any, dialect: str) -> ColumnElement[bool]:
     if dialect == "postgresql":
-        return column.op("@>")(cast(literal(json.dumps([value])), JSONB))  # type: ignore[no-any-return]
+        return column.op("@>", is_comparison=True)(cast(literal(json.dumps([value])), JSONB))  # type: ignore[no-any-return]
     each = func.json_each(column).table_valued("value")
     return select(literal(1)).select_from(each).where(each.c.value == value).exists()
 
