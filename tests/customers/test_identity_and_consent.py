@@ -176,3 +176,25 @@ def test_unsubscribe_link_one_click(client: TestClient, org: Org, database_url: 
     forged = client.get(path[:-3] + "abc")
     assert forged.status_code == 404
     assert client.post("/u/nonsense", data={}).status_code == 404
+
+
+def test_unsubscribe_link_of_a_merged_contact_reaches_the_survivor(
+    client: TestClient, org: Org, database_url: str
+) -> None:
+    survivor = make_contact(client, org, identities={"member_id": "S1"})
+    merged = make_contact(client, org, identities={"member_id": "S2"})
+    secret = client.app.state.settings.effective_secret_key()  # type: ignore[attr-defined]
+    path = unsubscribe_url(secret, org.tenant_id, merged["id"], "sms")
+    merge = client.post(
+        f"/api/v1/contacts/{survivor['id']}/merge", json={"merge_id": merged["id"]}, headers=org.auth("cx")
+    )
+    assert merge.status_code == 200
+    page = client.get(path, headers={"Accept-Language": "en"})
+    assert page.status_code == 200 and "Stop receiving survey invitations as SMS messages?" in page.text
+    done = client.post(path, headers={"Accept-Language": "en"})
+    assert "You will get no more survey invitations as SMS messages." in done.text
+    assert rows(database_url, "SELECT contact_id, channel, granted FROM consent_records") == [
+        (survivor["id"], "sms", False)
+    ]
+    other_tenant_path = unsubscribe_url(secret, "01ARZ3NDEKTSV4RRFFQ69G5FAV", merged["id"], "sms")
+    assert client.get(other_tenant_path).status_code == 404
