@@ -356,3 +356,27 @@ def test_segments_over_attributes_tags_units_events_and_responses(
     with pytest.raises(NotFound):
         run(ids("01ARZ3NDEKTSV4RRFFQ69G5FAV"))
     assert plain_east["id"] not in run(ids(saved.json()["id"]))
+
+
+def test_event_attributes_take_any_bounded_json(client: TestClient, org: Org, database_url: str) -> None:
+    register_types(client, org, "order_delivered")
+    nested = {"orderNo": "A-9", "items": [{"sku": "X1", "qty": 2}], "amount": 99.5}
+    stored = client.post("/api/v1/events", json=_event(id="n1", attributes=nested), headers=org.auth("cx"))
+    assert stored.status_code == 201, stored.text
+    assert stored.json()["attributes"] == nested
+    before = written(database_url)
+    for body in (
+        b'{"id": "n2", "type": "order_delivered", "attributes": {"amount": NaN}}',
+        b'{"id": "n3", "type": "order_delivered", "attributes": {"big": "' + b"x" * 20_000 + b'"}}',
+    ):
+        refused = client.post(
+            "/api/v1/events", content=body, headers={**org.auth("cx"), "content-type": "application/json"}
+        )
+        assert_problem(refused, 422, "validation_failed")
+    nan_contact = client.post(
+        "/api/v1/contacts",
+        content=b'{"identities": {"member_id": "z"}, "attributes": {"scores": [1, NaN]}}',
+        headers={**org.auth("cx"), "content-type": "application/json"},
+    )
+    assert nan_contact.status_code == 422
+    assert written(database_url) == before

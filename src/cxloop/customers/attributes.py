@@ -104,6 +104,8 @@ def _untyped(value: Any) -> Any:
     if isinstance(value, list):
         if len(value) > MAX_LIST or not all(isinstance(item, str | int | float | bool) for item in value):
             raise ValueError(f"must be a list of at most {MAX_LIST} plain values")
+        if any(isinstance(item, float) and not math.isfinite(item) for item in value):
+            raise ValueError("must hold finite numbers")
         return value
     raise ValueError("must be a text, number, boolean or list")
 
