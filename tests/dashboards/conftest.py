@@ -21,6 +21,8 @@ UNITS_BY_LEVEL = {1: ["EAST", "SOUTH"], 2: ["SH", "GZ"], 3: ["SH001", "SH002", "
 class FakeMetrics:
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        # Added to every value: a test raises it to play "new responses arrived".
+        self.offset = 0.0
 
     async def __call__(self, session: Any, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
         self.calls.append((principal.label, body))
@@ -43,7 +45,7 @@ class FakeMetrics:
         for i, key in enumerate(keys):
             row = dict(key)
             for j, metric in enumerate(body["metrics"]):
-                row[metric] = 40.0 + i + j
+                row[metric] = 40.0 + i + j + self.offset
             row["n"] = 100 + i
             if body.get("compare"):
                 row["delta"] = 2.5

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from PIL import Image
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, expect
 
 from tests.dashboards.conftest import FakeMetrics
 from tests.factories import Org
@@ -140,3 +140,19 @@ def test_customise_move_resize_add_and_save(
     # /dashboards now opens the saved one.
     page.goto(live_server + "/dashboards")
     assert page.locator("h1").inner_text() == "华东看板"
+
+
+def test_an_open_dashboard_follows_new_data(
+    desk: Page,
+    live_server: str,  # noqa: F811
+    database_url: str,
+    org: Org,  # noqa: F811
+    metrics: FakeMetrics,
+) -> None:
+    page = desk
+    sign_in(page, live_server, database_url, "store")
+    page.goto(live_server + "/dashboards?period=all&refresh=2")
+    tile = page.get_by_test_id("kpi-nps")
+    assert tile.inner_text() == "40.0"
+    metrics.offset = 7.5
+    expect(tile).to_have_text("47.5", timeout=10_000)

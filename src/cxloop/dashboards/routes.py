@@ -48,6 +48,7 @@ router = APIRouter(prefix="/api/v1", tags=["dashboards"], route_class=Transactio
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 Cursor = Annotated[str | None, Query(max_length=500)]
 Short = Annotated[str | None, Query(max_length=80)]
+DRILL_COLUMNS = ("response_id", "submitted_at", "channel", "touchpoint", "unit_code")
 CREATED: dict[int | str, dict[str, Any]] = {
     200: {"model": DashboardOut, "description": "Replayed by Idempotency-Key"}
 }
@@ -258,6 +259,7 @@ async def export_report(
     "/dashboards/drill/responses",
     summary="The responses at the bottom of a drill-down (JSON, or CSV with format=csv)",
     response_model=dict[str, Any],
+    responses={200: {"content": {"application/json": {}, MEDIA["csv"]: {}}}},
 )
 async def get_drill_responses(
     session: DbSession,
@@ -279,7 +281,7 @@ async def get_drill_responses(
     resolved = await resolve_filters(session, principal, parsed)
     rows = await drill_responses(session, principal, resolved, limit)
     if format == "csv":
-        return _download(rows_to_csv(rows), MEDIA["csv"], "responses.csv")
+        return _download(rows_to_csv(rows, DRILL_COLUMNS), MEDIA["csv"], "responses.csv")
     return JSONResponse({"filters": resolved.public(), "items": rows})
 
 

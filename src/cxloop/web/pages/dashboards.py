@@ -37,6 +37,8 @@ router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 # A unit picker beyond this many units is cut (the API takes any code).
 MAX_PICKER_UNITS = 2000
 MAX_PICKER_SURVEYS = 200
+# The rollups follow new responses within seconds; a page in sight follows them this often.
+REFRESH_SECONDS = 15
 FILTER_FIELDS = ("period", "date_from", "date_to", "unit_code", "survey_id", "channel", "touchpoint")
 PERIOD_LABELS = {
     "7d": N_("Last 7 days"),
@@ -98,6 +100,13 @@ SCRIPT_TEXTS = {
     "passives": N_("Passives"),
     "detractors": N_("Detractors"),
 }
+
+
+def _refresh_seconds(request: Request) -> int:
+    """How often the script fetches the data again (``?refresh=`` seconds, 2 to 600)."""
+    given = request.query_params.get("refresh", "")
+    seconds = int(given) if given.isdigit() else REFRESH_SECONDS
+    return max(2, min(600, seconds))
 
 
 def _given_filters(request: Request) -> dict[str, Any]:
@@ -236,6 +245,7 @@ async def _page(
         "texts": {k: languages_text(request, locale, v) for k, v in SCRIPT_TEXTS.items()},
         "types": {k: languages_text(request, locale, v) for k, v in TYPE_LABELS.items()},
         "grains": list(TIME_GRAINS),
+        "refresh": _refresh_seconds(request),
     }
     return render(
         request,

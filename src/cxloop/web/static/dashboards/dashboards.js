@@ -217,33 +217,84 @@
     return null;
   }
 
+  var context = {};
+
+  function prepared(w, result) {
+    var option = optionFor(w, result);
+    if (!option) return null;
+    var ctx = { rows: option.__rows || result.rows, heat: option.__heat };
+    delete option.__rows; delete option.__heat;
+    // HTML tooltips carry inline styles, which the page's CSP refuses: draw them on the canvas.
+    if (option.tooltip) option.tooltip.renderMode = "richText";
+    return { option: option, ctx: ctx };
+  }
+
   function draw(section) {
     var id = section.getAttribute("data-widget");
     var w = widgetDef(id);
     var result = S.data[id];
     var node = section.querySelector(".chart");
     if (!w || !result || !node || result.error || !window.echarts) return;
-    var option = optionFor(w, result);
-    if (!option) return;
-    var rowsFor = option.__rows || result.rows;
-    var heat = option.__heat;
-    delete option.__rows; delete option.__heat;
-    // HTML tooltips carry inline styles, which the page's CSP refuses: draw them on the canvas.
-    if (option.tooltip) option.tooltip.renderMode = "richText";
+    var ready = prepared(w, result);
+    if (!ready) return;
     if (!node.classList.contains("spark")) section.classList.add("charted");
     var chart = window.echarts.init(node, null, { locale: S.locale === "en" ? "EN" : "ZH", renderer: "canvas" });
-    chart.setOption(option);
+    chart.setOption(ready.option);
     charts[id] = chart;
+    context[id] = ready.ctx;
     if (w.drill || ["bar", "ranking", "heatmap"].indexOf(w.type) >= 0) {
       chart.on("click", function (p) {
-        if (heat) { drill(heat.byLabel[heat.labels[p.data[1]]]); return; }
-        drill(rowsFor[p.dataIndex]);
+        var ctx = context[id];
+        if (ctx.heat) { drill(ctx.heat.byLabel[ctx.heat.labels[p.data[1]]]); return; }
+        drill(ctx.rows[p.dataIndex]);
       });
     }
   }
 
   function drawAll() {
     Array.prototype.forEach.call(document.querySelectorAll(".widget"), draw);
+  }
+
+  function formatNumber(v) {
+    if (typeof v !== "number") return "–";
+    return Math.round(v) === v ? String(v) : v.toFixed(1);
+  }
+
+  function update(id, result) {
+    var w = widgetDef(id);
+    var section = grid.querySelector('[data-widget="' + id + '"]');
+    if (!w || !section || result.error) return;
+    S.data[id] = result;
+    if (w.type === "kpi") {
+      var row = result.rows[0] || {};
+      var value = section.querySelector(".kpi-value");
+      if (value) value.textContent = formatNumber(row[metricsOf(w)[0]]);
+      var delta = section.querySelector(".kpi-delta span.up, .kpi-delta span.down, .kpi-delta span.flat");
+      if (delta && typeof row.delta === "number") {
+        delta.textContent = (row.delta > 0 ? "+" : "") + row.delta.toFixed(1);
+        delta.className = row.delta > 0 ? "up" : row.delta < 0 ? "down" : "flat";
+      }
+    }
+    if (!charts[id]) { draw(section); return; }
+    var ready = prepared(w, result);
+    if (!ready) return;
+    context[id] = ready.ctx;
+    charts[id].setOption(ready.option, true);
+  }
+
+  // Fresh within seconds: the data is fetched again while the page is in sight.
+  function refresh() {
+    if (document.hidden || editing) return;
+    fetch("/api/v1/dashboards/" + encodeURIComponent(S.id) + "/data?" + params({}), {
+      credentials: "same-origin", headers: { Accept: "application/json" },
+    }).then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (body) {
+        if (!body) return;
+        Object.keys(body.widgets).forEach(function (id) {
+          if (widgetDef(id) && widgetDef(id).type !== "comments") update(id, body.widgets[id]);
+        });
+      })
+      .catch(function () { /* offline for a moment: the next round tries again */ });
   }
 
   window.addEventListener("resize", function () {
@@ -434,4 +485,5 @@
   }
 
   drawAll();
+  if (S.refresh) window.setInterval(refresh, S.refresh * 1000);
 })();
