@@ -44,6 +44,12 @@ MappingField = Annotated[
 ]
 
 
+# python-multipart refuses a damaged body before any of our code sees it.
+UNPARSABLE_UPLOAD: dict[int | str, dict[str, Any]] = {
+    400: {"description": "The multipart body cannot be parsed"}
+}
+
+
 class RowErrorOut(BaseModel):
     row: int
     column: str | None
@@ -106,6 +112,7 @@ def outcome_out(outcome: Outcome) -> ImportOut:
     response_model=ImportPreviewOut,
     summary="How a contacts file reads: columns, the suggested mapping, the first 20 rows",
     openapi_extra=larger_body_limit(IMPORT_BODY_BYTES),
+    responses=UNPARSABLE_UPLOAD,
 )
 async def preview_import(
     file: FileField, session: DbSession, principal: CurrentPrincipal, mapping: MappingField = None
@@ -128,6 +135,7 @@ async def preview_import(
     response_model=ImportOut,
     summary="Import contacts from CSV/XLSX (all or nothing, or skipping bad rows; or a dry run)",
     openapi_extra=larger_body_limit(IMPORT_BODY_BYTES),
+    responses=UNPARSABLE_UPLOAD,
 )
 async def post_import(
     file: FileField,
