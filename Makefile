@@ -48,6 +48,8 @@ bench: setup
 	$(BIN)/python bench/ingest.py --rate 500 --rate 100
 	$(BIN)/python bench/respondent.py
 	$(BIN)/python bench/contacts_import.py
+	$(BIN)/python bench/distribution_email.py
+	$(BIN)/python bench/distribution_trigger.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache
