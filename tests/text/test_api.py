@@ -30,7 +30,7 @@ def test_analyze_answers_every_text_and_stores_nothing(
     assert answered.status_code == 200, answered.text
     items = answered.json()["items"]
     assert [i["sentiment"] for i in items] == ["negative", "neutral", "positive"]
-    assert items[0]["masked_text"] == "配送太慢了,电话[PHONE]"
+    assert items[0]["masked_text"] == "配送太慢了，电话[PHONE]"
     assert items[0]["pii"] == ["mobile"]
     assert [(t["path"], t["source"], t["matched"]) for t in items[0]["topics"]] == [
         ("配送 > 配送速度", "rule", ["太慢", "配送"])

@@ -120,3 +120,8 @@ def test_bad_input_costs_nothing_and_breaks_nothing() -> None:
 def test_the_language_can_be_given() -> None:
     [result] = analyze_texts(["ok"], language="en")
     assert result.language == "en"
+
+
+def test_full_width_digits_are_read_and_chinese_punctuation_kept() -> None:
+    [result] = analyze_texts(["电话：１３８１２３４５６７８，谢谢"])
+    assert result.masked_text == "电话：[PHONE]，谢谢"

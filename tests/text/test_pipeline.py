@@ -38,7 +38,7 @@ def test_each_open_text_answer_is_analysed_and_masked(
     assert got == [
         ("liked", "en", "negative", "App login keeps failing", None),
         ("via", "zh", "positive", "朋友推荐", None),
-        ("why", "zh", "negative", "送餐太慢了,等了两个小时,电话[PHONE]", None),
+        ("why", "zh", "negative", "送餐太慢了，等了两个小时，电话[PHONE]", None),
     ]
     topics = rows(
         database_url,

@@ -29,4 +29,4 @@ def test_the_caller_stays_free_of_the_models() -> None:
     )
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout.strip().splitlines()[-1])
-    assert out == {"sentiment": "negative", "masked": "送餐太慢了,[PHONE]", "heavy": []}
+    assert out == {"sentiment": "negative", "masked": "送餐太慢了，[PHONE]", "heavy": []}

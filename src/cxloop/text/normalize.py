@@ -22,6 +22,14 @@ MAX_INPUT_CHARS = 4 * MAX_ANALYZED_CHARS
 _TAG = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>|<[^>]{0,500}>", re.IGNORECASE | re.DOTALL)
 _SPACE = re.compile(r"\s+")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_FULLWIDTH = {
+    **{code: code - 0xFEE0 for code in range(0xFF10, 0xFF1A)},
+    **{code: code - 0xFEE0 for code in range(0xFF21, 0xFF3B)},
+    **{code: code - 0xFEE0 for code in range(0xFF41, 0xFF5B)},
+    0xFF20: ord("@"),
+    0xFF0D: ord("-"),
+    0x3000: ord(" "),
+}
 _HAN_GAP = re.compile(r"(?<=[\u4e00-\u9fff]) (?=[\u4e00-\u9fff])")
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 
@@ -36,7 +44,9 @@ def clean(text: str) -> str:
     if "&" in text:
         text = html.unescape(text)
     text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
-    text = unicodedata.normalize("NFKC", text)
+    # Full-width digits and letters (１３８…, ＡＢＣ) become ASCII so numbers are found; Chinese
+    # punctuation stays as written: it is what people see, and what the model was trained on.
+    text = text.translate(_FULLWIDTH)
     text = _SPACE.sub(" ", text).strip()
     # A tag between two Chinese characters left a space no writer put there.
     text = _HAN_GAP.sub("", text)

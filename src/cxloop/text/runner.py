@@ -22,7 +22,6 @@ from typing import Any
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
-_pool_dir: Path | None = None
 
 
 def _child_init(model_dir: str) -> None:
@@ -32,18 +31,18 @@ def _child_init(model_dir: str) -> None:
     engine.warm_up()
 
 
-def _child_analyze(texts: list[str], language: str | None, context: Any) -> list[Any]:
+def _child_analyze(model_dir: str, texts: list[str], language: str | None, context: Any) -> list[Any]:
     from cxloop.text import engine
 
+    engine.configure(Path(model_dir))
     return engine.analyze_texts(texts, language, context)
 
 
 def _executor(model_dir: Path) -> ProcessPoolExecutor:
-    global _pool, _pool_dir
+    """The one analysis process of this process; each call says which model dir it uses."""
+    global _pool
     with _lock:
-        if _pool is None or _pool_dir != model_dir:
-            if _pool is not None:
-                _pool.shutdown(wait=False)
+        if _pool is None:
             # spawn: a clean interpreter, not a fork of a web process with its threads and sockets.
             _pool = ProcessPoolExecutor(
                 max_workers=1,
@@ -51,7 +50,6 @@ def _executor(model_dir: Path) -> ProcessPoolExecutor:
                 initializer=_child_init,
                 initargs=(str(model_dir),),
             )
-            _pool_dir = model_dir
         return _pool
 
 
@@ -79,12 +77,13 @@ def analyze_sync(
     if settings.text_engine == "inline":
         engine.configure(model_dir)
         return engine.analyze_texts(list(texts), language, context)
+    args = (str(model_dir), list(texts), language, context)
     try:
-        return _executor(model_dir).submit(_child_analyze, list(texts), language, context).result()
+        return _executor(model_dir).submit(_child_analyze, *args).result()
     except BrokenProcessPool:
         # The child died (killed, out of memory): start a new one once.
         shutdown()
-        return _executor(model_dir).submit(_child_analyze, list(texts), language, context).result()
+        return _executor(model_dir).submit(_child_analyze, *args).result()
 
 
 async def analyze(
