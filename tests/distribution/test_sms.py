@@ -351,3 +351,28 @@ def test_sms_settings_are_checked(client: TestClient, org: Org, database_url: st
         == 403
     )
     assert rows(database_url, "SELECT count(*) FROM channel_configs") == [(0,)]
+
+
+def test_pace_spaces_sends_per_key() -> None:
+    import asyncio
+
+    from cxloop.distribution.providers import Pace
+
+    now = [100.0]
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(round(seconds, 3))
+
+    pace = Pace(clock=lambda: now[0], sleep=sleep)
+
+    async def run() -> list[float]:
+        delays = [await pace.wait("t:sms", 10) for _ in range(4)]
+        delays.append(await pace.wait("t:email", 10))  # another key has its own pace
+        delays.append(await pace.wait("t:sms", None))  # no limit configured
+        return delays
+
+    assert [round(d, 3) for d in asyncio.run(run())] == [0.0, 0.1, 0.2, 0.3, 0.0, 0.0]
+    assert slept == [0.1, 0.2, 0.3]
+    now[0] = 101.0  # later, the slots are free again
+    assert asyncio.run(pace.wait("t:sms", 10)) == 0.0

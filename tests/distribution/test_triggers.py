@@ -67,7 +67,9 @@ def test_event_with_matching_conditions_sends_at_once(
     register_types(client, org, "order_delivered")
     survey_id = make_survey(client, org)
     made = trigger(client, org, survey_id, conditions=CONDITIONS, channel="email", touchpoint="delivery")
-    contact = make_contact(client, org, identities={"email": "li@example.com"}, first_name="Li", language="en")
+    contact = make_contact(
+        client, org, identities={"email": "li@example.com"}, first_name="Li", language="en"
+    )
 
     event(client, org, "e1", "li@example.com", "SH001", 150)  # East, over 100: sent
     event(client, org, "e2", "li@example.com", "GZ001", 150)  # South: not

@@ -25,7 +25,7 @@ from cxloop.distribution.channels.base import Outgoing, Permanent, Sent, Transie
 from cxloop.distribution.content import language_of, render_invitation
 from cxloop.distribution.directory import directory
 from cxloop.distribution.models import FAILED, QUEUED, RETRYING, SENT, SKIPPED, DeliveryAttempt, Invitation
-from cxloop.distribution.providers import adapter_for
+from cxloop.distribution.providers import adapter_for, pace, rate_for
 from cxloop.distribution.rules import identity_for
 from cxloop.distribution.service import DELIVER_JOB, now_utc, short_url, unsubscribe_url
 from cxloop.kit.ids import new_id
@@ -140,6 +140,9 @@ async def deliver_invitation(
         adapter = await adapter_for(session, invitation.tenant_id, channel)
         attempt.provider = adapter.provider
         message = await outgoing_for(session, invitation, to, person.first_name or person.name)
+        await pace.wait(
+            f"{invitation.tenant_id}:{channel}", await rate_for(session, invitation.tenant_id, channel)
+        )
         sent: Sent = await adapter.send(message)
     except Permanent as error:
         attempt.outcome, attempt.error = "failed", str(error)[:2000]

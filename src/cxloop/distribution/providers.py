@@ -3,7 +3,10 @@ providers each channel accepts (with the settings each one needs)."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -89,3 +92,43 @@ async def adapter_for(session: AsyncSession, tenant_id: str, channel: str) -> Ad
         if fallback is not None:
             return build_adapter("email", "smtp", fallback)
     raise Permanent(f"the {channel} channel is not configured")
+
+
+class Pace:
+    """At most ``rate`` sends a second per key (a tenant's channel) in this process.
+
+    Providers cap request rates (Aliyun and Tencent per account, SMTP relays
+    per connection); going over earns throttling errors and retries. Each
+    caller is given the next free slot and sleeps until it; ``clock`` and
+    ``sleep`` are injectable for tests.
+    """
+
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.clock, self.sleep = clock, sleep
+        self.next_at: dict[str, float] = {}
+
+    async def wait(self, key: str, rate: float | None) -> float:
+        if not rate or rate <= 0:
+            return 0.0
+        now = self.clock()
+        slot = max(self.next_at.get(key, now), now)
+        self.next_at[key] = slot + 1.0 / rate
+        delay = slot - now
+        if delay > 0:
+            await self.sleep(delay)
+        return delay
+
+
+pace = Pace()
+
+
+async def rate_for(session: AsyncSession, tenant_id: str, channel: str) -> float | None:
+    row = await channel_config(session, tenant_id, channel)
+    if row is None:
+        return None
+    value = dict(row.config).get("rate_per_second")
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
