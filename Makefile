@@ -49,6 +49,7 @@ bench: setup
 	$(BIN)/python bench/respondent.py
 	$(BIN)/python bench/contacts_import.py
 	$(BIN)/python bench/distribution_email.py
+	$(BIN)/python bench/text_quality.py
 	$(BIN)/python bench/distribution_trigger.py
 
 clean:
