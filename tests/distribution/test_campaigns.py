@@ -100,16 +100,21 @@ def test_scheduled_start_and_list_audience(
     a, b = people.add(email="a@example.com"), people.add(email="b@example.com")
     monkeypatch.setattr(clock, "utc_now", lambda: START)
     later = (START + dt.timedelta(hours=5)).isoformat()
-    made = campaign(client, org, survey_id=survey_id, contact_ids=[a, b, a], starts_at=later)
-    assert made["contact_count"] == 2
+    made = campaign(client, org, survey_id=survey_id, contact_ids=[a, b, a, "GHOST"], starts_at=later)
+    assert made["contact_count"] == 3
     assert (
         client.post(f"/api/v1/campaigns/{made['id']}/launch", headers=org.auth("cx")).json()["status"]
         == "scheduled"
     )
     assert box.messages == []
     assert drive(database_url, START + dt.timedelta(hours=4))["campaigns"] == 0
-    assert drive(database_url, START + dt.timedelta(hours=5))["campaigns"] == 2
+    assert drive(database_url, START + dt.timedelta(hours=5))["campaigns"] == 3
     assert sorted(m[1][0] for m in box.messages) == ["a@example.com", "b@example.com"]
+    funnel = client.get(f"/api/v1/campaigns/{made['id']}", headers=org.auth("cx")).json()
+    assert funnel["status"] == "finished" and funnel["funnel"] == {"sent": 2, "skipped": 1}
+    assert rows(database_url, "SELECT skip_reason FROM invitations WHERE status = 'skipped'") == [
+        ("contact_not_found",)
+    ]
 
 
 def test_recurring_spreads_the_audience_over_the_cadence(

@@ -17,6 +17,7 @@ from cxloop.distribution.models import (
     QUEUED,
     SCHEDULED,
     SENT,
+    SKIPPED,
     STARTED,
     Campaign,
     CampaignMember,
@@ -25,6 +26,7 @@ from cxloop.distribution.models import (
 from cxloop.distribution.rules import Policy, quiet_until, tenant_policy
 from cxloop.distribution.service import DELIVER_JOB, send_survey
 from cxloop.kit.errors import AppError
+from cxloop.kit.ids import new_id
 from cxloop.kit.jobs import enqueue
 
 ONE_OFF, RECURRING = "one_off", "recurring"
@@ -57,9 +59,28 @@ async def _send(session: AsyncSession, campaign: Campaign, contact_id: str, now:
             expires_at=_expiry(campaign, now),
             now=now,
         )
-    except AppError:
-        # A contact deleted since the audience was read: nothing to send to.
-        return
+    except AppError as error:
+        # A contact deleted since the audience was read (or the survey closed):
+        # recorded, so the campaign's funnel says why and the contact is not retried.
+        session.add(
+            Invitation(
+                id=new_id(),
+                tenant_id=campaign.tenant_id,
+                survey_id=campaign.survey_id,
+                contact_id=contact_id[:26],
+                channel=campaign.channel,
+                status=SKIPPED,
+                skip_reason=error.code[:120],
+                reason=f"campaign:{campaign.name}"[:64],
+                embedded={},
+                campaign_id=campaign.id,
+                created_at=now,
+                attempts=0,
+                send_no=0,
+                reminders_sent=0,
+            )
+        )
+        await session.flush()
 
 
 def spread_offset(campaign_id: str, contact_id: str, period: timedelta) -> timedelta:
