@@ -48,6 +48,7 @@ bench: setup
 	$(BIN)/python bench/ingest.py --rate 500 --rate 100
 	$(BIN)/python bench/respondent.py
 	$(BIN)/python bench/contacts_import.py
+	$(BIN)/python bench/analytics_bench.py
 	$(BIN)/python bench/distribution_email.py
 	$(BIN)/python bench/text_quality.py
 	$(BIN)/python bench/distribution_trigger.py

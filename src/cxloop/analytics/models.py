@@ -22,7 +22,10 @@ class Rollup(Base):
     __tablename__ = "analytics_rollups"
 
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
-    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # local YYYY-MM-DD
+    # "d": day is a local YYYY-MM-DD; "m": the same sums per month, day is YYYY-MM
+    # (whole-month queries read 30 times fewer rows).
+    grain: Mapped[str] = mapped_column(String(1), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
     unit_key: Mapped[str] = mapped_column(String(26), primary_key=True)
     survey_id: Mapped[str] = mapped_column(String(26), primary_key=True)
     channel: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -39,7 +42,7 @@ class Rollup(Base):
     ces_sum: Mapped[float] = mapped_column(Float, default=0)
     ces_sumsq: Mapped[float] = mapped_column(Float, default=0)
 
-    __table_args__ = (Index(None, "tenant_id", "unit_key", "day"),)
+    __table_args__ = (Index(None, "tenant_id", "grain", "unit_key", "day"),)
 
 
 class RollupFact(Base):

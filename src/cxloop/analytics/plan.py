@@ -62,8 +62,8 @@ COMPARES = ("previous_period", "last_year", "parent_unit", "company", "target")
 QUESTION = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}(\.[A-Za-z][A-Za-z0-9_]{0,63})?$")
 TEXT = re.compile(r"^[^\x00-\x1f]{1,64}$")
 SENTIMENTS = ("negative", "neutral", "positive")
-# Without dates, a query covers this many days up to today.
-DEFAULT_DAYS = 365 * 3
+# Without dates, a query covers this many whole months up to today.
+DEFAULT_MONTHS = 36
 
 
 @dataclass(frozen=True)
@@ -145,6 +145,12 @@ def _given(filters: Filters, name: str) -> bool:
         "sentiment": filters.sentiment,
     }[name]
     return bool(value)
+
+
+def _months_before(end: date) -> date:
+    """The first day of the month DEFAULT_MONTHS - 1 months before ``end``'s."""
+    months = end.year * 12 + end.month - 1 - (DEFAULT_MONTHS - 1)
+    return date(months // 12, months % 12 + 1, 1)
 
 
 def _texts(name: str, value: Any) -> tuple[str, ...]:
@@ -292,11 +298,7 @@ async def make_plan(session: AsyncSession, principal: Principal, query: MetricsQ
     reach = principal.reach(Perm.DATA_READ)
     given = query.filters
     date_to = _day("date_to", given["date_to"]) if "date_to" in given else today
-    date_from = (
-        _day("date_from", given["date_from"])
-        if "date_from" in given
-        else date_to - timedelta(days=DEFAULT_DAYS - 1)
-    )
+    date_from = _day("date_from", given["date_from"]) if "date_from" in given else _months_before(date_to)
     if date_from > date_to:
         raise invalid("filters.date_from", "date_from is after date_to.", code="reversed_dates")
     if (date_to - date_from).days > 366 * 20:

@@ -131,13 +131,9 @@ async def _comparison(
                 found[key] = everyone[short]
         return found, None
     if kind == "parent_unit":
-        # Statistics by leaf unit (everywhere), then summed over each parent's subtree.
-        others = [g for g in plan.groups if not _is_unit(g)]
-        leaf_groups = ("unit", *others)
-        leaves = await read(
-            session, plan, Slice(main.date_from, main.date_to, None, leaf_groups), use_rollups
-        )
-        cache: dict[str, Groups] = {}
+        # Statistics by leaf unit within the parents' subtrees (beyond the caller's
+        # scope: only aggregates are shown), then summed over each parent's subtree.
+        parents: dict[Key, UnitInfo] = {}
         for key in rows:
             unit_id = (
                 key[unit_pos]
@@ -146,14 +142,21 @@ async def _comparison(
             )
             unit = plan.units.get(unit_id) if unit_id else None
             parent = plan.units.get(unit.parent_id) if unit and unit.parent_id else None
-            if parent is None:
-                continue
+            if parent is not None:
+                parents[key] = parent
+        paths = {p.path for p in parents.values()}
+        under = frozenset(u.id for u in plan.units.values() if any(u.path.startswith(p) for p in paths))
+        others = [g for g in plan.groups if not _is_unit(g)]
+        leaves = await read(
+            session, plan, Slice(main.date_from, main.date_to, under, ("unit", *others)), use_rollups
+        )
+        cache: dict[str, Groups] = {}
+        for key, parent in parents.items():
             if parent.id not in cache:
                 cache[parent.id] = _subtree(leaves, plan, 0, parent)
             short = tuple(k for i, k in enumerate(key) if i != unit_pos)
             if short in cache[parent.id]:
                 found[key] = cache[parent.id][short]
-        return found, None
     return found, None
 
 
@@ -216,6 +219,10 @@ def _group_fields(plan: Plan, key: Key, locale: str | None) -> dict[str, Any]:
     return fields
 
 
+def _number(value: Any) -> float | None:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
 def _sort_key(key: Key) -> tuple[Any, ...]:
     return tuple((0, "") if part is None else (1, str(part)) for part in key)
 
@@ -267,7 +274,9 @@ async def run_metrics_query(
             other = None
         comparisons: dict[str, Any] = {}
         for metric in plan.metrics:
-            mine = headline(metric, states[metric])
+            if plan.compare is None:
+                break
+            mine = _number(row.get(metric))
             entry: dict[str, Any] = {"value": None, "delta": None, "p_value": None, "significant": None}
             if plan.compare == "target":
                 unit_id = (

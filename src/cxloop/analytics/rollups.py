@@ -138,17 +138,22 @@ async def _apply(
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     emptied = False
+    table = Rollup.__table__.c
     for cell, delta in deltas.items():
         if not any(delta.values()):
             continue
-        values = {"tenant_id": tenant_id, **dict(zip(CELL, cell, strict=True)), **delta}
-        statement = insert(Rollup).values(**values)
-        table = Rollup.__table__.c
-        statement = statement.on_conflict_do_update(
-            index_elements=["tenant_id", *CELL],
-            set_={name: table[name] + statement.excluded[name] for name in MEASURES},
-        )
-        await session.execute(statement)
+        for grain, day in (("d", cell[0]), ("m", cell[0][:7])):
+            values = {
+                "tenant_id": tenant_id,
+                "grain": grain,
+                **dict(zip(CELL, (day, *cell[1:]), strict=True)),
+            }
+            statement = insert(Rollup).values(**values, **delta)
+            statement = statement.on_conflict_do_update(
+                index_elements=["tenant_id", "grain", *CELL],
+                set_={name: table[name] + statement.excluded[name] for name in MEASURES},
+            )
+            await session.execute(statement)
         emptied = emptied or delta["responses"] < 0
     if emptied:
         await session.execute(delete(Rollup).where(Rollup.tenant_id == tenant_id, Rollup.responses <= 0))

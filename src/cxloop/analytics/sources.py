@@ -99,6 +99,8 @@ def _keys(
         else:
             assert extra is not None
             parts.append(extra.get(group) or [None])
+    if all(len(options) == 1 for options in parts):
+        return [tuple(options[0] for options in parts)]
     keys: list[Key] = [()]
     for options in parts:
         keys = [(*key, option) for key in keys for option in options]
@@ -121,12 +123,22 @@ def _add(groups: Groups, metrics: Iterable[str], key: Key) -> dict[str, State]:
     return found
 
 
+def whole_months(plan: Plan, piece: Slice) -> bool:
+    """The window is whole months (its end may be today: nothing is stored after now)."""
+    end = piece.date_to + timedelta(days=1)
+    return piece.date_from.day == 1 and (end.day == 1 or piece.date_to >= plan.today)
+
+
 async def read_rollups(session: AsyncSession, plan: Plan, piece: Slice) -> Groups:
     table = Rollup.__table__.c
     time_groups = [g for g in piece.groups if g in ("day", "week", "month", "quarter", "year")]
-    coarse = time_groups and time_groups[0] in ("month", "quarter", "year") and not piece.shift_years
-    # Months, quarters and years group on the month prefix in SQL; days and weeks on the day.
-    day_expr = func.substr(table.day, 1, 7) if coarse else table.day
+    monthly = not any(g in ("day", "week") for g in time_groups) and whole_months(plan, piece)
+    coarse = monthly or (bool(time_groups) and time_groups[0] in ("month", "quarter", "year"))
+    # Whole months read the monthly grain; other windows the daily one, months grouped on the day's prefix.
+    day_expr = table.day if monthly or not coarse else func.substr(table.day, 1, 7)
+    low, high = piece.date_from.isoformat(), piece.date_to.isoformat()
+    if monthly:
+        low, high = low[:7], high[:7]
     dims: list[Any] = []
     if time_groups:
         dims.append(day_expr.label("d"))
@@ -158,8 +170,9 @@ async def read_rollups(session: AsyncSession, plan: Plan, piece: Slice) -> Group
     ]
     statement: Select[Any] = select(*dims, *sums).where(
         table.tenant_id == plan.tenant_id,
-        table.day >= piece.date_from.isoformat(),
-        table.day <= piece.date_to.isoformat(),
+        table.grain == ("m" if monthly else "d"),
+        table.day >= low,
+        table.day <= high,
     )
     if plan.survey_id:
         statement = statement.where(table.survey_id == plan.survey_id)
@@ -172,10 +185,14 @@ async def read_rollups(session: AsyncSession, plan: Plan, piece: Slice) -> Group
     if dims:
         statement = statement.group_by(*dims)
     groups: Groups = {}
-    for row in (await session.execute(statement)).mappings():
+    result = await session.execute(statement)
+    names = list(result.keys())
+    # Plain dicts: RowMapping lookups of absent keys cost more than the whole aggregate.
+    for values in result.all():
+        row = dict(zip(names, values, strict=True))
         if row["responses"] is None:
             continue
-        day = row["d"] + "-01" if coarse else (row["d"] if time_groups else "")
+        day = (row["d"] + "-01" if coarse else row["d"]) if time_groups else ""
         keys = _keys(
             plan,
             piece,

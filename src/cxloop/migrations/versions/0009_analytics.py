@@ -91,6 +91,7 @@ def upgrade() -> None:
     op.create_table(
         "analytics_rollups",
         sa.Column("tenant_id", sa.String(length=26), nullable=False),
+        sa.Column("grain", sa.String(length=1), nullable=False),
         sa.Column("day", sa.String(length=10), nullable=False),
         sa.Column("unit_key", sa.String(length=26), nullable=False),
         sa.Column("survey_id", sa.String(length=26), nullable=False),
@@ -109,6 +110,7 @@ def upgrade() -> None:
         _tenant_fk("analytics_rollups"),
         sa.PrimaryKeyConstraint(
             "tenant_id",
+            "grain",
             "day",
             "unit_key",
             "survey_id",
@@ -118,9 +120,9 @@ def upgrade() -> None:
         ),
     )
     op.create_index(
-        op.f("ix_analytics_rollups_tenant_id_unit_key_day"),
+        op.f("ix_analytics_rollups_tenant_id_grain_unit_key_day"),
         "analytics_rollups",
-        ["tenant_id", "unit_key", "day"],
+        ["tenant_id", "grain", "unit_key", "day"],
         unique=False,
     )
     op.create_table(
@@ -185,5 +187,5 @@ def downgrade() -> None:
     op.drop_table("analytics_rebuilds")
     op.drop_index(op.f("ix_analytics_facts_tenant_id"), table_name="analytics_facts")
     op.drop_table("analytics_facts")
-    op.drop_index(op.f("ix_analytics_rollups_tenant_id_unit_key_day"), table_name="analytics_rollups")
+    op.drop_index(op.f("ix_analytics_rollups_tenant_id_grain_unit_key_day"), table_name="analytics_rollups")
     op.drop_table("analytics_rollups")
