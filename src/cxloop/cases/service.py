@@ -37,20 +37,30 @@ def now_or(now: datetime | None) -> datetime:
     return now if now is not None else clock.utc_now()
 
 
+async def _lock_numbering(session: AsyncSession, tenant_id: str) -> None:
+    """Hold the tenant's counter row until commit: openers of one tenant take
+    turns from here, so the checks below see every committed case (PostgreSQL,
+    read committed; SQLite writers take turns anyway) and numbers have no gaps.
+    """
+    locked = select(CaseCounter.value).where(CaseCounter.tenant_id == tenant_id).with_for_update()
+    if (await session.execute(locked)).first() is not None:
+        return
+    try:
+        async with session.begin_nested():
+            session.add(CaseCounter(tenant_id=tenant_id, value=0))
+    except IntegrityError:
+        # A concurrent first case of the tenant created the row: wait for it.
+        await session.execute(locked)
+
+
 async def _next_number(session: AsyncSession, tenant_id: str) -> int:
-    # UPDATE first: on PostgreSQL its row lock serialises concurrent openers.
     result = await session.execute(
         update(CaseCounter)
         .where(CaseCounter.tenant_id == tenant_id)
         .values(value=CaseCounter.value + 1)
         .returning(CaseCounter.value)
     )
-    number = result.scalar_one_or_none()
-    if number is not None:
-        return int(number)
-    session.add(CaseCounter(tenant_id=tenant_id, value=1))
-    await session.flush()
-    return 1
+    return int(result.scalar_one())
 
 
 async def response_score(session: AsyncSession, response: Response) -> int | None:
@@ -110,6 +120,7 @@ async def open_case(
         raise invalid("priority", f"Priority is one of {', '.join(PRIORITIES)}.")
     title = title.strip()[:MAX_TITLE] or "Case"
     at = now_or(now)
+    await _lock_numbering(session, tenant_id)
     if response_id is not None:
         existing = await session.scalar(
             select(Case.id).where(Case.tenant_id == tenant_id, Case.response_id == response_id)
@@ -171,9 +182,10 @@ async def open_case(
     if case.owner_id is None:
         case.owner_id = await pick_owner(session, tenant_id, unit)
     await set_deadlines(session, case, unit, at)
-    session.add(case)
     try:
+        # Added inside the savepoint: begin_nested() flushes what is pending first.
         async with session.begin_nested():
+            session.add(case)
             await session.flush()
     except IntegrityError:
         # Another job opened the case for this response meanwhile.
