@@ -83,7 +83,7 @@ async def adapter_only(port: int, messages: int, connections: int) -> float:
     return messages / elapsed
 
 
-async def full_path(port: int, messages: int) -> float:
+async def full_path(port: int, messages: int, workers: int = 1) -> float:
     from cxloop.distribution.channels.email import close_pools
     from cxloop.distribution.directory import Person, use_directory
     from cxloop.distribution.models import ChannelConfig
@@ -146,14 +146,14 @@ async def full_path(port: int, messages: int) -> float:
                 await session.commit()
                 job_ids = take_enqueued(session)
             started = time.perf_counter()
-            # Two workers, as two worker threads would (SQLite serialises their commits).
+            # SQLite has one writer: a second worker only waits on the lock a sending job holds.
             queue = list(job_ids)
 
             async def worker() -> None:
                 while queue:
                     await run_job(db, queue.pop())
 
-            await asyncio.gather(worker(), worker())
+            await asyncio.gather(*(worker() for _ in range(workers)))
             elapsed = time.perf_counter() - started
             await close_pools()
         finally:
