@@ -160,14 +160,20 @@ def test_comments_are_the_viewers_latest_text_answers(
         (r["unit_code"], r["question_id"], r["text"], r["band"])
         for r in got.json()["widgets"]["comments"]["rows"]
     ]
-    # The store manager (SH001) sees only SH001's comments; "code" is a text question too.
-    assert found == [("SH001", "why", "排队太久了", "detractor"), ("SH001", "code", "ABC", "detractor")]
+    # The store manager (SH001) sees only SH001's comments (the text domain's masked
+    # analyses); "code" is a text question too.
+    # Every text the text domain analysed (also a choice's "other" text), in question-id order.
+    assert found == [
+        ("SH001", "code", "ABC", "detractor"),
+        ("SH001", "via", "微信", "detractor"),
+        ("SH001", "why", "排队太久了", "detractor"),
+    ]
     cx = data(client, org, "analyst", "?period=all&widget=comments&q=排队").json()["widgets"]["comments"][
         "rows"
     ]
     assert [r["text"] for r in cx] == ["排队太久了"]
     promoters = data(client, org, "analyst", "?period=all&widget=comments&score=promoter").json()
-    assert [r["unit_code"] for r in promoters["widgets"]["comments"]["rows"]] == ["SH002"]
+    assert {r["unit_code"] for r in promoters["widgets"]["comments"]["rows"]} == {"SH002"}
 
 
 def test_drill_responses_are_scoped(client: TestClient, org: Org) -> None:

@@ -26,6 +26,7 @@ from cxloop.identity import Perm, Principal, Unit, display_name, visible_unit
 from cxloop.kit.clock import utc_now
 from cxloop.kit.errors import AppError, FieldError, ValidationFailed
 from cxloop.surveys import Survey, published_definition
+from cxloop.text import CommentAnalysis
 
 log = logging.getLogger("cxloop.dashboards")
 
@@ -318,16 +319,6 @@ async def _rating_questions(
     return [q.id for _, q in definition.questions() if q.type in RATING_TYPES and q.type != outcome][:30]
 
 
-def _question_order(definition: Any) -> dict[str, int]:
-    if definition is None:
-        return {}
-    return {q.id: i for i, (_, q) in enumerate(definition.questions())}
-
-
-def _text_questions(definition: Any) -> set[str]:
-    return {q.id for _, q in definition.questions() if q.type == "text"}
-
-
 async def comments(
     session: AsyncSession,
     principal: Principal,
@@ -337,47 +328,57 @@ async def comments(
     search: str | None = None,
     score: str | None = None,
 ) -> dict[str, Any]:
-    """Latest text answers in scope, newest first, optionally matching ``search``
-    and an NPS band (``detractor``, ``passive``, ``promoter``) of the score question."""
+    """Latest comments in scope, newest first, optionally matching ``search`` and an
+    NPS band (``detractor``, ``passive``, ``promoter``) of the score question.
+
+    Comments are the text domain's analyses: the text with personal data masked
+    (phone numbers, emails, names), and its sentiment; an answer appears once the
+    text pipeline has read it, in the same post-commit job that updates the rollups.
+    """
     options = widget.comments
     limit = options.limit if options else 20
-    wanted = set(options.question_ids) if options and options.question_ids else None
+    wanted = list(options.question_ids) if options and options.question_ids else None
     score_question = options.score_question if options else None
     survey = filters.survey_id or (widget.query.survey_id if widget.query else None)
-    statement = _in_scope(select(Response, Unit.code), principal, filters, survey)
-    statement = statement.order_by(Response.submitted_at.desc(), Response.id.desc()).limit(COMMENT_SCAN)
+    statement = _in_scope(
+        select(CommentAnalysis, Response.channel, Response.answers, Response.survey_version, Unit.code)
+        .select_from(CommentAnalysis)
+        .join(Response, Response.id == CommentAnalysis.response_id),
+        principal,
+        filters,
+        survey,
+    ).where(CommentAnalysis.tenant_id == principal.tenant_id)
+    if wanted is not None:
+        statement = statement.where(CommentAnalysis.question_id.in_(wanted))
+    if search:
+        statement = statement.where(CommentAnalysis.masked_text.contains(search, autoescape=True))
+    statement = statement.order_by(
+        Response.submitted_at.desc(), Response.id.desc(), CommentAnalysis.question_id
+    ).limit(COMMENT_SCAN if score else limit)
     rows: list[dict[str, Any]] = []
-    needle = search.casefold() if search else None
-    for response, unit_code in (await session.execute(statement)).all():
-        definition = await published_definition(session, response.survey_id, response.survey_version)
-        texts = _text_questions(definition) if definition else set()
-        answers = response.answers if isinstance(response.answers, dict) else {}
-        band = _band(answers.get(score_question) if score_question else _first_nps(definition, answers))
+    for analysis, channel, stored, version, unit_code in (await session.execute(statement)).all():
+        answers = stored if isinstance(stored, dict) else {}
+        if score_question:
+            band = _band(answers.get(score_question))
+        else:
+            definition = await published_definition(session, analysis.survey_id or "", version)
+            band = _band(_first_nps(definition, answers))
         if score and band != score:
             continue
-        order = _question_order(definition)
-        for question_id, value in sorted(answers.items(), key=lambda kv: order.get(kv[0], len(order))):
-            if not isinstance(value, str) or not value.strip():
-                continue
-            if (wanted is not None and question_id not in wanted) or (
-                wanted is None and question_id not in texts
-            ):
-                continue
-            if needle and needle not in value.casefold():
-                continue
-            rows.append(
-                {
-                    "response_id": response.id,
-                    "submitted_at": response.submitted_at.isoformat(),
-                    "unit_code": unit_code,
-                    "channel": response.channel,
-                    "question_id": question_id,
-                    "text": value[:MAX_COMMENT_CHARS],
-                    "band": band,
-                }
-            )
-            if len(rows) >= limit:
-                return {"rows": rows, "meta": {}}
+        rows.append(
+            {
+                "response_id": analysis.response_id,
+                "submitted_at": (analysis.submitted_at or utc_now()).isoformat(),
+                "unit_code": unit_code,
+                "channel": channel,
+                "question_id": analysis.question_id,
+                "text": analysis.masked_text[:MAX_COMMENT_CHARS],
+                "sentiment": analysis.sentiment,
+                "band": band,
+            }
+        )
+        if len(rows) >= limit:
+            break
     return {"rows": rows, "meta": {}}
 
 
