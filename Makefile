@@ -52,6 +52,7 @@ bench: setup
 	$(BIN)/python bench/distribution_email.py
 	$(BIN)/python bench/text_quality.py
 	$(BIN)/python bench/distribution_trigger.py
+	$(BIN)/python bench/dashboards_bench.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache
