@@ -194,7 +194,14 @@ def test_resolving_with_a_follow_up_sends_the_survey(client: TestClient, org: Or
     assert resolved.status_code == 200, resolved.text
     follow_up = [e for e in resolved.json()["timeline"] if e["kind"] == "follow_up"]
     assert len(follow_up) == 1 and follow_up[0]["details"]["survey_id"] == survey_id
-    assert resolved.json()["follow_up_invitation_id"] == follow_up[0]["details"]["invitation_id"]
+    # The test tenant has no channel configured: distribution records a skipped
+    # invitation with its reason, and the case's timeline says it was not sent.
+    assert resolved.json()["follow_up_invitation_id"] is None
+    assert follow_up[0]["details"]["skipped"] == "not_sent"
+    ((status, why, reason),) = rows(
+        database_url, f"SELECT status, skip_reason, reason FROM invitations WHERE contact_id = '{contact_id}'"
+    )
+    assert (status, reason) == ("skipped", "case_follow_up") and why.startswith("no_channel")
     refused = client.post(
         f"/api/v1/cases/{case_id}/transitions",
         json={"to": "closed", "follow_up_survey_id": survey_id},

@@ -111,7 +111,9 @@ async def _follow_up(
         at=at,
         user_id=principal.user_id,
         label=_label(principal),
-        details={"survey_id": survey_id, "invitation_id": invitation_id, "channel": channel},
+        # None: distribution skipped the send (its invitation row says why).
+        details={"survey_id": survey_id, "invitation_id": invitation_id, "channel": channel}
+        | ({} if invitation_id else {"skipped": "not_sent"}),
     )
 
 
