@@ -41,7 +41,7 @@ def test_analyze_answers_every_text_and_stores_nothing(
 def test_analyze_refuses_bad_bodies_with_problems(client: TestClient, org: Org) -> None:
     url = "/api/v1/text/analyze"
     _problem(client.post(url, json={"texts": []}, headers=org.auth("cx")), 422, "validation_failed")
-    _problem(client.post(url, json={"texts": ["a"] * 201}, headers=org.auth("cx")), 422, "validation_failed")
+    _problem(client.post(url, json={"texts": ["a"] * 101}, headers=org.auth("cx")), 422, "validation_failed")
     _problem(
         client.post(url, json={"texts": ["a"], "language": "fr"}, headers=org.auth("cx")),
         422,

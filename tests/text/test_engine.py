@@ -6,7 +6,7 @@ import time
 
 from cxloop.text import analyze_texts
 from cxloop.text.engine import Context, default_topics
-from cxloop.text.normalize import MAX_ANALYZED_CHARS, clean, detect_language, to_simplified
+from cxloop.text.normalize import MAX_KEPT_CHARS, clean, detect_language, to_simplified
 
 
 def test_language_is_told_by_script() -> None:
@@ -111,7 +111,7 @@ def test_bad_input_costs_nothing_and_breaks_nothing() -> None:
     assert time.perf_counter() - started < 2.0
     assert [r.sentiment for r in results[:2]] == ["neutral", "neutral"]
     assert results[0].language == "und" and results[0].topics == [] and results[0].masked_text == ""
-    assert results[2].truncated is True and len(results[2].masked_text) == MAX_ANALYZED_CHARS
+    assert results[2].truncated is True and len(results[2].masked_text) == MAX_KEPT_CHARS
     assert results[4].masked_text == "服务很好"
     assert results[4].sentiment == "positive"
     assert clean("a\x00b") == "ab"

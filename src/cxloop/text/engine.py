@@ -129,6 +129,9 @@ def analyze_texts(
         if traditional:
             cleaned = normalize.to_simplified(cleaned)
         prepared.append((cleaned, lang, traditional, truncated))
+    # Models read the start of each comment; masking (cheap regexes) covers all that is kept.
+    kept = [p[0] for p in prepared]
+    prepared = [(t[: normalize.MAX_ANALYZED_CHARS], lang, trad, cut) for t, lang, trad, cut in prepared]
 
     zh_indexes = [i for i, (text, lang, _, _) in enumerate(prepared) if lang in ("zh", "mixed") and text]
     zh_scores = sentiment.zh_scores([prepared[i][0] for i in zh_indexes], model_dir(), adapters.get("zh"))
@@ -162,8 +165,8 @@ def analyze_texts(
             hit.sentiment = (
                 sentiment.label_of(clause_score) if lang != "en" else sentiment.en_label(clause_score)
             )
-        finds = pii.find(text)
-        masked = pii.mask(text, finds)[0] if context.mask_pii else text
+        finds = pii.find(kept[index])
+        masked = pii.mask(kept[index], finds)[0] if context.mask_pii else kept[index]
         out.append(
             TextAnalysis(
                 language=lang,

@@ -1,7 +1,7 @@
 """Cleaning before analysis: markup out, length capped, Traditional Chinese
 folded to Simplified, and the language told from the script.
 
-Every later step sees at most ``MAX_ANALYZED_CHARS`` characters, so a 100 KB
+Models see at most ``MAX_ANALYZED_CHARS`` characters (masking ``MAX_KEPT_CHARS``), so a 100 KB
 comment costs the same as a long normal one.
 """
 
@@ -14,10 +14,12 @@ import unicodedata
 
 from cxloop.text.resources import traditional_to_simplified
 
-MAX_ANALYZED_CHARS = 3000
+MAX_ANALYZED_CHARS = 1000
+# What is kept (masked) and shown of a comment; only its start is analysed.
+MAX_KEPT_CHARS = 10_000
 # What a comment may be before cleaning; beyond that we cut first, so the
 # regular expressions below never see megabytes.
-MAX_INPUT_CHARS = 4 * MAX_ANALYZED_CHARS
+MAX_INPUT_CHARS = 2 * MAX_KEPT_CHARS
 
 _TAG = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>|<[^>]{0,500}>", re.IGNORECASE | re.DOTALL)
 _SPACE = re.compile(r"\s+")
@@ -50,7 +52,7 @@ def clean(text: str) -> str:
     text = _SPACE.sub(" ", text).strip()
     # A tag between two Chinese characters left a space no writer put there.
     text = _HAN_GAP.sub("", text)
-    return text[:MAX_ANALYZED_CHARS]
+    return text[:MAX_KEPT_CHARS]
 
 
 @functools.cache

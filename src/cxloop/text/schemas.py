@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from cxloop.text.engine import TextAnalysis
 
-MAX_TEXTS = 200
+MAX_TEXTS = 100
 MAX_TEXT_CHARS = 100_000
 
 Name = Annotated[
