@@ -36,6 +36,7 @@ STEP_MODULES: tuple[str, ...] = (
     "cxloop.demo.text",
     "cxloop.demo.customers",
     "cxloop.demo.dashboards",
+    "cxloop.demo.alerts",
 )
 # Enough for trends by month and store that mean something; `cxloop demo --responses` changes it.
 DEFAULT_RESPONSE_COUNT = 52_000
