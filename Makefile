@@ -53,6 +53,7 @@ bench: setup
 	$(BIN)/python bench/text_quality.py
 	$(BIN)/python bench/distribution_trigger.py
 	$(BIN)/python bench/dashboards_bench.py
+	$(BIN)/python bench/alerts_rules_cost.py && $(BIN)/python bench/alerts_latency.py --database postgresql
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache
