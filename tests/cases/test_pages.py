@@ -142,3 +142,34 @@ def test_report_page_in_both_languages(
     client.cookies.set("lang", "en")
     english = client.get("/cases/report")
     assert "Recovery rate" in english.text and "挽回率" not in english.text
+
+
+def test_root_cause_and_tags_from_the_case_page(
+    client: TestClient, signed_in: Any, org: Org, database_url: str
+) -> None:
+    made = client.post(
+        "/api/v1/case-root-causes",
+        json={"code": "wait", "names": {"zh-CN": "排队等候", "en": "Waiting"}},
+        headers=org.auth("cx"),
+    )
+    assert made.status_code == 201
+    case_id, _ = open_one(database_url, org)
+    signed_in("agent")
+    page = client.get(f"/cases/{case_id}").text
+    assert '<option value="wait">排队等候</option>' in page
+    saved = post_form(
+        client,
+        f"/cases/{case_id}/act",
+        f"/cases/{case_id}",
+        action="classify",
+        root_cause_code="wait",
+        tags="回访， VIP",
+    )
+    assert saved.headers["location"] == f"/cases/{case_id}?saved=1"
+    assert rows(database_url, "SELECT root_cause_code, tags FROM cases")[0][0] == "wait"
+    assert "回访, VIP" in client.get(f"/cases/{case_id}").text
+    bad = post_form(
+        client, f"/cases/{case_id}/act", f"/cases/{case_id}", action="classify", root_cause_code="nope"
+    )
+    assert bad.headers["location"] == f"/cases/{case_id}?error=unknown_root_cause"
+    assert rows(database_url, "SELECT root_cause_code FROM cases") == [("wait",)]

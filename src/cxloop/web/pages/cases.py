@@ -15,13 +15,13 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cxloop.cases import actions
+from cxloop.cases import actions, config
 from cxloop.cases.report import case_report
 from cxloop.cases.service import CaseFilter, get_case, list_cases
 from cxloop.cases.states import STATUSES
 from cxloop.cases.views import case_detail, case_views
 from cxloop.collection import Response as StoredResponse
-from cxloop.identity import Membership, Perm, Principal, Role, Unit, User
+from cxloop.identity import Membership, Perm, Principal, Role, Unit, User, display_name
 from cxloop.kit import clock
 from cxloop.kit.errors import AppError
 from cxloop.kit.http import DbSession, TransactionalRoute
@@ -70,6 +70,7 @@ ERRORS = {
     "owner_not_eligible": N_("That person cannot work cases of this unit."),
     "case_closed": N_("A closed case is not reassigned; reopen it first."),
     "validation_failed": N_("Some values are not valid."),
+    "unknown_root_cause": N_("That root cause is not in use."),
     "csrf_failed": N_("The form has expired. Go back, reload the page and try again."),
 }
 NOTICES = {"saved": N_("Saved."), "bulk": N_("%(done)s of %(total)s cases changed.")}
@@ -226,6 +227,11 @@ async def case_page(case_id: str, request: Request, session: DbSession, principa
         "can_work": works,
         "people": await assignable_people(session, principal) if manages else [],
         "can_take": works and detail["owner"] is None,
+        "root_causes": [
+            (row.code, display_name(row.names, locale))
+            for row in await config.list_root_causes(session, principal)
+            if row.active or row.code == detail["root_cause_code"]
+        ],
         "notice": NOTICES["saved"] if request.query_params.get("saved") == "1" else None,
         "error": ERRORS.get(_error_code(request.query_params.get("error")) or ""),
     }
@@ -272,6 +278,14 @@ async def act(case_id: str, request: Request, session: DbSession, principal: Sig
             await actions.assign(session, principal, case.id, _text(form, "owner_id", 64), comment=comment)
         elif action == "take":
             await actions.assign(session, principal, case.id, principal.user_id)
+        elif action == "classify":
+            tags = [
+                t.strip()
+                for t in (_text(form, "tags", 1000) or "").replace("，", ",").split(",")
+                if t.strip()
+            ]
+            changes = {"root_cause_code": _text(form, "root_cause_code", 64), "tags": tags}
+            await actions.update_case(session, principal, case.id, changes)
         else:
             await actions.transition(session, principal, case.id, "", comment=None)
 
