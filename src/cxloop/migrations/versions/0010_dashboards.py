@@ -71,7 +71,10 @@ def upgrade() -> None:
         sa.Column("last_sent_at", cxloop.kit.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_at", cxloop.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["created_by"], ["users.id"], name=op.f("fk_report_schedules_created_by_users"), ondelete="CASCADE"
+            ["created_by"],
+            ["users.id"],
+            name=op.f("fk_report_schedules_created_by_users"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
             ["dashboard_id"],
@@ -94,9 +97,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_report_schedules")),
     )
     with op.batch_alter_table("report_schedules", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_report_schedules_active_next_run_at"), ["active", "next_run_at"]
-        )
+        batch_op.create_index(batch_op.f("ix_report_schedules_active_next_run_at"), ["active", "next_run_at"])
         batch_op.create_index(
             batch_op.f("ix_report_schedules_tenant_id_recipient_id"), ["tenant_id", "recipient_id"]
         )
