@@ -16,6 +16,7 @@ node_modules/.installed: package.json package-lock.json
 	@touch $@
 
 setup: $(VENV)/.installed node_modules/.installed
+	bash scripts/setup-system.sh
 
 browsers:
 	bash scripts/setup-browser.sh
