@@ -125,3 +125,17 @@ def test_the_language_can_be_given() -> None:
 def test_full_width_digits_are_read_and_chinese_punctuation_kept() -> None:
     [result] = analyze_texts(["电话：１３８１２３４５６７８，谢谢"])
     assert result.masked_text == "电话：[PHONE]，谢谢"
+
+
+def test_a_tenants_weak_labels_shift_its_sentiment() -> None:
+    from cxloop.text.sentiment import train_adapter
+
+    texts = [f"第{i}次点排骨饭" for i in range(20)] + [f"第{i}次点鸡腿饭" for i in range(20)]
+    labels = [0] * 20 + [1] * 20
+    weights = train_adapter(texts, labels, "zh")
+    assert weights["排骨饭"] < 0 < weights["鸡腿饭"]
+    [plain] = analyze_texts(["又点了排骨饭"])
+    [adapted] = analyze_texts(
+        ["又点了排骨饭"], context=Context(topics=default_topics(), adapters={"zh": weights})
+    )
+    assert adapted.sentiment_score < plain.sentiment_score
