@@ -2,8 +2,10 @@
 
 Two figures: the SMTP adapter alone (messages built and sent over a few
 reused connections), and the whole delivery path on SQLite (invitations
-made by ``invite``, then one outbox job per invitation run to completion:
-consent re-check, rendering, SMTP, status and attempt rows committed).
+made by ``invite`` the way a campaign makes them, then their outbox jobs run
+to completion: consent re-check, rendering, SMTP, status and attempt rows
+committed). Bulk sends go out in jobs of ``DELIVERY_BATCH`` invitations;
+``--per-invitation`` measures one job per invitation (triggered sends).
 Target: at least 200 emails/s on 2 cores.
 
     .venv/bin/python bench/distribution_email.py --messages 2000
@@ -83,11 +85,11 @@ async def adapter_only(port: int, messages: int, connections: int) -> float:
     return messages / elapsed
 
 
-async def full_path(port: int, messages: int, workers: int = 1) -> float:
+async def full_path(port: int, messages: int, workers: int = 1, *, per_invitation: bool = False) -> float:
     from cxloop.distribution.channels.email import close_pools
     from cxloop.distribution.directory import Person, use_directory
     from cxloop.distribution.models import ChannelConfig
-    from cxloop.distribution.service import invite
+    from cxloop.distribution.service import enqueue_deliveries, invite
     from cxloop.identity.audit import Actor
     from cxloop.identity.tenants import create_tenant
     from cxloop.kit.clock import utc_now
@@ -141,8 +143,13 @@ async def full_path(port: int, messages: int, workers: int = 1) -> float:
                         updated_at=utc_now(),
                     )
                 )
+                batch: list[str] | None = None if per_invitation else []
                 for _ in range(messages):
-                    await invite(session, tenant.id, new_id(), survey_id, channel="email", reason="bench")
+                    await invite(
+                        session, tenant.id, new_id(), survey_id, channel="email", reason="bench", batch=batch
+                    )
+                if batch is not None:
+                    enqueue_deliveries(session, batch)
                 await session.commit()
                 job_ids = take_enqueued(session)
             started = time.perf_counter()
@@ -197,6 +204,7 @@ def main() -> None:
     parser = arg_parser(__doc__)
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--smtp-connections", type=int, default=4)
+    parser.add_argument("--per-invitation", action="store_true", help="one delivery job per invitation")
     args = parser.parse_args()
     port = free_port()
     sink = start_sink(port)
@@ -204,7 +212,10 @@ def main() -> None:
         adapter_rates = [
             asyncio.run(adapter_only(port, args.messages, args.smtp_connections)) for _ in range(args.rounds)
         ]
-        full_rates = [asyncio.run(full_path(port, args.messages)) for _ in range(max(1, args.rounds // 2))]
+        full_rates = [
+            asyncio.run(full_path(port, args.messages, per_invitation=args.per_invitation))
+            for _ in range(max(1, args.rounds // 2))
+        ]
     finally:
         sink.terminate()
         sink.wait()
@@ -212,6 +223,7 @@ def main() -> None:
         **machine_info(),
         "messages": args.messages,
         "smtp_connections": args.smtp_connections,
+        "delivery_jobs": "per invitation" if args.per_invitation else "batches",
         "adapter_emails_per_s": [round(r) for r in adapter_rates],
         "full_path_emails_per_s": [round(r) for r in full_rates],
         "target_emails_per_s": 200,

@@ -220,6 +220,10 @@ def test_consent_withdrawn_mid_batch_is_honoured_and_nothing_is_sent_twice(
         ("sent", None),
     ]
     assert sorted(m[1][0] for m in box.messages) == ["c0@example.com", "c2@example.com"]
+    # The tick released the three in one batch job (ADR 0016, amendment).
+    assert rows(database_url, "SELECT count(*) FROM outbox_jobs WHERE name = 'distribution.deliver'") == [
+        (1,)
+    ]
 
     # A duplicate delivery job (a worker that died, a relay that re-sent) sends nothing.
     async def again() -> list[str]:

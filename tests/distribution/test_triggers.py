@@ -10,7 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cxloop.distribution.directory import use_directory
+from cxloop.distribution.triggers import run_invitation_id
 from cxloop.kit import clock
+from cxloop.kit.ids import is_id
 from tests.customers.support import make_contact, register_types
 from tests.distribution.helpers import configure_email, make_survey, rows
 from tests.distribution.support import drive
@@ -79,6 +81,10 @@ def test_event_with_matching_conditions_sends_at_once(
     assert [m[1] for m in box.messages] == [["li@example.com"]]
     invitations = rows(database_url, "SELECT status, trigger_id, touchpoint, reason FROM invitations")
     assert invitations == [("sent", made["id"], "delivery", "trigger:after delivery")]
+    # Zero delay: handed to the channel inside the event's job, no delivery job of its own.
+    assert rows(database_url, "SELECT count(*) FROM outbox_jobs WHERE name = 'distribution.deliver'") == [
+        (0,)
+    ]
     listed = client.get("/api/v1/triggers", headers=org.auth("cx")).json()["items"]
     assert listed[0]["runs"] == {"sent": 1}
     timeline = client.get(f"/api/v1/contacts/{contact['id']}/timeline", headers=org.auth("cx"))
@@ -151,3 +157,12 @@ def test_bad_triggers_are_refused(client: TestClient, org: Org, database_url: st
         client.patch("/api/v1/triggers/NOPE", json={"enabled": False}, headers=org.auth("admin")).status_code
         == 404
     )
+
+
+def test_a_trigger_runs_invitation_id_is_the_same_on_every_retry() -> None:
+    """A failed event job that had already sent makes the same invitation (and key) again."""
+    at = dt.datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+    first = run_invitation_id("T1", "e1", at)
+    assert first == run_invitation_id("T1", "e1", at) and is_id(first)
+    assert len({first, run_invitation_id("T1", "e2", at), run_invitation_id("T2", "e1", at)}) == 3
+    assert is_id(run_invitation_id("T1", "e1", dt.datetime(1960, 1, 1, tzinfo=UTC)))

@@ -24,10 +24,9 @@ from cxloop.distribution.models import (
     Invitation,
 )
 from cxloop.distribution.rules import Policy, quiet_until, tenant_policy
-from cxloop.distribution.service import DELIVER_JOB, send_survey
+from cxloop.distribution.service import enqueue_deliveries, send_survey
 from cxloop.kit.errors import AppError
 from cxloop.kit.ids import new_id
-from cxloop.kit.jobs import enqueue
 
 ONE_OFF, RECURRING = "one_off", "recurring"
 DRAFT, SCHEDULED_C, RUNNING, FINISHED = "draft", "scheduled", "running", "finished"
@@ -45,7 +44,9 @@ def _expiry(campaign: Campaign, now: datetime) -> datetime | None:
     return now + timedelta(days=campaign.link_days) if campaign.link_days else None
 
 
-async def _send(session: AsyncSession, campaign: Campaign, contact_id: str, now: datetime) -> None:
+async def _send(
+    session: AsyncSession, campaign: Campaign, contact_id: str, now: datetime, batch: list[str]
+) -> None:
     try:
         await send_survey(
             session,
@@ -58,6 +59,7 @@ async def _send(session: AsyncSession, campaign: Campaign, contact_id: str, now:
             campaign_id=campaign.id,
             expires_at=_expiry(campaign, now),
             now=now,
+            batch=batch,
         )
     except AppError as error:
         # A contact deleted since the audience was read (or the survey closed):
@@ -102,8 +104,10 @@ async def _one_off(session: AsyncSession, campaign: Campaign, now: datetime) -> 
         ).scalars()
     )
     todo = [contact_id for contact_id in await audience(session, campaign) if contact_id not in invited]
+    batch: list[str] = []
     for contact_id in todo[:CHUNK]:
-        await _send(session, campaign, contact_id, now)
+        await _send(session, campaign, contact_id, now, batch)
+    enqueue_deliveries(session, batch)
     if len(todo) <= CHUNK:
         campaign.status = FINISHED
     return min(len(todo), CHUNK)
@@ -151,13 +155,15 @@ async def due_members(session: AsyncSession, now: datetime) -> int:
         .limit(CHUNK)
     )
     count = 0
+    batch: list[str] = []
     for member, campaign in found.all():
-        await _send(session, campaign, member.contact_id, now)
+        await _send(session, campaign, member.contact_id, now, batch)
         period = timedelta(days=campaign.cadence_days or 365)
         # Keep the slot: the next ask is one period after the one due, not after now.
         while member.next_due_at <= now:
             member.next_due_at = member.next_due_at + period
         count += 1
+    enqueue_deliveries(session, batch)
     return count
 
 
@@ -176,6 +182,7 @@ async def due_reminders(session: AsyncSession, now: datetime) -> int:
     )
     count = 0
     policies: dict[str, Policy] = {}
+    batch: list[str] = []
     for invitation, campaign in found.all():
         after = timedelta(days=campaign.reminder_after_days or 0)
         if invitation.last_sent_at is None or invitation.last_sent_at > now - after:
@@ -193,8 +200,9 @@ async def due_reminders(session: AsyncSession, now: datetime) -> int:
             invitation.status, invitation.due_at = SCHEDULED, deferred
         else:
             invitation.status = QUEUED
-            enqueue(session, DELIVER_JOB, {"invitation_id": invitation.id})
+            batch.append(invitation.id)
         count += 1
+    enqueue_deliveries(session, batch)
     return count
 
 

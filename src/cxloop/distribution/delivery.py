@@ -15,13 +15,15 @@ time or a job.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cxloop.distribution.channels.base import Outgoing, Permanent, Sent, Transient
+from cxloop.distribution.channels.base import Adapter, Outgoing, Permanent, Sent, Transient
 from cxloop.distribution.content import language_of, render_invitation
 from cxloop.distribution.directory import directory
 from cxloop.distribution.models import FAILED, QUEUED, RETRYING, SENT, SKIPPED, DeliveryAttempt, Invitation
@@ -58,9 +60,19 @@ async def survey_title(session: AsyncSession, survey_id: str, language: str) -> 
     return text_in(title if isinstance(title, dict) else None, language, str(default))
 
 
-async def outgoing_for(session: AsyncSession, invitation: Invitation, to: str, name: str | None) -> Outgoing:
+async def outgoing_for(
+    session: AsyncSession,
+    invitation: Invitation,
+    to: str,
+    name: str | None,
+    titles: dict[tuple[str, str], str] | None = None,
+) -> Outgoing:
+    """The message; ``titles`` caches survey titles across a batch."""
     language = language_of(invitation.language)
-    title = await survey_title(session, invitation.survey_id, language)
+    titles = {} if titles is None else titles
+    if (invitation.survey_id, language) not in titles:
+        titles[invitation.survey_id, language] = await survey_title(session, invitation.survey_id, language)
+    title = titles[invitation.survey_id, language]
     code = invitation.code or ""
     link = short_url(code)
     unsubscribe = unsubscribe_url(code) if invitation.channel == "email" else None
@@ -96,16 +108,34 @@ async def outgoing_for(session: AsyncSession, invitation: Invitation, to: str, n
     )
 
 
-async def deliver_invitation(
-    session: AsyncSession, invitation_id: str, *, now: datetime | None = None
-) -> str:
-    """Send one queued invitation; answers its new status (or the old one if
-    there was nothing to do, e.g. a duplicate run of the job)."""
-    locked = select(Invitation).where(Invitation.id == invitation_id).with_for_update()
-    invitation = (await session.execute(locked)).scalar_one_or_none()
+@dataclass
+class _Claimed:
+    """An invitation checked and ready to leave: what the send and the record need."""
+
+    invitation: Invitation
+    attempt: DeliveryAttempt
+    adapter: Adapter | None = None
+    message: Outgoing | None = None
+    rate: float | None = None
+    error: Exception | None = None  # raised while preparing: recorded like a send fault
+
+
+@dataclass
+class _Lookups:
+    """What a batch looks up once, not per message: the adapter and rate per
+    (tenant, channel), the survey title per (survey, language)."""
+
+    channels: dict[tuple[str, str], tuple[Adapter, float | None]] = field(default_factory=dict)
+    titles: dict[tuple[str, str], str] = field(default_factory=dict)
+
+
+async def _claim(
+    session: AsyncSession, invitation: Invitation | None, now: datetime, lookups: _Lookups
+) -> _Claimed | str:
+    """Re-check one locked invitation; its final status if it must not be
+    sent, else everything its send needs (no database access after this)."""
     if invitation is None or invitation.status != QUEUED:
         return "gone" if invitation is None else invitation.status
-    now = now or now_utc()
     channel = invitation.channel or ""
     if invitation.expires_at is not None and invitation.expires_at <= now:
         invitation.status, invitation.skip_reason = SKIPPED, "link_expired"
@@ -124,55 +154,114 @@ async def deliver_invitation(
         invitation.status, invitation.skip_reason = SKIPPED, f"{channel}:no_identity"
         return SKIPPED
     invitation.attempts += 1
-    attempt = DeliveryAttempt(
-        id=new_id(),
-        tenant_id=invitation.tenant_id,
-        invitation_id=invitation.id,
-        send_no=invitation.send_no,
-        attempt=invitation.attempts,
-        idempotency_key=idempotency_key(invitation),
-        channel=channel,
-        provider="unknown",
-        outcome="sent",
-        at=now,
+    claimed = _Claimed(
+        invitation=invitation,
+        attempt=DeliveryAttempt(
+            id=new_id(),
+            tenant_id=invitation.tenant_id,
+            invitation_id=invitation.id,
+            send_no=invitation.send_no,
+            attempt=invitation.attempts,
+            idempotency_key=idempotency_key(invitation),
+            channel=channel,
+            provider="unknown",
+            outcome="sent",
+            at=now,
+        ),
     )
     try:
-        adapter = await adapter_for(session, invitation.tenant_id, channel)
-        attempt.provider = adapter.provider
-        message = await outgoing_for(session, invitation, to, person.first_name or person.name)
-        await pace.wait(
-            f"{invitation.tenant_id}:{channel}", await rate_for(session, invitation.tenant_id, channel)
+        key = (invitation.tenant_id, channel)
+        if key not in lookups.channels:
+            adapter = await adapter_for(session, invitation.tenant_id, channel)
+            lookups.channels[key] = (adapter, await rate_for(session, invitation.tenant_id, channel))
+        claimed.adapter, claimed.rate = lookups.channels[key]
+        claimed.attempt.provider = claimed.adapter.provider
+        claimed.message = await outgoing_for(
+            session, invitation, to, person.first_name or person.name, lookups.titles
         )
-        sent: Sent = await adapter.send(message)
-    except Permanent as error:
-        attempt.outcome, attempt.error = "failed", str(error)[:2000]
-        invitation.status, invitation.last_error = FAILED, str(error)[:2000]
-        session.add(attempt)
-        log.warning("invitation %s failed: %s", invitation.id, error)
+    except Exception as error:
+        claimed.error = error
+    return claimed
+
+
+async def _send(claimed: _Claimed) -> Sent | Exception:
+    """The provider call only: safe to run for many claims at once."""
+    if claimed.error is not None:
+        return claimed.error
+    assert claimed.adapter is not None and claimed.message is not None
+    try:
+        await pace.wait(f"{claimed.invitation.tenant_id}:{claimed.invitation.channel}", claimed.rate)
+        return await claimed.adapter.send(claimed.message)
+    except Exception as error:
+        return error
+
+
+def _record(session: AsyncSession, claimed: _Claimed, outcome: Sent | Exception, now: datetime) -> str:
+    invitation, attempt = claimed.invitation, claimed.attempt
+    session.add(attempt)
+    if isinstance(outcome, Permanent):
+        attempt.outcome, attempt.error = "failed", str(outcome)[:2000]
+        invitation.status, invitation.last_error = FAILED, str(outcome)[:2000]
+        log.warning("invitation %s failed: %s", invitation.id, outcome)
         return FAILED
-    except Exception as error:  # Transient, or an adapter fault: retried, never lost
-        if not isinstance(error, Transient):
-            log.exception("invitation %s: unexpected adapter error", invitation.id)
-        attempt.outcome, attempt.error = "transient", str(error)[:2000]
-        invitation.last_error = str(error)[:2000]
+    if isinstance(outcome, Exception):  # Transient, or an adapter fault: retried, never lost
+        if not isinstance(outcome, Transient):
+            log.error("invitation %s: unexpected adapter error", invitation.id, exc_info=outcome)
+        attempt.outcome, attempt.error = "transient", str(outcome)[:2000]
+        invitation.last_error = str(outcome)[:2000]
         if invitation.attempts >= get_settings().delivery_max_attempts:
             invitation.status = FAILED
             attempt.outcome = "failed"
         else:
             invitation.status = RETRYING
             invitation.due_at = now + retry_delay(invitation.attempts)
-        session.add(attempt)
-        log.warning("invitation %s: %s (attempt %d)", invitation.id, error, invitation.attempts)
+        log.warning("invitation %s: %s (attempt %d)", invitation.id, outcome, invitation.attempts)
         return invitation.status
-    attempt.provider_message_id = sent.provider_message_id
-    session.add(attempt)
+    attempt.provider_message_id = outcome.provider_message_id
     invitation.status = SENT
     invitation.sent_at = invitation.sent_at or now
     invitation.last_sent_at = now
-    invitation.provider_message_id = sent.provider_message_id
+    invitation.provider_message_id = outcome.provider_message_id
     invitation.last_error = None
     invitation.due_at = None
     return SENT
+
+
+async def deliver_invitation(
+    session: AsyncSession, invitation_id: str, *, now: datetime | None = None
+) -> str:
+    """Send one queued invitation; answers its new status (or the old one if
+    there was nothing to do, e.g. a duplicate run of the job)."""
+    now = now or now_utc()
+    locked = select(Invitation).where(Invitation.id == invitation_id).with_for_update()
+    claimed = await _claim(session, (await session.execute(locked)).scalar_one_or_none(), now, _Lookups())
+    if isinstance(claimed, str):
+        return claimed
+    return _record(session, claimed, await _send(claimed), now)
+
+
+async def deliver_batch(
+    session: AsyncSession, invitation_ids: list[str], *, now: datetime | None = None
+) -> list[str]:
+    """Send a batch of queued invitations (a campaign's, the tick's): all are
+    locked and re-checked first, then sent concurrently (the email adapter
+    spreads them over its pool of reused connections), then recorded, in the
+    one transaction of the job. A crash before its commit re-sends the whole
+    batch, each message with the same idempotency key (ADR 0016, amendment)."""
+    now = now or now_utc()
+    # Each invitation once: a repeated id would be claimed twice before either is recorded.
+    invitation_ids = list(dict.fromkeys(invitation_ids))
+    locked = select(Invitation).where(Invitation.id.in_(invitation_ids)).with_for_update()
+    found = {invitation.id: invitation for invitation in (await session.execute(locked)).scalars()}
+    lookups = _Lookups()
+    claims = [await _claim(session, found.get(each), now, lookups) for each in invitation_ids]
+    ready = [claim for claim in claims if not isinstance(claim, str)]
+    # No database access while the sends run: the session is not shared across tasks.
+    outcomes = await asyncio.gather(*(_send(claim) for claim in ready))
+    recorded = iter(
+        [_record(session, claim, outcome, now) for claim, outcome in zip(ready, outcomes, strict=True)]
+    )
+    return [claim if isinstance(claim, str) else next(recorded) for claim in claims]
 
 
 @job(DELIVER_JOB, max_attempts=5)
@@ -180,3 +269,6 @@ async def run_deliver(session: AsyncSession, payload: dict[str, object]) -> None
     invitation_id = payload.get("invitation_id")
     if isinstance(invitation_id, str):
         await deliver_invitation(session, invitation_id)
+    batch = payload.get("invitation_ids")
+    if isinstance(batch, list):
+        await deliver_batch(session, [str(each) for each in batch])

@@ -32,6 +32,9 @@ from cxloop.kit.settings import get_settings
 from cxloop.surveys import PUBLISHED, Survey
 
 DELIVER_JOB = "distribution.deliver"
+# Invitations per bulk delivery job (campaigns, reminders, the tick's releases):
+# what a crash before that job's commit may send again (ADR 0016, amendment).
+DELIVERY_BATCH = 50
 ACTOR = "distribution"
 
 
@@ -53,6 +56,15 @@ def short_url(code: str) -> str:
 
 def unsubscribe_url(code: str) -> str:
     return get_settings().public_url.rstrip("/") + f"/i/{code}/unsubscribe"
+
+
+def enqueue_deliveries(session: AsyncSession, invitation_ids: list[str]) -> int:
+    """One delivery job per ``DELIVERY_BATCH`` queued invitations; answers the job count."""
+    jobs = 0
+    for start in range(0, len(invitation_ids), DELIVERY_BATCH):
+        enqueue(session, DELIVER_JOB, {"invitation_ids": invitation_ids[start : start + DELIVERY_BATCH]})
+        jobs += 1
+    return jobs
 
 
 async def open_survey(session: AsyncSession, tenant_id: str, survey_id: str) -> Survey:
@@ -138,9 +150,13 @@ async def invite(
     unit_id: str | None = None,
     expires_at: datetime | None = None,
     now: datetime | None = None,
+    batch: list[str] | None = None,
+    invitation_id: str | None = None,
 ) -> Invitation:
     """Invite one contact: the invitation, ``skipped`` with its reason or
-    ``queued``/``scheduled``. The message leaves after commit."""
+    ``queued``/``scheduled``. The message leaves after commit: through a job
+    of its own, or, when ``batch`` is given, the caller enqueues the ids
+    collected there with ``enqueue_deliveries`` (bulk sends)."""
     now = now or now_utc()
     await open_survey(session, tenant_id, survey_id)
     person = await directory().reach(session, tenant_id, contact_id)
@@ -183,7 +199,7 @@ async def invite(
         completed_at=None,
     )
     invitation = Invitation(
-        id=new_id(),
+        id=invitation_id or new_id(),
         tenant_id=tenant_id,
         survey_id=survey_id,
         contact_id=contact_id,
@@ -209,7 +225,9 @@ async def invite(
     await session.flush()
     session.add(invitation)
     await session.flush()
-    if deferred is None:
+    if deferred is None and batch is not None:
+        batch.append(invitation.id)
+    elif deferred is None:
         enqueue(session, DELIVER_JOB, {"invitation_id": invitation.id})
     return invitation
 
@@ -230,6 +248,8 @@ async def send_survey(
     unit_id: str | None = None,
     expires_at: datetime | None = None,
     now: datetime | None = None,
+    batch: list[str] | None = None,
+    invitation_id: str | None = None,
 ) -> str | None:
     """Invite one contact; the invitation id, or None when skipped (the
     skipped invitation row says why). The message leaves after commit."""
@@ -248,5 +268,7 @@ async def send_survey(
         unit_id=unit_id,
         expires_at=expires_at,
         now=now,
+        batch=batch,
+        invitation_id=invitation_id,
     )
     return None if invitation.status == SKIPPED else invitation.id

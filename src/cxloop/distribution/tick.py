@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cxloop.distribution.campaigns import due_campaigns, due_members, due_reminders
 from cxloop.distribution.models import QUEUED, RETRYING, SCHEDULED, Invitation
-from cxloop.distribution.service import DELIVER_JOB, now_utc
+from cxloop.distribution.service import enqueue_deliveries, now_utc
 from cxloop.distribution.triggers import due_runs
-from cxloop.kit.jobs import enqueue, job
+from cxloop.kit.jobs import job
 
 log = logging.getLogger("cxloop.distribution")
 
@@ -35,12 +35,12 @@ async def release_due(session: AsyncSession, now: datetime, limit: int = BATCH) 
         .order_by(Invitation.due_at)
         .limit(limit)
     )
-    count = 0
+    batch: list[str] = []
     for invitation in found.scalars():
         invitation.status = QUEUED
-        enqueue(session, DELIVER_JOB, {"invitation_id": invitation.id})
-        count += 1
-    return count
+        batch.append(invitation.id)
+    enqueue_deliveries(session, batch)
+    return len(batch)
 
 
 async def tick(session: AsyncSession, now: datetime | None = None) -> dict[str, int]:

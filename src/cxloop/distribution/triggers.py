@@ -6,13 +6,14 @@ Conditions are a list that must all hold; each is either
 ``attributes.*`` of the event, ``contact.*`` of the contact's attributes,
 ``unit_code``, ``type``) or ``{"unit_subtree": "EAST"}`` (the event's unit
 is EAST or below it). A matching event leaves a ``TriggerRun`` due at event
-time + delay; a zero delay is processed in the event's own job, anything
-later by the periodic tick. Runs are unique per trigger and event, so an
-event delivered twice sends once.
+time + delay; a zero delay is processed, and its invitation handed to the
+channel, in the event's own job; anything later by the periodic tick. Runs
+are unique per trigger and event, so an event delivered twice sends once.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -20,14 +21,16 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cxloop.distribution.delivery import deliver_invitation
 from cxloop.distribution.directory import directory
 from cxloop.distribution.models import Trigger, TriggerRun
-from cxloop.distribution.service import now_utc, send_survey
+from cxloop.distribution.service import enqueue_deliveries, now_utc, send_survey
 from cxloop.identity import Unit, get_unit_by_code
 from cxloop.kit.clock import as_utc
 from cxloop.kit.errors import AppError
-from cxloop.kit.ids import new_id
+from cxloop.kit.ids import ID_LENGTH, new_id
 
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 PENDING_RUN, DONE_RUN, SKIPPED_RUN = "pending", "sent", "skipped"
 Op = Literal["eq", "ne", "gt", "ge", "lt", "le", "in", "not_in", "contains", "exists", "missing"]
 Scalar = str | int | float | bool | None
@@ -137,8 +140,34 @@ async def _facts(session: AsyncSession, tenant_id: str, payload: dict[str, Any])
     return facts
 
 
-async def fire(session: AsyncSession, run: TriggerRun, trigger: Trigger, now: datetime) -> None:
-    """Send for one due run (after its re-check); records the outcome on the run."""
+def run_invitation_id(trigger_id: str, event_id: str, at: datetime) -> str:
+    """The invitation id of a trigger run, the same on every retry of the event's
+    job: an inline send whose job failed after the provider call is sent again
+    with the same idempotency key (``inv-{id}-0``), so a deduping provider drops it.
+    ULID layout (time part from ``at``), 80 bits from a hash of trigger and event."""
+    digest = hashlib.sha256(f"{trigger_id}:{event_id}".encode()).digest()
+    value = (max(int(at.timestamp() * 1000), 0) % 2**48 << 80) | int.from_bytes(digest[:10], "big")
+    chars = []
+    for _ in range(ID_LENGTH):
+        chars.append(_CROCKFORD[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+def _occurred(payload: dict[str, Any], default: datetime) -> datetime:
+    """When the event happened (stable across retries of its job), else ``default``."""
+    occurred = payload.get("occurred_at")
+    try:
+        return as_utc(datetime.fromisoformat(occurred)) if isinstance(occurred, str) else as_utc(default)
+    except ValueError:
+        return as_utc(default)
+
+
+async def fire(
+    session: AsyncSession, run: TriggerRun, trigger: Trigger, now: datetime, batch: list[str] | None = None
+) -> None:
+    """Send for one due run (after its re-check); records the outcome on the run.
+    With ``batch``, a queued invitation's id is left there for the caller to deliver."""
     payload = dict(run.payload)
     if run.contact_id is None:
         run.status, run.outcome = SKIPPED_RUN, "no_contact"
@@ -160,6 +189,8 @@ async def fire(session: AsyncSession, run: TriggerRun, trigger: Trigger, now: da
             trigger_id=trigger.id,
             unit_id=payload.get("unit_id"),
             now=now,
+            batch=batch,
+            invitation_id=run_invitation_id(trigger.id, run.event_id, _occurred(payload, run.created_at)),
         )
     except AppError as error:
         run.status, run.outcome = SKIPPED_RUN, error.code[:120]
@@ -215,7 +246,12 @@ async def on_event(session: AsyncSession, event_id: str, payload: dict[str, Any]
         session.add(run)
         await session.flush()
         if trigger.delay_seconds == 0:
-            await fire(session, run, trigger, now)
+            # Handed to the channel right here, in the event's own job: one
+            # queue hop from event to message instead of two (ADR 0016, amendment).
+            inline: list[str] = []
+            await fire(session, run, trigger, now, inline)
+            for invitation_id in inline:
+                await deliver_invitation(session, invitation_id, now=now)
     return matched
 
 
@@ -228,10 +264,12 @@ async def due_runs(session: AsyncSession, now: datetime, limit: int = 200) -> in
         .limit(limit)
     )
     count = 0
+    batch: list[str] = []
     for run, trigger in found.all():
         if not trigger.enabled:
             run.status, run.outcome = SKIPPED_RUN, "trigger_disabled"
         else:
-            await fire(session, run, trigger, now)
+            await fire(session, run, trigger, now, batch)
         count += 1
+    enqueue_deliveries(session, batch)
     return count
