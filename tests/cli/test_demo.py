@@ -33,7 +33,10 @@ def _counts(url: str) -> dict[str, object]:
 def test_demo_seeds_the_chain_once(cli: Cli, tmp_path: Path) -> None:
     url = str(cli.env["CXLOOP_DATABASE_URL"])
     first = cli.ok("demo", "--no-serve", "--responses", "300", "--data-dir", str(tmp_path / "demo-data"))
-    assert "seeded the demo tenant 'demo': identity, surveys\n" in first.stdout
+    assert (
+        "seeded the demo tenant 'demo': identity, surveys, text, customers, cases, alerts, dashboards\n"
+        in first.stdout
+    )
     logins = _rows(first.stdout)
     assert [(r[0], r[2], r[3]) for r in logins] == [
         ("admin", "admin@freshneighbour.example", "cxloop-demo"),
@@ -53,7 +56,10 @@ def test_demo_seeds_the_chain_once(cli: Cli, tmp_path: Path) -> None:
     assert counts["users"] == 14
 
     again = cli.ok("demo", "--no-serve", "--responses", "300", "--data-dir", str(tmp_path / "demo-data"))
-    assert "kept the existing demo data: identity, surveys\n" in again.stdout
+    assert (
+        "kept the existing demo data: identity, surveys, text, customers, cases, alerts, dashboards\n"
+        in again.stdout
+    )
     assert "seeded" not in again.stdout
     assert _counts(url) == counts
 
@@ -123,6 +129,11 @@ def test_every_demo_login_works_and_sees_its_scope(cli: Cli, tmp_path: Path, app
     }
 
 
+# The registered steps before and after order 50, where the tests insert theirs.
+BEFORE_50 = ("identity", "surveys", "text", "customers")
+AFTER_50 = ("cases", "alerts", "dashboards")
+
+
 @pytest.fixture
 def extra_steps():  # type: ignore[no-untyped-def]
     """Steps registered by a test are removed afterwards."""
@@ -159,13 +170,13 @@ def test_a_new_step_runs_after_identity_once(database_url: str, extra_steps) -> 
     first, second = asyncio.run(run_twice())
     assert (first.created_tenant, first.ran, first.skipped) == (
         True,
-        ["identity", "surveys", "test-extra"],
+        [*BEFORE_50, "test-extra", *AFTER_50],
         [],
     )
     assert (second.created_tenant, second.ran, second.skipped) == (
         False,
         [],
-        ["identity", "surveys", "test-extra"],
+        [*BEFORE_50, "test-extra", *AFTER_50],
     )
     assert seen == [(40, 14, random.Random("demo:test-extra").random())]
     markers = _query(
@@ -174,7 +185,7 @@ def test_a_new_step_runs_after_identity_once(database_url: str, extra_steps) -> 
         .where(AuditEvent.action == "demo.seeded")
         .order_by(AuditEvent.id),
     )
-    assert [tuple(m) for m in markers] == [("identity", "demo"), ("surveys", "demo"), ("test-extra", "demo")]
+    assert [tuple(m) for m in markers] == [(step, "demo") for step in (*BEFORE_50, "test-extra", *AFTER_50)]
 
 
 def test_a_failed_step_leaves_nothing_and_runs_again(database_url: str, extra_steps) -> None:  # type: ignore[no-untyped-def]
@@ -200,7 +211,7 @@ def test_a_failed_step_leaves_nothing_and_runs_again(database_url: str, extra_st
         asyncio.run(seed())
     assert _query(database_url, select(Unit.code).where(Unit.code == "SH901")) == []
     result = asyncio.run(seed())
-    assert (result.ran, result.skipped) == (["test-flaky"], ["identity", "surveys"])
+    assert (result.ran, result.skipped) == (["test-flaky", *AFTER_50], list(BEFORE_50))
     assert len(_query(database_url, select(Unit.code).where(Unit.code == "SH901"))) == 1
 
 
@@ -224,4 +235,7 @@ def test_demo_without_configuration_uses_cxloop_data(cli: Cli, tmp_path: Path, m
     database = tmp_path / "cxloop-data" / "cxloop.db"
     assert result.stdout.startswith(f"database: sqlite:///{database}\n")
     assert database.is_file()
-    assert "seeded the demo tenant 'demo': identity, surveys" in result.stdout
+    assert (
+        "seeded the demo tenant 'demo': identity, surveys, text, customers, cases, alerts, dashboards"
+        in result.stdout
+    )

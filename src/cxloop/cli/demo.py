@@ -9,12 +9,14 @@ import typer
 from rich.table import Table
 
 from cxloop.cli.common import console, fail, plain, redact_url, run_async
+from cxloop.customers import crypto
 from cxloop.demo import seed_demo
 from cxloop.demo.identity import DEMO_PASSWORD, demo_logins
 from cxloop.demo.registry import DEFAULT_RESPONSE_COUNT, SeedResult
 from cxloop.kit import migrate
 from cxloop.kit.db import Database
 from cxloop.kit.settings import Settings, get_settings
+from cxloop.text import engine
 
 
 def register(app: typer.Typer) -> None:
@@ -68,6 +70,10 @@ def prepare_settings(data_dir: Path | None) -> Settings:
     if data_dir is not None:
         settings = settings.model_copy(update={"data_dir": data_dir})
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # The seed steps run before any app exists: point the field keys and the
+    # text models at this data dir, as the server started afterwards will.
+    crypto.configure(settings)
+    engine.configure(engine.text_model_dir(settings))
     return settings
 
 

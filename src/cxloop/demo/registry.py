@@ -35,6 +35,7 @@ STEP_MODULES: tuple[str, ...] = (
     "cxloop.demo.surveys",
     "cxloop.demo.text",
     "cxloop.demo.customers",
+    "cxloop.demo.cases",
     "cxloop.demo.dashboards",
     "cxloop.demo.alerts",
 )

@@ -21,8 +21,9 @@ DEMO_ANALYSED = 1500
 @seed_step("text", order=35)
 async def seed_text(ctx: SeedContext) -> None:
     """Save the default taxonomy and analyse the newest demo comments."""
-    settings = get_settings().model_copy(update={"text_engine": "inline"})
-    engine.configure(engine.text_model_dir(settings))
+    model_dir = engine.configured_model_dir() or engine.text_model_dir(get_settings())
+    settings = get_settings().model_copy(update={"text_engine": "inline", "text_model_dir": model_dir})
+    engine.configure(model_dir)
     context = await analysis_context(ctx.session, ctx.tenant.id)
     ids = await ctx.session.scalars(
         select(Response.id)

@@ -60,6 +60,11 @@ def configure(model_dir: Path) -> None:
     segment.configure(model_dir)
 
 
+def configured_model_dir() -> Path | None:
+    """The directory an assembly configured for this process, if any."""
+    return _model_dir
+
+
 def model_dir() -> Path:
     if _model_dir is None:
         from cxloop.kit.settings import get_settings
@@ -71,7 +76,8 @@ def model_dir() -> Path:
 
 def text_model_dir(settings: Any) -> Path:
     configured = getattr(settings, "text_model_dir", None)
-    return Path(configured) if configured else Path(settings.data_dir) / "text-models"
+    # Absolute, because jieba and the analysis child resolve it from their own working directory.
+    return (Path(configured) if configured else Path(settings.data_dir) / "text-models").resolve()
 
 
 def default_topics(locale: str = "en") -> tuple[TopicSpec, ...]:

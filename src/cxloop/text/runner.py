@@ -72,8 +72,11 @@ def analyze_sync(
 ) -> list[Any]:
     from cxloop.text import engine
 
+    # A process whose assembly configured the models' directory (the demo
+    # with --data-dir) keeps it; explicit settings always win.
+    model_dir = None if settings else engine.configured_model_dir()
     settings = settings or _settings()
-    model_dir = engine.text_model_dir(settings)
+    model_dir = model_dir or engine.text_model_dir(settings)
     if settings.text_engine == "inline":
         engine.configure(model_dir)
         return engine.analyze_texts(list(texts), language, context)
