@@ -11,8 +11,14 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+# Text analysis runs in the test process, from one model cache for the whole
+# run (its first training takes seconds); tests/text checks the child process.
+os.environ.setdefault("CXLOOP_TEXT_ENGINE", "inline")
+os.environ.setdefault("CXLOOP_TEXT_MODEL_DIR", str(Path(tempfile.gettempdir()) / "cxloop-test-text-models"))
 
 import pytest
 from fastapi.testclient import TestClient
