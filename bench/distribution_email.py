@@ -5,7 +5,9 @@ reused connections), and the whole delivery path on SQLite (invitations
 made by ``invite`` the way a campaign makes them, then their outbox jobs run
 to completion: consent re-check, rendering, SMTP, status and attempt rows
 committed). Bulk sends go out in jobs of ``DELIVERY_BATCH`` invitations;
-``--per-invitation`` measures one job per invitation (triggered sends).
+``--per-invitation`` measures one job per invitation (triggered sends);
+``--real-directory`` makes real contacts and reads them and their consent
+per message instead of a stub directory.
 Target: at least 200 emails/s on 2 cores.
 
     .venv/bin/python bench/distribution_email.py --messages 2000
@@ -85,7 +87,10 @@ async def adapter_only(port: int, messages: int, connections: int) -> float:
     return messages / elapsed
 
 
-async def full_path(port: int, messages: int, workers: int = 1, *, per_invitation: bool = False) -> float:
+async def full_path(
+    port: int, messages: int, workers: int = 1, *, per_invitation: bool = False, real_directory: bool = False
+) -> float:
+    from cxloop.customers import upsert_contact
     from cxloop.distribution.channels.email import close_pools
     from cxloop.distribution.directory import Person, use_directory
     from cxloop.distribution.models import ChannelConfig
@@ -118,7 +123,8 @@ async def full_path(port: int, messages: int, workers: int = 1, *, per_invitatio
         async def find(self, *args: Any) -> None:
             return None
 
-    use_directory(Directory())
+    # The real directory reads the contact and its consent ledger per message (cxloop.customers).
+    use_directory(None if real_directory else Directory())
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/bench.db"
         upgrade(url)
@@ -144,9 +150,24 @@ async def full_path(port: int, messages: int, workers: int = 1, *, per_invitatio
                     )
                 )
                 batch: list[str] | None = None if per_invitation else []
-                for _ in range(messages):
+                for index in range(messages):
+                    contact_id = new_id()
+                    if real_directory:
+                        contact_id = await upsert_contact(
+                            session,
+                            tenant.id,
+                            {"email": f"c{index}@example.com"},
+                            language="en",
+                            source="bench",
+                        )
                     await invite(
-                        session, tenant.id, new_id(), survey_id, channel="email", reason="bench", batch=batch
+                        session,
+                        tenant.id,
+                        contact_id,
+                        survey_id,
+                        channel="email",
+                        reason="bench",
+                        batch=batch,
                     )
                 if batch is not None:
                     enqueue_deliveries(session, batch)
@@ -205,6 +226,9 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--smtp-connections", type=int, default=4)
     parser.add_argument("--per-invitation", action="store_true", help="one delivery job per invitation")
+    parser.add_argument(
+        "--real-directory", action="store_true", help="real contacts and consent reads instead of a stub"
+    )
     args = parser.parse_args()
     port = free_port()
     sink = start_sink(port)
@@ -213,7 +237,14 @@ def main() -> None:
             asyncio.run(adapter_only(port, args.messages, args.smtp_connections)) for _ in range(args.rounds)
         ]
         full_rates = [
-            asyncio.run(full_path(port, args.messages, per_invitation=args.per_invitation))
+            asyncio.run(
+                full_path(
+                    port,
+                    args.messages,
+                    per_invitation=args.per_invitation,
+                    real_directory=args.real_directory,
+                )
+            )
             for _ in range(max(1, args.rounds // 2))
         ]
     finally:
@@ -224,6 +255,7 @@ def main() -> None:
         "messages": args.messages,
         "smtp_connections": args.smtp_connections,
         "delivery_jobs": "per invitation" if args.per_invitation else "batches",
+        "directory": "real" if args.real_directory else "stub",
         "adapter_emails_per_s": [round(r) for r in adapter_rates],
         "full_path_emails_per_s": [round(r) for r in full_rates],
         "target_emails_per_s": 200,

@@ -253,6 +253,14 @@ async def deliver_batch(
     invitation_ids = list(dict.fromkeys(invitation_ids))
     locked = select(Invitation).where(Invitation.id.in_(invitation_ids)).with_for_update()
     found = {invitation.id: invitation for invitation in (await session.execute(locked)).scalars()}
+    # An optional hook of the directory (the real one has it, test stubs need not).
+    warm = getattr(directory(), "warm", None)
+    if warm is not None:
+        tenants: dict[str, list[str]] = {}
+        for invitation in found.values():
+            tenants.setdefault(invitation.tenant_id, []).append(invitation.contact_id)
+        for tenant_id, contact_ids in tenants.items():
+            await warm(session, tenant_id, contact_ids)
     lookups = _Lookups()
     claims = [await _claim(session, found.get(each), now, lookups) for each in invitation_ids]
     ready = [claim for claim in claims if not isinstance(claim, str)]

@@ -11,9 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cxloop.customers import consent_allows, contact_reach, find_contact, record_consent, segment_contact_ids
+from cxloop.customers import (
+    Contact,
+    consent_allows,
+    contact_reach,
+    find_contact,
+    record_consent,
+    segment_contact_ids,
+)
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,14 @@ def _person(reach: Any) -> Person:
 
 class CustomersDirectory:
     """The real directory: the customers package's public functions."""
+
+    async def warm(self, session: AsyncSession, tenant_id: str, contact_ids: list[str]) -> None:
+        """Load a batch's contacts in one query, so the per-message ``reach``
+        finds them in the session instead of reading each row on its own."""
+        if contact_ids:
+            await session.execute(
+                select(Contact).where(Contact.tenant_id == tenant_id, Contact.id.in_(contact_ids))
+            )
 
     async def reach(self, session: AsyncSession, tenant_id: str, contact_id: str) -> Person | None:
         found = await contact_reach(session, tenant_id, contact_id)
