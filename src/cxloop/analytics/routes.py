@@ -20,7 +20,7 @@ from cxloop.analytics.service import (
     set_target,
 )
 from cxloop.identity import CurrentPrincipal
-from cxloop.kit.http import DbSession, LazySession, TransactionalRoute, refuse_nul_in_url
+from cxloop.kit.http import PROBLEM_RESPONSES, DbSession, LazySession, TransactionalRoute, refuse_nul_in_url
 
 log = logging.getLogger("cxloop.analytics")
 
@@ -30,6 +30,11 @@ router = APIRouter(prefix="/api/v1", tags=["analytics"], route_class=Transaction
 class ReadingRoute(APIRoute):
     """A POST that only reads (its body is a query): a read session that is
     never committed, so on SQLite it takes no write lock."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        # Errors are problem+json here too; the schema says so, as for every other route.
+        kwargs["responses"] = {**PROBLEM_RESPONSES, **(kwargs.get("responses") or {})}
+        super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         inner = super().get_route_handler()
