@@ -23,7 +23,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cxloop.distribution.channels.base import Adapter, Outgoing, Permanent, Sent, Transient
+from cxloop.distribution.channels.base import (
+    Adapter,
+    Outgoing,
+    Permanent,
+    Sent,
+    Transient,
+    without_contact_data,
+)
 from cxloop.distribution.content import language_of, render_invitation
 from cxloop.distribution.directory import directory
 from cxloop.distribution.models import FAILED, QUEUED, RETRYING, SENT, SKIPPED, DeliveryAttempt, Invitation
@@ -199,23 +206,24 @@ async def _send(claimed: _Claimed) -> Sent | Exception:
 def _record(session: AsyncSession, claimed: _Claimed, outcome: Sent | Exception, now: datetime) -> str:
     invitation, attempt = claimed.invitation, claimed.attempt
     session.add(attempt)
+    error_text = without_contact_data(str(outcome))[:2000] if isinstance(outcome, Exception) else ""
     if isinstance(outcome, Permanent):
-        attempt.outcome, attempt.error = "failed", str(outcome)[:2000]
-        invitation.status, invitation.last_error = FAILED, str(outcome)[:2000]
-        log.warning("invitation %s failed: %s", invitation.id, outcome)
+        attempt.outcome, attempt.error = "failed", error_text
+        invitation.status, invitation.last_error = FAILED, error_text
+        log.warning("invitation %s failed: %s", invitation.id, error_text)
         return FAILED
     if isinstance(outcome, Exception):  # Transient, or an adapter fault: retried, never lost
         if not isinstance(outcome, Transient):
             log.error("invitation %s: unexpected adapter error", invitation.id, exc_info=outcome)
-        attempt.outcome, attempt.error = "transient", str(outcome)[:2000]
-        invitation.last_error = str(outcome)[:2000]
+        attempt.outcome, attempt.error = "transient", error_text
+        invitation.last_error = error_text
         if invitation.attempts >= get_settings().delivery_max_attempts:
             invitation.status = FAILED
             attempt.outcome = "failed"
         else:
             invitation.status = RETRYING
             invitation.due_at = now + retry_delay(invitation.attempts)
-        log.warning("invitation %s: %s (attempt %d)", invitation.id, outcome, invitation.attempts)
+        log.warning("invitation %s: %s (attempt %d)", invitation.id, error_text, invitation.attempts)
         return invitation.status
     attempt.provider_message_id = outcome.provider_message_id
     invitation.status = SENT

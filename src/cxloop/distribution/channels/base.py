@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+# Providers echo the address they refused ("550 <wang@example.com> unknown"):
+# such text is logged and stored in clear, so the addresses come out first.
+_EMAIL = re.compile(r"[^\s<>\"'@]+@[^\s<>\"'@]+")
+_PHONE = re.compile(r"\+?\d[\d\s-]{6,}\d")
+
+
+def without_contact_data(text: str) -> str:
+    """A provider's error text with email addresses and phone numbers masked."""
+    return _PHONE.sub("<phone>", _EMAIL.sub("<email>", text))
 
 
 class Transient(Exception):
