@@ -34,7 +34,7 @@ def test_demo_seeds_the_chain_once(cli: Cli, tmp_path: Path) -> None:
     url = str(cli.env["CXLOOP_DATABASE_URL"])
     first = cli.ok("demo", "--no-serve", "--responses", "300", "--data-dir", str(tmp_path / "demo-data"))
     assert (
-        "seeded the demo tenant 'demo': identity, surveys, text, customers, cases, alerts, dashboards\n"
+        "seeded the demo tenant 'demo': identity, surveys, rollups, text, customers, cases, alerts, dashboards\n"
         in first.stdout
     )
     logins = _rows(first.stdout)
@@ -57,11 +57,26 @@ def test_demo_seeds_the_chain_once(cli: Cli, tmp_path: Path) -> None:
 
     again = cli.ok("demo", "--no-serve", "--responses", "300", "--data-dir", str(tmp_path / "demo-data"))
     assert (
-        "kept the existing demo data: identity, surveys, text, customers, cases, alerts, dashboards\n"
+        "kept the existing demo data: identity, surveys, rollups, text, customers, cases, alerts, dashboards\n"
         in again.stdout
     )
     assert "seeded" not in again.stdout
     assert _counts(url) == counts
+
+
+def test_the_demo_history_is_in_the_dashboards_numbers(cli: Cli, tmp_path: Path, app_for) -> None:  # type: ignore[no-untyped-def]
+    """The history is written in bulk, outside the pipeline; the metrics engine
+    still counts all of it, because the demo builds the rollups."""
+    cli.ok("demo", "--no-serve", "--responses", "300", "--data-dir", str(tmp_path / "demo-data"))
+    token = cli.ok("tokens", "create", "--email", "ceo@freshneighbour.example").stdout.splitlines()[-1]
+    with app_for(cli) as client:
+        answer = client.post(
+            "/api/v1/metrics/query",
+            json={"metrics": ["response_count"], "filters": {"date_from": "2020-01-01"}},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert answer.status_code == 200, answer.text
+    assert [row["response_count"] for row in answer.json()["rows"]] == [300]
 
 
 def test_demo_organisation_is_a_proper_tree(cli: Cli, tmp_path: Path) -> None:
@@ -130,7 +145,7 @@ def test_every_demo_login_works_and_sees_its_scope(cli: Cli, tmp_path: Path, app
 
 
 # The registered steps before and after order 50, where the tests insert theirs.
-BEFORE_50 = ("identity", "surveys", "text", "customers")
+BEFORE_50 = ("identity", "surveys", "rollups", "text", "customers")
 AFTER_50 = ("cases", "alerts", "dashboards")
 
 
@@ -236,6 +251,6 @@ def test_demo_without_configuration_uses_cxloop_data(cli: Cli, tmp_path: Path, m
     assert result.stdout.startswith(f"database: sqlite:///{database}\n")
     assert database.is_file()
     assert (
-        "seeded the demo tenant 'demo': identity, surveys, text, customers, cases, alerts, dashboards"
+        "seeded the demo tenant 'demo': identity, surveys, rollups, text, customers, cases, alerts, dashboards"
         in result.stdout
     )

@@ -33,6 +33,7 @@ SEEDED_ACTION = "demo.seeded"
 STEP_MODULES: tuple[str, ...] = (
     "cxloop.demo.identity",
     "cxloop.demo.surveys",
+    "cxloop.demo.analytics",
     "cxloop.demo.text",
     "cxloop.demo.customers",
     "cxloop.demo.cases",
