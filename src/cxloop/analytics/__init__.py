@@ -8,5 +8,16 @@ from cxloop.analytics.query import run_metrics_query
 from cxloop.analytics.routes import router
 from cxloop.analytics.schemas import DriversQuery, MetricsQuery
 from cxloop.analytics.service import run_drivers
+from cxloop.analytics.text_insights import TextOptions, rising_phrases, topic_impact, topic_trends
 
-__all__ = ["DriversQuery", "MetricsQuery", "router", "run_drivers", "run_metrics_query"]
+__all__ = [
+    "DriversQuery",
+    "MetricsQuery",
+    "TextOptions",
+    "rising_phrases",
+    "router",
+    "run_drivers",
+    "run_metrics_query",
+    "topic_impact",
+    "topic_trends",
+]

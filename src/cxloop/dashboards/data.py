@@ -21,7 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cxloop import analytics, cases
 from cxloop.collection import Response
-from cxloop.dashboards.schemas import MAX_ROWS, DashboardDefinition, DashboardFilters, Widget
+from cxloop.dashboards.schemas import (
+    COMMENT_WIDGETS,
+    MAX_ROWS,
+    TEXT_WIDGETS,
+    DashboardDefinition,
+    DashboardFilters,
+    Widget,
+)
+from cxloop.dashboards.text_widgets import text_insight, with_topics
 from cxloop.identity import Perm, Principal, Unit, display_name, visible_unit
 from cxloop.kit.clock import utc_now
 from cxloop.kit.errors import AppError, FieldError, ValidationFailed
@@ -52,6 +60,9 @@ PASSED_META = frozenset(
         "mean_importance",
         "mean_performance",
         "outcome",
+        "nps",
+        "comments",
+        "comments_before",
     }
 )
 RATING_TYPES = frozenset({"rating", "csat", "ces"})
@@ -411,8 +422,12 @@ async def run_widget(
 ) -> dict[str, Any]:
     meta: dict[str, Any] = {}
     try:
-        if widget.type == "comments":
+        if widget.type in COMMENT_WIDGETS:
             result = await comments(session, principal, widget, filters, search=search, score=score)
+            if widget.type == "comment_explorer":
+                await with_topics(session, principal, result["rows"])
+        elif widget.type in TEXT_WIDGETS:
+            result = await text_insight(session, principal, widget, widget_query(widget, filters))
         elif widget.query is not None and widget.query.metrics == [CASES_METRIC]:
             result = await _open_cases(session, principal, filters)
         elif widget.type == "driver_quadrant":

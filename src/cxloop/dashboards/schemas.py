@@ -28,10 +28,29 @@ WIDGET_TYPES = (
     "driver_quadrant",
     "comments",
     "funnel",
+    "topic_trend",
+    "topic_impact",
+    "rising_phrases",
+    "comment_explorer",
 )
 WidgetType = Literal[
-    "kpi", "trend", "bar", "ranking", "heatmap", "distribution", "driver_quadrant", "comments", "funnel"
+    "kpi",
+    "trend",
+    "bar",
+    "ranking",
+    "heatmap",
+    "distribution",
+    "driver_quadrant",
+    "comments",
+    "funnel",
+    "topic_trend",
+    "topic_impact",
+    "rising_phrases",
+    "comment_explorer",
 ]
+# Widgets that read the text domain's analyses of the comments.
+TEXT_WIDGETS = ("topic_trend", "topic_impact", "rising_phrases")
+COMMENT_WIDGETS = ("comments", "comment_explorer")
 TIME_GRAINS = ("day", "week", "month", "quarter", "year")
 PERIODS = ("7d", "30d", "90d", "12m", "ytd", "all", "custom")
 Period = Literal["7d", "30d", "90d", "12m", "ytd", "all", "custom"]
@@ -79,6 +98,15 @@ class CommentOptions(Strict):
     limit: int = Field(default=20, ge=1, le=100)
 
 
+class TextWidgetOptions(Strict):
+    """How much a text widget shows: the most mentioned topics (trends), the phrases
+    (rising phrases) and how often a phrase must occur in the period to count."""
+
+    topics: int = Field(default=8, ge=1, le=30)
+    limit: int = Field(default=10, ge=1, le=50)
+    min_count: int = Field(default=3, ge=1, le=1000)
+
+
 class Widget(Strict):
     id: WidgetId
     type: WidgetType
@@ -96,6 +124,7 @@ class Widget(Strict):
     # Driver quadrants: the rating questions to explain the first metric (the outcome) by;
     # empty: every rating question of the survey.
     drivers: list[Token] = Field(default_factory=list, max_length=30)
+    text: TextWidgetOptions | None = None
 
     @field_validator("title")
     @classmethod
@@ -107,7 +136,7 @@ class Widget(Strict):
 
     @model_validator(mode="after")
     def _fits_type(self) -> Widget:
-        if self.type == "comments":
+        if self.type in COMMENT_WIDGETS:
             if self.query is not None and self.query.group_by:
                 raise ValueError("a comment list takes no group_by")
             return self
@@ -123,6 +152,12 @@ class Widget(Strict):
             raise ValueError(f"a {self.type} widget needs exactly one group_by")
         if self.type == "heatmap" and (len(groups) != 2 or len(grains) != 1):
             raise ValueError("a heatmap needs two group_by: a unit grouping and a time grain")
+        if self.type == "topic_trend" and (len(groups) != 1 or len(grains) != 1):
+            raise ValueError("a topic trend needs one time grain in group_by (its topics are the series)")
+        if self.type in ("topic_impact", "rising_phrases") and groups:
+            raise ValueError(f"a {self.type} widget takes no group_by")
+        if self.type == "topic_impact" and self.query.metrics != ["nps"]:
+            raise ValueError("topic impact explains NPS: metrics must be ['nps']")
         return self
 
 

@@ -59,6 +59,10 @@ TYPE_LABELS = {
     "driver_quadrant": N_("Driver quadrant"),
     "comments": N_("Comment list"),
     "funnel": N_("Response funnel"),
+    "topic_trend": N_("Topic volume and sentiment"),
+    "topic_impact": N_("Topic impact on NPS"),
+    "rising_phrases": N_("Rising phrases"),
+    "comment_explorer": N_("Comment explorer"),
 }
 assert set(TYPE_LABELS) == set(WIDGET_TYPES), "every widget type needs a label"
 BAND_LABELS = {"detractor": N_("Detractors"), "passive": N_("Passives"), "promoter": N_("Promoters")}
