@@ -7,12 +7,15 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
+import cxloop.dashboards.text_widgets as text_widgets
 from tests.dashboards.conftest import FakeMetrics
 from tests.factories import Org
 from tests.web.conftest import PASSWORD, in_thread, org, set_password  # noqa: F401 - fixtures
@@ -156,3 +159,78 @@ def test_an_open_dashboard_follows_new_data(
     assert tile.inner_text() == "40.0"
     metrics.offset = 7.5
     expect(tile).to_have_text("47.5", timeout=10_000)
+
+
+TEXT_ROWS: dict[str, list[dict[str, Any]]] = {
+    "topic_trend": [
+        {"month": m, "topic": t, "mentions": 10 + i * 3 + j, "net_sentiment": -40.0 + 20 * i + j * 5}
+        for i, m in enumerate(["2026-09", "2026-10", "2026-11"])
+        for j, t in enumerate(["服务 > 态度", "价格", "配送 > 速度"])
+    ],
+    "topic_impact": [
+        {"topic": "服务 > 态度", "impact": -12.5, "n": 40},
+        {"topic": "配送 > 速度", "impact": -4.0, "n": 30},
+        {"topic": "价格", "impact": 6.5, "n": 25},
+    ],
+    "rising_phrases": [
+        {"phrase": "排队", "growth_points": 18.0, "count": 30},
+        {"phrase": "退款", "growth_points": 9.5, "count": 12},
+        {"phrase": "口味", "growth_points": 3.0, "count": 8},
+    ],
+}
+
+
+async def fake_text(
+    session: Any, principal: Any, kind: str, body: dict[str, Any], options: Any
+) -> dict[str, Any]:
+    return {"rows": TEXT_ROWS[kind], "min_n": 5, "suppressed_groups": 0}
+
+
+def test_text_widgets_render_their_charts(
+    desk: Page,
+    live_server: str,  # noqa: F811
+    database_url: str,
+    org: Org,  # noqa: F811
+    metrics: FakeMetrics,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setattr(text_widgets, "text_runner", fake_text)
+    widgets = [
+        {
+            "id": "topics",
+            "type": "topic_trend",
+            "query": {"metrics": ["n"], "group_by": ["month"]},
+            "position": {"x": 0, "y": 0, "w": 12, "h": 4},
+        },
+        {
+            "id": "impact",
+            "type": "topic_impact",
+            "query": {"metrics": ["nps"]},
+            "position": {"x": 0, "y": 4, "w": 6, "h": 4},
+        },
+        {
+            "id": "rising",
+            "type": "rising_phrases",
+            "query": {"metrics": ["n"]},
+            "position": {"x": 6, "y": 4, "w": 6, "h": 4},
+        },
+    ]
+    made = httpx.post(
+        live_server + "/api/v1/dashboards",
+        json={"name": "文本洞察", "definition": {"widgets": widgets}},
+        headers=org.auth("cx"),
+    )
+    assert made.status_code == 201, made.text
+    page = desk
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    sign_in(page, live_server, database_url, "cx")
+    page.goto(live_server + "/dashboards/" + made.json()["id"] + "?period=all")
+    assert page.locator("h1").inner_text() == "文本洞察"
+    for widget in ("topics", "impact", "rising"):
+        section = page.locator(f'[data-testid="widget-{widget}"]')
+        assert "charted" in (section.get_attribute("class") or ""), widget
+        shot = section.screenshot(path=str(tmp_path / f"{widget}.png"))
+        assert colours(shot) >= 4, widget
+    assert errors == [], errors[:3]

@@ -15,7 +15,9 @@ from cxloop.kit.db import Database
 from cxloop.kit.ids import new_id
 from cxloop.text.models import CommentAnalysis, CommentTopic, TextTopic
 from tests.analytics.support import make_survey, submit
+from tests.collection.support import rows
 from tests.factories import Org, run
+from tests.web.conftest import csrf_from, set_password, sign_in
 
 MARCH = [0, 3, 5, 9, 10, 6, 10, 10, 9, 8, 7, 10]
 FEB = [8, 8, 8, 8, 8]
@@ -332,3 +334,58 @@ def test_a_text_widget_refuses_a_group_when_saved(client: TestClient, org: Org) 
     )
     assert got.status_code == 422
     assert "takes no group_by" in got.text
+
+
+def test_the_explorer_page_marks_matches_and_corrects_a_topic_in_one_click(
+    client: TestClient, org: Org, database_url: str, seeded: dict[str, Any]
+) -> None:
+    dashboard_id = dashboard(client, org)
+    set_password(database_url, "cx@acme.test")
+    assert sign_in(client, "cx@acme.test").status_code == 303
+    where = f"/dashboards/{dashboard_id}?period=custom&date_from=2026-03-01&date_to=2026-03-31"
+    page = client.get(where)
+    assert page.status_code == 200, page.text
+    assert "第9条 <mark>排队</mark>" in page.text
+    assert 'action="/dashboards/corrections"' in page.text
+    response_id = seeded["march"][9]
+    price = rows(database_url, f"SELECT topic_id FROM comment_topics WHERE response_id = '{response_id}'")[0][
+        0
+    ]
+    refused = client.post(
+        "/dashboards/corrections",
+        data={"csrf_token": "nope", "response_id": response_id, "question_id": "why", "topic_id": price},
+        follow_redirects=False,
+    )
+    assert refused.status_code == 403
+    assert rows(database_url, "SELECT count(*) FROM text_corrections")[0][0] == 0
+    done = client.post(
+        "/dashboards/corrections",
+        data={
+            "csrf_token": csrf_from(page.text),
+            "response_id": response_id,
+            "question_id": "why",
+            "topic_id": price,
+            "applies": "no",
+            "back": where,
+        },
+        follow_redirects=False,
+    )
+    assert done.status_code == 303 and done.headers["location"] == where
+    assert rows(database_url, f"SELECT count(*) FROM comment_topics WHERE response_id = '{response_id}'") == [
+        (0,)
+    ]
+    assert rows(database_url, "SELECT applies FROM text_corrections")[0][0] in (False, 0)
+    # A "back" outside the dashboards is not followed.
+    elsewhere = client.post(
+        "/dashboards/corrections",
+        data={
+            "csrf_token": csrf_from(page.text),
+            "response_id": response_id,
+            "question_id": "why",
+            "topic_id": price,
+            "applies": "yes",
+            "back": "https://evil.example/x",
+        },
+        follow_redirects=False,
+    )
+    assert elsewhere.headers["location"] == "/dashboards"

@@ -29,8 +29,11 @@ from cxloop.kit.errors import AppError, NotFound
 from cxloop.kit.http import DbSession, TransactionalRoute
 from cxloop.kit.pagination import MAX_LIMIT, PageRequest
 from cxloop.surveys import Survey, SurveyVersion, text_in
+from cxloop.text.service import correct_topic
+from cxloop.text.taxonomy import all_topics, paths, tenant_locale
 from cxloop.web.i18n import N_
-from cxloop.web.pages.render import SignedIn, languages, render, request_locale
+from cxloop.web.pages.render import SignedIn, form_csrf_ok, languages, render, request_locale, see_other
+from cxloop.web.pages.text import SENTIMENT_LABELS, highlight
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 
@@ -103,6 +106,10 @@ SCRIPT_TEXTS = {
     "promoters": N_("Promoters"),
     "passives": N_("Passives"),
     "detractors": N_("Detractors"),
+    "mentions": N_("Mentions"),
+    "net_sentiment": N_("Net sentiment"),
+    "points": N_("NPS points"),
+    "growth": N_("Growth (points)"),
 }
 
 
@@ -221,8 +228,16 @@ async def _page(
             session, principal, view.definition, filters, locale, search=search, score=score
         )
     widgets = []
+    topic_choices: list[tuple[str, str]] = []
+    if any(w.type == "comment_explorer" for w in view.definition.widgets):
+        topics = await all_topics(session, principal.tenant_id)
+        named = paths(topics, await tenant_locale(session, principal.tenant_id))
+        topic_choices = sorted(((named[t.id], t.id) for t in topics), key=lambda pair: pair[0])
     for widget in view.definition.widgets:
         result = results[widget.id]
+        if widget.type == "comment_explorer":
+            for row in result["rows"]:
+                row["pieces"] = highlight(row.get("text") or "", row.get("matched") or [])
         columns, table_rows = _table(result["rows"])
         widgets.append(
             {
@@ -271,6 +286,9 @@ async def _page(
             "query": query,
             "search": search or "",
             "score": score or "",
+            "topic_choices": topic_choices,
+            "sentiment_labels": SENTIMENT_LABELS,
+            "can_correct": principal.can(Perm.DATA_WRITE),
         },
         principal=principal,
         status=status,
@@ -319,6 +337,32 @@ async def responses_page(request: Request, session: DbSession, principal: Signed
         {"items": items, "unit_name": unit_name, "resolved": resolved.public(), "query": query},
         principal=principal,
     )
+
+
+@router.post("/dashboards/corrections")
+async def correction_form(request: Request, session: DbSession, principal: SignedIn) -> Response:
+    """The comment explorer's one-click correction: the text domain's, then back to the dashboard."""
+    form = await request.form()
+    if not form_csrf_ok(request, form):
+        return render(
+            request, "error.html", {"error_title": N_("The form expired")}, status=403, principal=principal
+        )
+    back = str(form.get("back") or "/dashboards")
+    back = back if back.startswith("/dashboards") and "//" not in back else "/dashboards"
+    try:
+        await correct_topic(
+            session,
+            principal,
+            str(form.get("response_id") or "")[:26],
+            str(form.get("question_id") or "")[:64],
+            str(form.get("topic_id") or "")[:26],
+            str(form.get("applies") or "") == "yes",
+        )
+    except AppError as exc:
+        if exc.status in (401, 403) or exc.status >= 500:
+            raise
+        return see_other(back + ("&" if "?" in back else "?") + "corrected=0")
+    return see_other(back)
 
 
 @router.get("/dashboards/{dashboard_id}")

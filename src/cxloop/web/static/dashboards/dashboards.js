@@ -204,6 +204,50 @@
                     markLine: { symbol: "none", lineStyle: { type: "dashed" }, data: lines } }];
       return o;
     }
+    if (w.type === "topic_trend") {
+      var tgt = timeGroup(w);
+      var periods = [], names = [];
+      rows.forEach(function (r) {
+        if (periods.indexOf(r[tgt]) < 0) periods.push(r[tgt]);
+        if (names.indexOf(r.topic) < 0) names.push(r.topic);
+      });
+      periods.sort();
+      function cell(topic, x, field) {
+        var r = rows.filter(function (r) { return r.topic === topic && r[tgt] === x; })[0];
+        return r ? num(r[field]) : null;
+      }
+      var seriesT = [];
+      names.forEach(function (topic, i) {
+        var colour = PALETTE[i % PALETTE.length];
+        seriesT.push({ name: topic, type: "bar", itemStyle: { color: colour },
+                       data: periods.map(function (x) { return cell(topic, x, "mentions"); }) });
+        seriesT.push({ name: topic + " · " + T.net_sentiment, type: "line", yAxisIndex: 1, connectNulls: true,
+                       lineStyle: { type: "dashed", color: colour }, itemStyle: { color: colour },
+                       data: periods.map(function (x) { return cell(topic, x, "net_sentiment"); }) });
+      });
+      o.legend = { top: 0, type: "scroll", data: names };
+      o.grid.top = 40;
+      o.xAxis = { type: "category", data: periods };
+      o.yAxis = [{ type: "value", name: T.mentions }, { type: "value", name: T.net_sentiment, min: -100, max: 100 }];
+      o.series = seriesT;
+      return o;
+    }
+    if (w.type === "topic_impact" || w.type === "rising_phrases") {
+      var impact = w.type === "topic_impact";
+      var field = impact ? "impact" : "growth_points";
+      var ordered = rows.slice();
+      if (!impact) ordered.reverse();
+      var catsI = ordered.map(function (r) { return impact ? r.topic : r.phrase; });
+      o.yAxis = { type: "category", data: catsI, axisLabel: { width: 140, overflow: "truncate" } };
+      o.xAxis = { type: "value", name: impact ? T.points : T.growth };
+      o.tooltip = { trigger: "item" };
+      o.series = [{ type: "bar", data: ordered.map(function (r) {
+        var v = num(r[field]);
+        return { value: v, itemStyle: { color: v !== null && v < 0 ? "#b3261e" : "#2e7d46" } };
+      }), label: { show: true, position: "right" } }];
+      if (impact) o.yAxis.inverse = true;
+      return o;
+    }
     if (w.type === "funnel") {
       var rf = rows[0];
       var stages = [];
@@ -291,7 +335,7 @@
       .then(function (body) {
         if (!body) return;
         Object.keys(body.widgets).forEach(function (id) {
-          if (widgetDef(id) && widgetDef(id).type !== "comments") update(id, body.widgets[id]);
+          if (widgetDef(id) && ["comments", "comment_explorer"].indexOf(widgetDef(id).type) < 0) update(id, body.widgets[id]);
         });
       })
       .catch(function () { /* offline for a moment: the next round tries again */ });
@@ -406,6 +450,10 @@
     driver_quadrant: { query: { metrics: ["nps"] }, w: 6, h: 4 },
     comments: { comments: { limit: 20 }, w: 6, h: 5 },
     funnel: { query: { metrics: ["response_rate"] }, w: 4, h: 4 },
+    topic_trend: { query: { metrics: ["n"], group_by: ["month"] }, w: 6, h: 4 },
+    topic_impact: { query: { metrics: ["nps"] }, w: 6, h: 4 },
+    rising_phrases: { query: { metrics: ["n"] }, w: 6, h: 4 },
+    comment_explorer: { comments: { limit: 20 }, w: 12, h: 6 },
   };
 
   function addWidget(kind) {
