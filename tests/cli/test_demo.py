@@ -20,6 +20,8 @@ from cxloop.kit.db import Database
 from tests.cli.conftest import Cli
 from tests.cli.test_users import _query, _rows
 
+ALL_STEPS = "identity, surveys, rollups, targets, text, customers, cases, alerts, dashboards"
+
 
 def _counts(url: str) -> dict[str, object]:
     return {
@@ -33,10 +35,7 @@ def _counts(url: str) -> dict[str, object]:
 def test_demo_seeds_the_chain_once(cli: Cli, tmp_path: Path) -> None:
     url = str(cli.env["CXLOOP_DATABASE_URL"])
     first = cli.ok("demo", "--no-serve", "--responses", "300", "--data-dir", str(tmp_path / "demo-data"))
-    assert (
-        "seeded the demo tenant 'demo': identity, surveys, rollups, text, customers, cases, alerts, dashboards\n"
-        in first.stdout
-    )
+    assert f"seeded the demo tenant 'demo': {ALL_STEPS}\n" in first.stdout
     logins = _rows(first.stdout)
     assert [(r[0], r[2], r[3]) for r in logins] == [
         ("admin", "admin@freshneighbour.example", "cxloop-demo"),
@@ -56,10 +55,7 @@ def test_demo_seeds_the_chain_once(cli: Cli, tmp_path: Path) -> None:
     assert counts["users"] == 14
 
     again = cli.ok("demo", "--no-serve", "--responses", "300", "--data-dir", str(tmp_path / "demo-data"))
-    assert (
-        "kept the existing demo data: identity, surveys, rollups, text, customers, cases, alerts, dashboards\n"
-        in again.stdout
-    )
+    assert f"kept the existing demo data: {ALL_STEPS}\n" in again.stdout
     assert "seeded" not in again.stdout
     assert _counts(url) == counts
 
@@ -145,7 +141,7 @@ def test_every_demo_login_works_and_sees_its_scope(cli: Cli, tmp_path: Path, app
 
 
 # The registered steps before and after order 50, where the tests insert theirs.
-BEFORE_50 = ("identity", "surveys", "rollups", "text", "customers")
+BEFORE_50 = ("identity", "surveys", "rollups", "targets", "text", "customers")
 AFTER_50 = ("cases", "alerts", "dashboards")
 
 
@@ -250,7 +246,4 @@ def test_demo_without_configuration_uses_cxloop_data(cli: Cli, tmp_path: Path, m
     database = tmp_path / "cxloop-data" / "cxloop.db"
     assert result.stdout.startswith(f"database: sqlite:///{database}\n")
     assert database.is_file()
-    assert (
-        "seeded the demo tenant 'demo': identity, surveys, rollups, text, customers, cases, alerts, dashboards"
-        in result.stdout
-    )
+    assert f"seeded the demo tenant 'demo': {ALL_STEPS}" in result.stdout

@@ -14,8 +14,19 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from cxloop.analytics.rollups import refresh_responses
+from cxloop.analytics.schemas import TargetIn
+from cxloop.analytics.service import set_target
 from cxloop.collection import Response
 from cxloop.demo.registry import SeedContext, seed_step
+from cxloop.demo.surveys import demo_principal
+
+# What the chain aims for: a company-wide bar, and a higher one for East China,
+# whose stores the regional manager's dashboard compares against it.
+TARGETS = (
+    (None, "nps", 30.0),
+    (None, "csat", 90.0),
+    ("EAST", "nps", 35.0),
+)
 
 BATCH = 5000
 
@@ -37,3 +48,11 @@ async def seed_rollups(ctx: SeedContext) -> None:
             return
         await refresh_responses(ctx.session, ids)
         last_id = ids[-1]
+
+
+@seed_step("targets", order=23)
+async def seed_targets(ctx: SeedContext) -> None:
+    """NPS and CSAT targets, so the tiles "against target" show how far each unit is from them."""
+    principal = demo_principal(ctx)
+    for unit_code, metric, value in TARGETS:
+        await set_target(ctx.session, principal, TargetIn(unit_code=unit_code, metric=metric, value=value))

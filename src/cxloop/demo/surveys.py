@@ -111,7 +111,7 @@ class DemoSurvey:
     version: int
 
 
-def _demo_principal(ctx: SeedContext) -> Principal:
+def demo_principal(ctx: SeedContext) -> Principal:
     """The seed acts as a tenant administrator, through the same services as everyone."""
     return Principal(
         tenant_id=ctx.tenant.id,
@@ -236,7 +236,7 @@ def _weighted(rng: random.Random, weights: dict[str, int]) -> str:
 
 
 async def _publish_templates(ctx: SeedContext) -> list[DemoSurvey]:
-    principal = _demo_principal(ctx)
+    principal = demo_principal(ctx)
     made = []
     for template in SURVEY_MIX:
         definition = parse_definition(template_definition(template, "zh-CN"))
