@@ -34,10 +34,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from analytics_data import CHANNELS, TOUCHPOINTS, Dataset, generate
 from common import arg_parser, machine_info, postgres_schema, write_results
+from sqlalchemy import create_engine, text
 
 from cxloop.analytics import MetricsQuery, run_metrics_query
+from cxloop.analytics.rollups import rebuild
 from cxloop.identity import Grant, Principal, Role
-from cxloop.kit.db import Database
+from cxloop.kit.db import Database, sync_url
 from cxloop.kit.migrate import upgrade
 
 
@@ -221,6 +223,56 @@ def measure(label: str, url: str, args: Any, responses: int) -> dict[str, Any]:
     return result
 
 
+def _rollup_rows(url: str, tenant_id: str) -> list[tuple[Any, ...]]:
+    engine = create_engine(sync_url(url))
+    try:
+        with engine.connect() as conn:
+            return sorted(
+                tuple(row)
+                for row in conn.execute(
+                    text(
+                        "SELECT grain, day, unit_key, survey_id, channel, touchpoint, responses, nps_n, "
+                        "nps_pro, nps_det, csat_n, csat_sum, csat_sumsq, csat_top2, ces_n, ces_sum, "
+                        "ces_sumsq FROM analytics_rollups WHERE tenant_id = :t"
+                    ),
+                    {"t": tenant_id},
+                )
+            )
+    finally:
+        engine.dispose()
+
+
+def measure_rebuild(label: str, url: str, args: Any, responses: int) -> dict[str, Any]:
+    """``rebuild(fresh=True)`` over bulk-loaded responses; its rollups must equal the generator's."""
+    upgrade(url)
+    data = generate(url, responses=responses, units=args.units, months=args.months, log=lambda m: None)
+    expected = _rollup_rows(url, data.tenant_id)
+
+    async def once() -> float:
+        db = Database(url)
+        try:
+            started = time.perf_counter()
+            await rebuild(db, data.tenant_id, fresh=True)
+            return time.perf_counter() - started
+        finally:
+            await db.dispose()
+
+    times = [asyncio.run(once()) for _ in range(args.rounds)]
+    same = _rollup_rows(url, data.tenant_id) == expected
+    median = statistics.median(times)
+    print(
+        f"{label}: rebuild of {responses:,} responses {median:.2f}s median "
+        f"({responses / median:,.0f}/s; rounds {[round(t, 2) for t in times]}); rollups identical: {same}",
+        flush=True,
+    )
+    return {
+        "responses": responses,
+        "median_s": round(median, 2),
+        "rounds_s": [round(t, 2) for t in times],
+        "identical": same,
+    }
+
+
 def main() -> None:
     parser = arg_parser(__doc__)
     parser.add_argument("--responses", type=int, default=10_000_000, help="PostgreSQL responses")
@@ -228,8 +280,22 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=500)
     parser.add_argument("--months", type=int, default=24)
     parser.add_argument("--only", choices=("postgresql", "sqlite"), default=None)
+    parser.add_argument(
+        "--rebuild", type=int, default=0, help="time `analytics rebuild --fresh` over N responses instead"
+    )
     args = parser.parse_args()
     results: dict[str, Any] = {**machine_info()}
+    if args.rebuild:
+        if args.only in (None, "sqlite"):
+            with tempfile.TemporaryDirectory() as scratch:
+                results["sqlite"] = measure_rebuild(
+                    "SQLite", f"sqlite:///{Path(scratch) / 'bench.db'}", args, args.rebuild
+                )
+        if args.only in (None, "postgresql"):
+            with postgres_schema() as url:
+                results["postgresql"] = measure_rebuild("PostgreSQL", url, args, args.rebuild)
+        write_results("analytics_rebuild.json", results)
+        return
     if args.only in (None, "sqlite"):
         with tempfile.TemporaryDirectory() as scratch:
             results["sqlite"] = measure(

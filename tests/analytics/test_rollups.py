@@ -168,3 +168,51 @@ def test_rebuild_command(
     assert result.exit_code == 0, result.output
     assert "400/400 responses" in result.output and "400 responses processed" in result.output
     assert rollup_totals(database_url) == totals
+
+
+def test_one_batch_moves_removes_and_skips_exactly(
+    client: TestClient, org: Org, seeded: dict[str, Any], database_url: str
+) -> None:
+    """A batch of many responses (the set-based path) where one was moved to another
+    unit, one rescored, one no longer complete and the rest unchanged."""
+    from sqlalchemy import select
+
+    from cxloop.collection import Response
+
+    moved, rescored, dropped = seeded["ids"][:3]
+    totals = rollup_totals(database_url)
+
+    async def change_then_refresh() -> int:
+        db = Database(database_url)
+        try:
+            async with db.session(write=True) as session:
+                rows = {
+                    r.id: r
+                    for r in (
+                        await session.execute(
+                            select(Response).where(Response.id.in_([moved, rescored, dropped]))
+                        )
+                    ).scalars()
+                }
+                others = {r.unit_id for r in (await session.execute(select(Response))).scalars()}
+                rows[moved].unit_id = next(u for u in others if u != rows[moved].unit_id)
+                rows[rescored].answers = {
+                    **rows[rescored].answers,
+                    "rec": 10 if rows[rescored].answers["rec"] < 9 else 0,
+                }
+                rows[dropped].status = "partial"
+                await session.flush()
+                changed = await refresh_responses(session, seeded["ids"])
+                await session.commit()
+                return changed
+        finally:
+            await db.dispose()
+
+    assert run(change_then_refresh()) == 3
+    assert rollup_totals(database_url)[0] == totals[0] - 1
+    for shape in SHAPES[:3]:
+        body = {"metrics": ["nps", "csat", "ces", "n"], **shape}
+        assert (
+            query(client, org, **body, source="rollup").json()["rows"]
+            == (query(client, org, **body, source="raw").json()["rows"])
+        ), shape

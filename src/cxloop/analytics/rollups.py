@@ -11,17 +11,17 @@ moved to another unit) moves exactly its own share (docs/adr/0020).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, bindparam, case, delete, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cxloop.analytics.metrics import kpi_scores, shape_of
+from cxloop.analytics.metrics import Shape, kpi_scores, shape_of
 from cxloop.analytics.models import RebuildState, Rollup, RollupFact
 from cxloop.collection import Response
 from cxloop.identity import Tenant
@@ -63,21 +63,22 @@ class Contribution:
     def cell(self) -> tuple[str, str, str, str, str]:
         return (self.day, self.unit_key, self.survey_id, self.channel, self.touchpoint)
 
-    def measures(self, sign: int) -> dict[str, float]:
+    def measures(self, sign: int) -> tuple[int, ...]:
+        """``sign`` times what this response adds to its cell, in the order of MEASURES."""
         nps, csat, ces = self.nps, self.csat, self.ces
-        return {
-            "responses": sign,
-            "nps_n": sign if nps is not None else 0,
-            "nps_pro": sign if nps is not None and nps >= 9 else 0,
-            "nps_det": sign if nps is not None and nps <= 6 else 0,
-            "csat_n": sign if csat is not None else 0,
-            "csat_sum": sign * (csat or 0),
-            "csat_sumsq": sign * (csat or 0) ** 2,
-            "csat_top2": sign if csat is not None and csat >= 4 else 0,
-            "ces_n": sign if ces is not None else 0,
-            "ces_sum": sign * (ces or 0),
-            "ces_sumsq": sign * (ces or 0) ** 2,
-        }
+        return (
+            sign,
+            sign if nps is not None else 0,
+            sign if nps is not None and nps >= 9 else 0,
+            sign if nps is not None and nps <= 6 else 0,
+            sign if csat is not None else 0,
+            sign * (csat or 0),
+            sign * (csat or 0) ** 2,
+            sign if csat is not None and csat >= 4 else 0,
+            sign if ces is not None else 0,
+            sign * (ces or 0),
+            sign * (ces or 0) ** 2,
+        )
 
 
 async def _zone(session: AsyncSession, tenant_id: str) -> ZoneInfo:
@@ -104,17 +105,33 @@ _COLUMNS = (
 )
 
 
-async def _contribution(session: AsyncSession, row: Any) -> Contribution | None:
+Shapes = dict[tuple[str, int], Shape | None]
+
+
+async def _lookups(session: AsyncSession, rows: Iterable[Any]) -> tuple[Shapes, dict[str, ZoneInfo]]:
+    """The KPI shape of every (survey, version) and the zone of every tenant the rows name."""
+    shapes: Shapes = {}
+    zones: dict[str, ZoneInfo] = {}
+    for row in rows:
+        version = (row.survey_id, row.survey_version)
+        if version not in shapes:
+            definition = await published_definition(session, row.survey_id, row.survey_version)
+            shapes[version] = shape_of(definition) if definition is not None else None
+        if row.tenant_id not in zones:
+            zones[row.tenant_id] = await _zone(session, row.tenant_id)
+    return shapes, zones
+
+
+def _contribution(row: Any, shapes: Shapes, zones: dict[str, ZoneInfo]) -> Contribution | None:
     if row.status != "complete":
         return None
-    definition = await published_definition(session, row.survey_id, row.survey_version)
-    if definition is None:
+    shape = shapes[(row.survey_id, row.survey_version)]
+    if shape is None:
         return None
     answers = row.answers if isinstance(row.answers, dict) else {}
-    nps, csat, ces = kpi_scores(answers, shape_of(definition))
-    zone = await _zone(session, row.tenant_id)
+    nps, csat, ces = kpi_scores(answers, shape)
     return Contribution(
-        day=row.submitted_at.astimezone(zone).date().isoformat(),
+        day=row.submitted_at.astimezone(zones[row.tenant_id]).date().isoformat(),
         unit_key=row.unit_id or "",
         survey_id=row.survey_id,
         channel=row.channel,
@@ -125,82 +142,177 @@ async def _contribution(session: AsyncSession, row: Any) -> Contribution | None:
     )
 
 
-def _fact_contribution(fact: RollupFact) -> Contribution:
+def _fact_contribution(fact: Any) -> Contribution:
     return Contribution(
         fact.day, fact.unit_key, fact.survey_id, fact.channel, fact.touchpoint, fact.nps, fact.csat, fact.ces
     )
 
 
-async def _apply(
-    session: AsyncSession, tenant_id: str, deltas: dict[tuple[str, ...], dict[str, float]]
+# A rollup row's key: tenant, grain, period (day or month), unit, survey, channel, touchpoint.
+RowKey = tuple[str, ...]
+_FACT_TABLE = cast(Table, RollupFact.__table__)
+_ROLLUP_TABLE = cast(Table, Rollup.__table__)
+_FACTS = _FACT_TABLE.c
+_ROLLUPS = _ROLLUP_TABLE.c
+_CHUNK = 5000  # ids per IN list, well under SQLite's bound-parameter limit
+
+
+def _add_delta(
+    deltas: dict[RowKey, list[float]], tenant_id: str, contribution: Contribution, sign: int
 ) -> None:
-    """Add each cell's delta (one upsert per cell), then drop cells left empty."""
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    emptied = False
-    table = Rollup.__table__.c
-    for cell, delta in deltas.items():
-        if not any(delta.values()):
-            continue
-        for grain, day in (("d", cell[0]), ("m", cell[0][:7])):
-            values = {
-                "tenant_id": tenant_id,
-                "grain": grain,
-                **dict(zip(CELL, (day, *cell[1:]), strict=True)),
-            }
-            statement = insert(Rollup).values(**values, **delta)
-            statement = statement.on_conflict_do_update(
-                index_elements=["tenant_id", "grain", *CELL],
-                set_={name: table[name] + statement.excluded[name] for name in MEASURES},
-            )
-            await session.execute(statement)
-        emptied = emptied or delta["responses"] < 0
-    if emptied:
+    """Add ``sign`` times the contribution to its daily and its monthly rollup row."""
+    values = contribution.measures(sign)
+    day, rest = contribution.day, contribution.cell[1:]
+    for key in ((tenant_id, "d", day, *rest), (tenant_id, "m", day[:7], *rest)):
+        found = deltas.get(key)
+        if found is None:
+            deltas[key] = [float(v) for v in values]
+        else:
+            for i, value in enumerate(values):
+                found[i] += value
+
+
+async def _apply(session: AsyncSession, deltas: dict[RowKey, list[float]]) -> None:
+    """Add every rollup row's delta with one executemany upsert, then drop rows left empty.
+
+    Rows are upserted in key order so concurrent pipeline jobs lock them in
+    the same order; each key occurs once, as PostgreSQL's ON CONFLICT requires
+    within one statement."""
+    params: list[dict[str, Any]] = [
+        {**dict(zip(_KEY_NAMES, key, strict=True)), **dict(zip(MEASURES, delta, strict=True))}
+        for key, delta in sorted(deltas.items())
+        if any(delta)
+    ]
+    if not params:
+        return
+    statement = _upsert(session)(_ROLLUP_TABLE)
+    statement = statement.on_conflict_do_update(
+        index_elements=list(_KEY_NAMES),
+        set_={name: _ROLLUPS[name] + statement.excluded[name] for name in MEASURES},
+    )
+    await session.execute(statement, params)
+    emptied = sorted({p["tenant_id"] for p in params if p["responses"] < 0})
+    for tenant_id in emptied:
         await session.execute(delete(Rollup).where(Rollup.tenant_id == tenant_id, Rollup.responses <= 0))
+
+
+_KEY_NAMES = ("tenant_id", "grain", *CELL)
+
+
+def _upsert(session: AsyncSession) -> Any:
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+async def _count_facts(session: AsyncSession, response_ids: list[str]) -> None:
+    """Add these (new) facts to their daily and monthly rollup rows, aggregated in SQL."""
+    f = _FACTS
+
+    def hits(condition: Any) -> Any:
+        return func.sum(case((condition, 1), else_=0))
+
+    measures = (
+        func.count(),
+        func.count(f.nps),
+        hits(f.nps >= 9),
+        hits(f.nps <= 6),
+        func.count(f.csat),
+        func.coalesce(func.sum(f.csat), 0),
+        func.coalesce(func.sum(f.csat * f.csat), 0),
+        hits(f.csat >= 4),
+        func.count(f.ces),
+        func.coalesce(func.sum(f.ces), 0),
+        func.coalesce(func.sum(f.ces * f.ces), 0),
+    )
+    for grain, period in (("d", f.day), ("m", func.substr(f.day, 1, 7))):
+        dims = (f.tenant_id, period, f.unit_key, f.survey_id, f.channel, f.touchpoint)
+        rows = (
+            select(dims[0], literal(grain), *dims[1:], *measures)
+            .where(f.response_id.in_(response_ids))
+            .group_by(*dims)
+        )
+        statement = _upsert(session)(_ROLLUP_TABLE).from_select([*_KEY_NAMES, *MEASURES], rows)
+        statement = statement.on_conflict_do_update(
+            index_elements=list(_KEY_NAMES),
+            set_={name: _ROLLUPS[name] + statement.excluded[name] for name in MEASURES},
+        )
+        await session.execute(statement)
+
+
+async def _facts_of(session: AsyncSession, response_ids: Sequence[str]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for start in range(0, len(response_ids), _CHUNK):
+        chunk = list(response_ids[start : start + _CHUNK])
+        for fact in await session.execute(select(*_FACTS).where(_FACTS.response_id.in_(chunk))):
+            found[fact.response_id] = fact
+    return found
 
 
 async def refresh_responses(session: AsyncSession, response_ids: Sequence[str]) -> int:
     """Bring the rollups in line with these responses as stored now; returns how many changed."""
     if not response_ids:
         return 0
-    rows = (await session.execute(select(*_COLUMNS).where(Response.id.in_(list(response_ids))))).all()
-    facts = {
-        f.response_id: f
-        for f in (
-            await session.execute(select(RollupFact).where(RollupFact.response_id.in_(list(response_ids))))
-        ).scalars()
-    }
-    by_id = {row.id: row for row in rows}
-    deltas: dict[str, dict[tuple[str, ...], dict[str, float]]] = {}
+    rows: list[Any] = []
+    for start in range(0, len(response_ids), _CHUNK):
+        chunk = list(response_ids[start : start + _CHUNK])
+        rows.extend((await session.execute(select(*_COLUMNS).where(Response.id.in_(chunk)))).all())
+    return await _refresh(session, response_ids, {row.id: row for row in rows})
+
+
+async def _refresh(session: AsyncSession, response_ids: Sequence[str], by_id: dict[str, Any]) -> int:
+    """Move each response's share from what its fact says to what it contributes now.
+
+    Work is set-based: facts are inserted, updated and deleted with one
+    statement each and the rollup rows get one executemany upsert, so a
+    batch of thousands costs a handful of round trips."""
+    facts = await _facts_of(session, response_ids)
+    shapes, zones = await _lookups(session, by_id.values())
+    deltas: dict[RowKey, list[float]] = {}
+    added: list[dict[str, Any]] = []
+    moved: list[dict[str, Any]] = []
+    gone: list[str] = []
     changed = 0
-    for response_id in response_ids:
+    for response_id in dict.fromkeys(response_ids):
         row = by_id.get(response_id)
-        new = await _contribution(session, row) if row is not None else None
+        new = _contribution(row, shapes, zones) if row is not None else None
         fact = facts.get(response_id)
         old = _fact_contribution(fact) if fact is not None else None
         if old == new:
             continue
         changed += 1
-        tenant_id = row.tenant_id if row is not None else fact.tenant_id  # type: ignore[union-attr]
-        cells = deltas.setdefault(tenant_id, {})
-        for contribution, sign in ((old, -1), (new, 1)):
-            if contribution is None:
-                continue
-            cell = cells.setdefault(contribution.cell, dict.fromkeys(MEASURES, 0.0))
-            for name, value in contribution.measures(sign).items():
-                cell[name] += value
-        if new is None:
-            await session.execute(delete(RollupFact).where(RollupFact.response_id == response_id))
-        elif fact is None:
-            session.add(RollupFact(response_id=response_id, tenant_id=tenant_id, **_fact_fields(new)))
+        source: Any = row if row is not None else fact  # old != new: one of them exists
+        tenant_id = str(source.tenant_id)
+        if new is not None and old is None:
+            # Counted below from its new fact, in SQL (a rebuild's batch is all of this kind).
+            added.append({"response_id": response_id, "tenant_id": tenant_id, **_fact_fields(new)})
+            continue
+        if old is not None:
+            _add_delta(deltas, tenant_id, old, -1)
+        if new is not None:
+            _add_delta(deltas, tenant_id, new, 1)
+            moved.append({"b_response_id": response_id, **_fact_fields(new)})
         else:
-            await session.execute(
-                update(RollupFact).where(RollupFact.response_id == response_id).values(**_fact_fields(new))
-            )
-    await session.flush()
-    for tenant_id, cells in deltas.items():
-        await _apply(session, tenant_id, cells)
+            gone.append(response_id)
+    for start in range(0, len(gone), _CHUNK):
+        await session.execute(
+            delete(RollupFact).where(RollupFact.response_id.in_(gone[start : start + _CHUNK]))
+        )
+    if added:
+        await session.execute(_FACT_TABLE.insert(), added)
+        ids = [fact["response_id"] for fact in added]
+        for start in range(0, len(ids), _CHUNK):
+            await _count_facts(session, ids[start : start + _CHUNK])
+    if moved:
+        await session.execute(
+            update(_FACT_TABLE)
+            .where(_FACTS.response_id == bindparam("b_response_id"))
+            .values({name: bindparam(name) for name in _FACT_NAMES}),
+            moved,
+        )
+    await _apply(session, deltas)
     return changed
+
+
+_FACT_NAMES = ("day", "unit_key", "survey_id", "channel", "touchpoint", "nps", "csat", "ces")
 
 
 def _fact_fields(contribution: Contribution) -> dict[str, Any]:
@@ -225,7 +337,7 @@ Progress = Callable[[int, int], None]
 
 
 async def rebuild(
-    db: Database, tenant_id: str, *, fresh: bool, batch: int = 2000, progress: Progress | None = None
+    db: Database, tenant_id: str, *, fresh: bool, batch: int = 5000, progress: Progress | None = None
 ) -> int:
     """Rebuild one tenant's rollups from its responses, in batches of ``batch``
     responses committed with a checkpoint: after an interruption, running
@@ -242,8 +354,6 @@ async def rebuild(
             )
         await session.commit()
     async with db.session(write=False) as session:
-        from sqlalchemy import func
-
         total = int(
             (
                 await session.execute(
@@ -258,25 +368,24 @@ async def rebuild(
         async with db.session(write=True) as session:
             state = await session.get(RebuildState, tenant_id)
             assert state is not None
-            ids = list(
-                (
-                    await session.execute(
-                        select(Response.id)
-                        .where(
-                            Response.tenant_id == tenant_id,
-                            Response.status == "complete",
-                            Response.id > state.last_response_id,
-                        )
-                        .order_by(Response.id)
-                        .limit(batch)
+            rows = (
+                await session.execute(
+                    select(*_COLUMNS)
+                    .where(
+                        Response.tenant_id == tenant_id,
+                        Response.status == "complete",
+                        Response.id > state.last_response_id,
                     )
-                ).scalars()
-            )
+                    .order_by(Response.id)
+                    .limit(batch)
+                )
+            ).all()
+            ids = [row.id for row in rows]
             if not ids:
                 state.finished_at = utc_now()
                 await session.commit()
                 break
-            await refresh_responses(session, ids)
+            await _refresh(session, ids, {row.id: row for row in rows})
             state.last_response_id = ids[-1]
             state.processed += len(ids)
             processed = state.processed
