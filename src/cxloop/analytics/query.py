@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cxloop import distribution
 from cxloop.analytics import stats
 from cxloop.analytics.metrics import (
     Acc,
@@ -26,6 +25,7 @@ from cxloop.analytics.metrics import (
 )
 from cxloop.analytics.models import Target
 from cxloop.analytics.plan import TIME_GROUPS, Plan, UnitInfo, make_plan
+from cxloop.analytics.response_rate import fill_response_rates
 from cxloop.analytics.schemas import MetricsQuery
 from cxloop.analytics.sources import COUNT, Groups, Key, Slice, count_of, read
 from cxloop.identity import Principal, display_name
@@ -179,34 +179,6 @@ def _target_for(
     return targets.get(("", metric))
 
 
-async def _invitations(session: AsyncSession, plan: Plan) -> tuple[int | None, str | None]:
-    """Invitations sent in the period (response rate's denominator), or why there are none."""
-    model = getattr(distribution, "Invitation", None)
-    if model is None:
-        return (
-            None,
-            "response_rate needs the distribution domain's invitations, which this installation lacks yet.",
-        )
-    if plan.visible_units is not None or plan.groups:
-        return (
-            None,
-            "response_rate is available for the whole tenant, without groups (invitations carry no unit).",
-        )
-    start, end = plan.utc_bounds()
-    from sqlalchemy import func
-
-    statement = (
-        select(func.count())
-        .select_from(model)
-        .where(model.tenant_id == plan.tenant_id, model.sent_at >= start, model.sent_at < end)
-    )
-    if plan.survey_id:
-        statement = statement.where(model.survey_id == plan.survey_id)
-    if plan.filters.channels:
-        statement = statement.where(model.channel.in_(plan.filters.channels))
-    return int((await session.execute(statement)).scalar_one()), None
-
-
 def _group_fields(plan: Plan, key: Key, locale: str | None) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for group, value in zip(plan.groups, key, strict=True):
@@ -248,11 +220,6 @@ async def run_metrics_query(
         targets = await _targets(session, plan)
     elif plan.compare is not None:
         compared, period = await _comparison(session, plan, use_rollups, main, kept)
-    invitations: int | None = None
-    if "response_rate" in plan.metrics:
-        invitations, note = await _invitations(session, plan)
-        if note:
-            notes.append(note)
     unit_pos = next((i for i, g in enumerate(plan.groups) if _is_unit(g)), None)
     ordered = sorted(kept, key=_sort_key)
     rows: list[dict[str, Any]] = []
@@ -263,10 +230,7 @@ async def run_metrics_query(
         row["n"] = count_of(states).n
         for metric in plan.metrics:
             if metric == "response_rate":
-                row["response_rate"] = (
-                    round(count_of(states).n / invitations * 100, 2) if invitations else None
-                )
-                row["invitations"] = invitations
+                row["response_rate"] = None  # from the invitations, below
                 continue
             row.update(finish(metric, states[metric]))
         other = compared.get(key)
@@ -307,6 +271,10 @@ async def run_metrics_query(
         rows.append(row)
     if plan.compare is not None and plan.compare != "target":
         _significance(plan, rows, p_values)
+    if "response_rate" in plan.metrics:
+        notes.extend(
+            await fill_response_rates(session, plan, main, list(zip(ordered, rows, strict=True)), period)
+        )
     if plan.anomalies:
         _flag_anomalies(plan, rows, ordered, [kept[k] for k in ordered])
     total = len(rows)
