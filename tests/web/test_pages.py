@@ -50,11 +50,13 @@ def test_navigation_lists_sections_and_audit_only_for_admins(signed_in, client: 
     sections = (("/contacts", "客户"), ("/campaigns", "投放"), ("/dashboards", "仪表盘"), ("/cases", "工单"))
     for href, label in sections:
         assert f'<li><a href="{href}">{label}</a></li>' in html
-    assert '<span class="upcoming" aria-disabled="true">设置 <small>即将推出</small></span>' in html
+    assert 'href="/settings"' not in html and "即将推出" not in html
     assert 'href="/tokens"' in html
     assert 'href="/audit"' not in html
     client.cookies.clear()
-    assert 'href="/audit"' in signed_in("admin").get("/").text
+    admin_home = signed_in("admin").get("/").text
+    assert 'href="/audit"' in admin_home
+    assert '<li><a href="/settings">设置</a></li>' in admin_home
 
 
 def test_create_token_shows_it_once_and_it_works_on_the_api(signed_in, database_url: str) -> None:  # type: ignore[no-untyped-def]

@@ -9,6 +9,7 @@ from cxloop.identity.logins import purge_expired as purge_expired_logins
 from cxloop.identity.models import ApiToken, AuditEvent, Membership, Tenant, Unit, User, UserSession
 from cxloop.identity.principals import AUTH_CHANNEL, WATCHED_AUTH_STATE, use_change_watcher
 from cxloop.identity.routes import router
+from cxloop.identity.unit_edits import rename_unit
 from cxloop.identity.units import display_name, get_unit_by_code, visible_unit
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "get_unit_by_code",
     "purge_expired_logins",
     "record",
+    "rename_unit",
     "router",
     "use_change_watcher",
     "visible_unit",

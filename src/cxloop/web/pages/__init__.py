@@ -24,10 +24,12 @@ from cxloop.web.pages import (
     respond,
     respond_theme,
     response_import,
+    settings_config,
     surveys,
     text,
     workspace,
 )
+from cxloop.web.pages import settings as settings_pages
 from cxloop.web.pages.assets import mount_assets
 from cxloop.web.pages.render import SecurityHeaders, clear_session_cookie, login_redirect, render
 
@@ -87,6 +89,8 @@ def mount(app: FastAPI, settings: Settings) -> None:
     app.include_router(dashboards.router)
     app.include_router(cases.router)
     app.include_router(alerts.router)
+    app.include_router(settings_pages.router)
+    app.include_router(settings_config.router)
     mount_assets(app, settings)
     app.add_middleware(SecurityHeaders)
 

@@ -12,7 +12,7 @@ from starlette.datastructures import FormData
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import cxloop
-from cxloop.identity import SESSION_COOKIE, OptionalPrincipal, Perm, Principal
+from cxloop.identity import SESSION_COOKIE, TENANT_WIDE_ROLES, OptionalPrincipal, Perm, Principal
 from cxloop.kit import csrf
 from cxloop.kit.errors import Unauthenticated
 from cxloop.kit.settings import Settings
@@ -41,7 +41,7 @@ SECTIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (N_("Text analytics"), "/text", ()),
 )
 # What later capabilities fill; until then it shows as upcoming.
-UPCOMING = (N_("Settings"),)
+UPCOMING: tuple[str, ...] = ()
 ROLE_LABELS = {
     "admin": N_("Administrator"),
     "cx_manager": N_("CX manager"),
@@ -230,6 +230,8 @@ def render(
         "languages": PAGE_LOCALES,
         "principal": principal,
         "is_admin": bool(principal and principal.can(Perm.AUDIT_READ)),
+        # The settings area is for tenant-wide roles (admins, CX managers).
+        "can_configure": bool(principal and principal.roles & TENANT_WIDE_ROLES),
         "csrf_field": csrf.FORM_FIELD,
         "csrf_token": csrf_token(request),
         "version": cxloop.__version__,
