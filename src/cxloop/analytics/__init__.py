@@ -5,6 +5,7 @@ Other packages import only what is listed here.
 """
 
 from cxloop.analytics.query import run_metrics_query
+from cxloop.analytics.registry import MetricProvider, ProviderRequest, register_metric_provider
 from cxloop.analytics.routes import router
 from cxloop.analytics.schemas import DriversQuery, MetricsQuery
 from cxloop.analytics.service import run_drivers
@@ -12,8 +13,11 @@ from cxloop.analytics.text_insights import TextOptions, rising_phrases, topic_im
 
 __all__ = [
     "DriversQuery",
+    "MetricProvider",
     "MetricsQuery",
+    "ProviderRequest",
     "TextOptions",
+    "register_metric_provider",
     "rising_phrases",
     "router",
     "run_drivers",

@@ -26,6 +26,7 @@ from cxloop.analytics.metrics import (
     compile_formula,
 )
 from cxloop.analytics.models import TenantAnalyticsSettings
+from cxloop.analytics.registry import provided_help
 from cxloop.analytics.schemas import MetricsQuery
 from cxloop.identity import Perm, Principal, Reach, Tenant, Unit
 from cxloop.kit.errors import invalid, not_found
@@ -222,7 +223,7 @@ def _check_metrics(query: MetricsQuery) -> tuple[list[str], dict[str, Formula]]:
             hint = f" ({arg!r} is not in custom_metrics)" if head == "custom" and sep else ""
             raise invalid(
                 f"metrics.{index}",
-                f"Unknown metric {metric!r}{hint}; valid metrics: {METRIC_HELP}.",
+                f"Unknown metric {metric!r}{hint}; valid metrics: {METRIC_HELP}{provided_help()}.",
                 code="unknown_metric",
             )
         if metric not in metrics:

@@ -4,6 +4,7 @@ hours, escalation, follow-up, reporting).
 Other packages import only what is listed here.
 """
 
+from cxloop.cases import metrics as _metrics  # noqa: F401  (registers the case metrics with analytics)
 from cxloop.cases.events import (
     CASE_ASSIGNED,
     CASE_CREATED,
