@@ -49,8 +49,11 @@ def demo(
     except Exception as error:
         fail(f"cannot migrate the database: {str(getattr(error, 'orig', error)).strip().splitlines()[0]}")
 
+    def report_step(name: str, seconds: float) -> None:
+        typer.echo(f"demo step {name}: {seconds:.1f} s")
+
     async def work(db: Database, _settings: Settings) -> SeedResult:
-        return await seed_demo(db, response_count=responses)
+        return await seed_demo(db, response_count=responses, on_step=report_step)
 
     result = run_async(work, settings)
     if result.ran:

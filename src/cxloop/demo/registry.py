@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import random
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -121,8 +122,10 @@ async def seed_demo(
     slug: str = DEMO_SLUG,
     only: Iterable[str] | None = None,
     response_count: int = DEFAULT_RESPONSE_COUNT,
+    on_step: Callable[[str, float], None] | None = None,
 ) -> SeedResult:
-    """Create the demo tenant if absent and run every step not yet seeded."""
+    """Create the demo tenant if absent and run every step not yet seeded;
+    ``on_step(name, seconds)`` hears of each step as it is committed."""
     steps = load_steps()
     if only is not None:
         wanted = set(only)
@@ -156,6 +159,7 @@ async def seed_demo(
                 response_count=response_count,
             )
             await context.reload()
+            started = time.perf_counter()
             await step.run(context)
             record(
                 session,
@@ -167,6 +171,8 @@ async def seed_demo(
             )
             await session.commit()
             ran.append(step.name)
+            if on_step is not None:
+                on_step(step.name, time.perf_counter() - started)
     return SeedResult(slug, created_tenant, ran, skipped)
 
 
