@@ -108,14 +108,17 @@ def report_html(
     sections: Sequence[tuple[str, Sequence[dict[str, Any]], str | None]],
     generated_at: datetime,
     labels: dict[str, str],
+    charts: Sequence[str | None] | None = None,
 ) -> str:
-    """The report as HTML for WeasyPrint: one table per widget (charts need a browser)."""
+    """The report as HTML for WeasyPrint: per widget its chart (server-drawn SVG, when the
+    type has one) and its table below."""
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><style>",
         f"body{{font-family:{CJK_FONTS};font-size:10pt;color:#1f2933}}",
         "h1{font-size:16pt;margin:0 0 4pt}h2{font-size:12pt;margin:14pt 0 4pt}",
         "table{border-collapse:collapse;width:100%}th,td{border:0.5pt solid #cbd2d9;padding:2pt 4pt;"
         "text-align:left}th{background:#f0f4f8}.muted{color:#616e7c}",
+        ".chart{margin:4pt 0 6pt;page-break-inside:avoid}",
         "@page{size:A4;margin:14mm}",
         "</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
@@ -123,10 +126,14 @@ def report_html(
         f"<p class='muted'>{html.escape(labels.get('generated', 'Generated'))}: "
         f"{html.escape(generated_at.isoformat(timespec='minutes'))}</p>",
     ]
-    for heading, rows, note in sections:
+    for index, (heading, rows, note) in enumerate(sections):
         parts.append(f"<h2>{html.escape(heading)}</h2>")
         if note:
             parts.append(f"<p class='muted'>{html.escape(note)}</p>")
+        chart = charts[index] if charts is not None and index < len(charts) else None
+        if chart:
+            # Built by svg_charts from escaped labels: safe to embed as markup.
+            parts.append(f"<div class='chart'>{chart}</div>")
         if not rows:
             parts.append(f"<p class='muted'>{html.escape(labels.get('empty', 'No data'))}</p>")
             continue

@@ -25,6 +25,7 @@ from cxloop.dashboards.exports import html_to_pdf, report_html, rows_to_xlsx
 from cxloop.dashboards.models import ReportSchedule
 from cxloop.dashboards.schemas import DashboardFilters, ScheduleCreate, Widget
 from cxloop.dashboards.service import DashboardView, get_dashboard, role_default
+from cxloop.dashboards.svg_charts import chart_svg
 from cxloop.identity import Grant, Membership, Perm, Principal, Role, Unit, User
 from cxloop.kit.clock import as_utc, utc_now
 from cxloop.kit.errors import NotFound, invalid, not_found
@@ -77,18 +78,20 @@ async def render_report(
 ) -> Rendered:
     resolved, results = await dashboard_data(session, principal, view.definition, filters, locale)
     sections: list[tuple[str, list[dict[str, Any]], str | None]] = []
+    charts: list[str | None] = []
     for widget in view.definition.widgets:
         result = results[widget.id]
         error = result.get("error")
         note = error.get("detail") if error else None
         sections.append((widget_title(widget, locale), result["rows"], note))
+        charts.append(None if error else chart_svg(widget, result["rows"]))
     stamp = utc_now()
     subtitle = ", ".join(f"{k}={v}" for k, v in resolved.public().items()) or principal.tenant_name
     filename = f"dashboard-{view.id}-{stamp:%Y%m%d}.{fmt}"
     if fmt == "xlsx":
         content = await anyio.to_thread.run_sync(rows_to_xlsx, [(t, rows) for t, rows, _ in sections])
     else:
-        document = report_html(view.name, subtitle, sections, stamp, labels_for(locale))
+        document = report_html(view.name, subtitle, sections, stamp, labels_for(locale), charts)
         content = await anyio.to_thread.run_sync(html_to_pdf, document)
     return Rendered(content, MEDIA[fmt], filename)
 
