@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.factories import Org
-from tests.web.conftest import csrf_from, scalar
+from tests.web.conftest import csrf_from, scalar, sign_in
 
 PAGES = (
     "/settings",
@@ -401,3 +401,26 @@ def test_rename_a_unit_audited_and_refuse_an_empty_name(signed_in, database_url:
     assert count(database_url, "SELECT COUNT(*) FROM audit_events WHERE action = 'unit.updated'") == 1
     missing = client.post("/settings/organisation/NOPE/rename", data={"csrf_token": token, "name_en": "x"})
     assert missing.status_code == 404
+
+
+def test_admin_sets_a_password_and_a_short_one_is_refused(signed_in, org: Org, database_url: str) -> None:  # type: ignore[no-untyped-def]
+    client = signed_in("admin")
+    token = csrf_from(client.get("/settings/users").text)
+    uid = org.user_ids["agent"]
+    refused = client.post(
+        f"/settings/users/{uid}", data={"csrf_token": token, "action": "password", "password": "short"}
+    )
+    assert refused.status_code == 422
+    assert field_error(refused.text, f"password-{uid}") == "密码至少需要 10 个字符。"
+    assert scalar(database_url, "SELECT password_hash FROM users WHERE id = :uid", uid=uid) is None
+    response = client.post(
+        f"/settings/users/{uid}",
+        data={"csrf_token": token, "action": "password", "password": "a-long-new-password"},
+        follow_redirects=False,
+    )
+    assert response.headers["location"] == "/settings/users?saved=password_set"
+    assert scalar(database_url, "SELECT password_hash FROM users WHERE id = :uid", uid=uid).startswith(
+        "$argon2"
+    )
+    client.cookies.clear()
+    assert sign_in(client, "agent@acme.test", "a-long-new-password").status_code == 303

@@ -57,6 +57,7 @@ NOTICES = {
     "user_changed": N_("The role and unit were changed."),
     "user_disabled": N_("The person was deactivated and signed out."),
     "user_enabled": N_("The person can sign in again."),
+    "password_set": N_("The new password is set; the person was signed out everywhere."),
     "unit_created": N_("The unit was added."),
     "unit_renamed": N_("The unit was renamed."),
     "saved": N_("Saved."),
@@ -350,6 +351,14 @@ async def change_user_form(
         elif action == "enable":
             await set_active(session, principal, view.user, True, Actor.of(principal))
             saved = "user_enabled"
+        elif action == "password":
+            new_password = form.get("password")
+            if not isinstance(new_password, str) or not new_password:
+                errors = {prefix + "password": N_("Enter the new password.")}
+                return await _users_page(request, session, principal, status=422, errors=errors)
+            # Setting a password also signs the person out everywhere.
+            await update_user(session, principal, user_id, password=new_password)
+            saved = "password_set"
         elif action == "change":
             if values["role"] not in {r.value for r in Role}:
                 errors = {prefix + "role": N_("Choose a role from the list.")}
@@ -370,8 +379,9 @@ async def change_user_form(
     except (AppError, ValidationError) as exc:
         error = refusal(exc)
         await session.rollback()
-        default = "role" if action == "change" else "status"
-        errors = errors_of(error, {"role": "role", "unit_code": "unit_code"}, default, prefix)
+        default = {"change": "role", "password": "password"}.get(action, "status")
+        fields = {"role": "role", "unit_code": "unit_code", "password": "password"}
+        errors = errors_of(error, fields, default, prefix)
         return await _users_page(
             request, session, principal, status=status_of(error), errors=errors, row_forms={user_id: values}
         )
