@@ -60,7 +60,20 @@ def count(database_url: str) -> int:
         (
             "analyst",
             "analyst",
-            ["nps", "csat", "ces", "responses", "trend", "channels", "distribution", "funnel", "comments"],
+            [
+                "nps",
+                "csat",
+                "ces",
+                "responses",
+                "trend",
+                "channels",
+                "distribution",
+                "funnel",
+                "topics",
+                "impact",
+                "rising",
+                "comments",
+            ],
         ),
     ],
 )

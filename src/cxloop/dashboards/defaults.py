@@ -227,6 +227,30 @@ async def default_definition(
                 (6, 6, 6, 4),
                 {"metrics": ["response_rate"]},
             ),
-            _w("comments", "comments", "Comments", "评论", (0, 10, 12, 4), comments={"limit": 20}),
+            _w(
+                "topics",
+                "topic_trend",
+                "Topics and their sentiment",
+                "话题声量与情感",
+                (0, 10, 12, 4),
+                {"metrics": ["n"], "group_by": ["month"]},
+            ),
+            _w(
+                "impact",
+                "topic_impact",
+                "Topics pulling NPS down",
+                "拉低 NPS 的话题",
+                (0, 14, 6, 4),
+                {"metrics": ["nps"]},
+            ),
+            _w("rising", "rising_phrases", "Rising phrases", "上升热词", (6, 14, 6, 4), {"metrics": ["n"]}),
+            _w(
+                "comments",
+                "comment_explorer",
+                "Comments and topics",
+                "评论与话题",
+                (0, 18, 12, 6),
+                comments={"limit": 20},
+            ),
         ]
     return role, DashboardDefinition.model_validate({"widgets": widgets})
