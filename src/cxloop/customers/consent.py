@@ -8,6 +8,7 @@ one more row, so it takes effect for every later check at once.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -87,6 +88,33 @@ async def consent_allows(
     if latest is None:
         return channel not in await opt_in_channels(session, tenant_id)
     return bool(latest)
+
+
+async def consents_allow(
+    session: AsyncSession, tenant_id: str, wanted: Iterable[tuple[str, str]], purpose: str = "survey"
+) -> dict[tuple[str, str], bool]:
+    """``consent_allows`` for a batch of (contact id, channel) pairs in one
+    ledger query (plus the tenant's policy once): {pair: allowed}."""
+    pairs = set(wanted)
+    if not pairs:
+        return {}
+    statement = (
+        select(ConsentRecord.contact_id, ConsentRecord.channel, ConsentRecord.granted)
+        .where(
+            ConsentRecord.tenant_id == tenant_id,
+            ConsentRecord.contact_id.in_({contact_id for contact_id, _ in pairs}),
+            ConsentRecord.channel.in_({channel for _, channel in pairs}),
+            ConsentRecord.purpose == purpose,
+        )
+        .order_by(ConsentRecord.recorded_at.desc(), ConsentRecord.id.desc())
+    )
+    latest: dict[tuple[str, str], bool] = {}
+    for contact_id, channel, granted in await session.execute(statement):
+        latest.setdefault((contact_id, channel), bool(granted))
+    # The policy decides only for pairs with no record; read it once, if any.
+    unrecorded = [pair for pair in pairs if pair not in latest]
+    opt_in = await opt_in_channels(session, tenant_id) if unrecorded else frozenset()
+    return {pair: latest[pair] if pair in latest else pair[1] not in opt_in for pair in pairs}
 
 
 async def ledger(session: AsyncSession, tenant_id: str, contact_id: str) -> list[ConsentRecord]:
