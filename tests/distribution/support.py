@@ -10,6 +10,7 @@ import datetime as dt
 import socket
 import ssl
 import threading
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field, replace
 from email import message_from_bytes, policy
 from email.message import Message
@@ -38,6 +39,7 @@ class FakeDirectory:
     ledger: list[tuple[str, str, bool, str]] = field(default_factory=list)
     segments: dict[str, list[str]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    batch_reads: int = 0  # calls of the batch forms (reach_many, consent_many)
 
     def add(self, **values: Any) -> str:
         contact_id = values.pop("contact_id", None) or new_id()
@@ -54,6 +56,22 @@ class FakeDirectory:
         self, session: AsyncSession, tenant_id: str, contact_id: str, channel: str, purpose: str = "survey"
     ) -> bool:
         return self.consent_of(contact_id, channel)
+
+    async def reach_many(
+        self, session: AsyncSession, tenant_id: str, contact_ids: Collection[str]
+    ) -> dict[str, Person]:
+        self.batch_reads += 1
+        return {each: self.people[each] for each in contact_ids if each in self.people}
+
+    async def consent_many(
+        self,
+        session: AsyncSession,
+        tenant_id: str,
+        wanted: Iterable[tuple[str, str]],
+        purpose: str = "survey",
+    ) -> dict[tuple[str, str], bool]:
+        self.batch_reads += 1
+        return {(contact_id, channel): self.consent_of(contact_id, channel) for contact_id, channel in wanted}
 
     def consent_of(self, contact_id: str, channel: str) -> bool:
         return self.consents.get((contact_id, channel), True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -32,7 +33,7 @@ from cxloop.distribution.channels.base import (
     without_contact_data,
 )
 from cxloop.distribution.content import language_of, render_invitation
-from cxloop.distribution.directory import directory
+from cxloop.distribution.directory import Person, directory
 from cxloop.distribution.models import FAILED, QUEUED, RETRYING, SENT, SKIPPED, DeliveryAttempt, Invitation
 from cxloop.distribution.providers import adapter_for, pace, rate_for
 from cxloop.distribution.rules import identity_for
@@ -130,30 +131,69 @@ class _Claimed:
 @dataclass
 class _Lookups:
     """What a batch looks up once, not per message: the adapter and rate per
-    (tenant, channel), the survey title per (survey, language)."""
+    (tenant, channel), the survey title per (survey, language), and the
+    recipients: each contact (None: gone) per (tenant, contact id) and its
+    consent per (tenant, contact id, channel), one directory query per
+    tenant each (``_look_up_recipients``)."""
 
     channels: dict[tuple[str, str], tuple[Adapter, float | None]] = field(default_factory=dict)
     titles: dict[tuple[str, str], str] = field(default_factory=dict)
+    people: dict[tuple[str, str], Person | None] = field(default_factory=dict)
+    consents: dict[tuple[str, str, str], bool] = field(default_factory=dict)
+
+
+def _may_leave(invitation: Invitation, now: datetime) -> bool:
+    return invitation.status == QUEUED and (invitation.expires_at is None or invitation.expires_at > now)
+
+
+async def _look_up_recipients(
+    session: AsyncSession, invitations: Iterable[Invitation], now: datetime, lookups: _Lookups
+) -> None:
+    """Read the contacts and consents of the invitations that may leave, in
+    one directory call per tenant each instead of several reads a message.
+    Read after the invitations are locked, like the per-message reads were:
+    a withdrawal that arrived after the invitations were made still stops
+    its message."""
+    by_tenant: dict[str, list[Invitation]] = {}
+    for invitation in invitations:
+        if _may_leave(invitation, now):
+            by_tenant.setdefault(invitation.tenant_id, []).append(invitation)
+    for tenant_id, group in by_tenant.items():
+        contact_ids = list(dict.fromkeys(invitation.contact_id for invitation in group))
+        people = await directory().reach_many(session, tenant_id, contact_ids)
+        for contact_id in contact_ids:
+            lookups.people[tenant_id, contact_id] = people.get(contact_id)
+        wanted = {(each.contact_id, each.channel or "") for each in group if each.contact_id in people}
+        allowed = await directory().consent_many(session, tenant_id, wanted)
+        for contact_id, channel in wanted:
+            lookups.consents[tenant_id, contact_id, channel] = allowed[contact_id, channel]
 
 
 async def _claim(
     session: AsyncSession, invitation: Invitation | None, now: datetime, lookups: _Lookups
 ) -> _Claimed | str:
     """Re-check one locked invitation; its final status if it must not be
-    sent, else everything its send needs (no database access after this)."""
+    sent, else everything its send needs (no database access after this
+    when ``_look_up_recipients`` ran for it)."""
     if invitation is None or invitation.status != QUEUED:
         return "gone" if invitation is None else invitation.status
     channel = invitation.channel or ""
     if invitation.expires_at is not None and invitation.expires_at <= now:
         invitation.status, invitation.skip_reason = SKIPPED, "link_expired"
         return SKIPPED
-    person = await directory().reach(session, invitation.tenant_id, invitation.contact_id)
+    tenant_id, contact_id = invitation.tenant_id, invitation.contact_id
+    if (tenant_id, contact_id) not in lookups.people:
+        lookups.people[tenant_id, contact_id] = await directory().reach(session, tenant_id, contact_id)
+    person = lookups.people[tenant_id, contact_id]
     if person is None:
         invitation.status, invitation.skip_reason = SKIPPED, "contact_gone"
         return SKIPPED
     # Consent is checked again here: a withdrawal that arrived after the
     # invitation was made (mid-batch) stops this message.
-    if not await directory().consent(session, invitation.tenant_id, invitation.contact_id, channel):
+    if (tenant_id, contact_id, channel) not in lookups.consents:
+        allowed = await directory().consent(session, tenant_id, contact_id, channel)
+        lookups.consents[tenant_id, contact_id, channel] = allowed
+    if not lookups.consents[tenant_id, contact_id, channel]:
         invitation.status, invitation.skip_reason = SKIPPED, "consent_withdrawn"
         return SKIPPED
     to = identity_for(person, channel)
@@ -261,15 +301,8 @@ async def deliver_batch(
     invitation_ids = list(dict.fromkeys(invitation_ids))
     locked = select(Invitation).where(Invitation.id.in_(invitation_ids)).with_for_update()
     found = {invitation.id: invitation for invitation in (await session.execute(locked)).scalars()}
-    # An optional hook of the directory (the real one has it, test stubs need not).
-    warm = getattr(directory(), "warm", None)
-    if warm is not None:
-        tenants: dict[str, list[str]] = {}
-        for invitation in found.values():
-            tenants.setdefault(invitation.tenant_id, []).append(invitation.contact_id)
-        for tenant_id, contact_ids in tenants.items():
-            await warm(session, tenant_id, contact_ids)
     lookups = _Lookups()
+    await _look_up_recipients(session, found.values(), now, lookups)
     claims = [await _claim(session, found.get(each), now, lookups) for each in invitation_ids]
     ready = [claim for claim in claims if not isinstance(claim, str)]
     # No database access while the sends run: the session is not shared across tasks.

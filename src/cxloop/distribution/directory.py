@@ -1,23 +1,25 @@
 """What distribution needs from the customer directory, behind one seam.
 
 The real one is the customers package's public surface (``contact_reach``,
-``consent_allows``, ``record_consent``, ``segment_contact_ids``,
-``find_contact``); tests that exercise distribution's own rules install an
+``consent_allows``, their batch forms ``contacts_reach`` and
+``consents_allow`` for delivery jobs, ``record_consent``,
+``segment_contact_ids``, ``find_contact``); tests that exercise distribution's own rules install an
 in-memory ``Directory`` with ``use_directory``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cxloop.customers import (
-    Contact,
     consent_allows,
+    consents_allow,
     contact_reach,
+    contacts_reach,
     find_contact,
     record_consent,
     segment_contact_ids,
@@ -48,6 +50,22 @@ class Directory(Protocol):
     async def consent(
         self, session: AsyncSession, tenant_id: str, contact_id: str, channel: str, purpose: str = "survey"
     ) -> bool: ...
+
+    async def reach_many(
+        self, session: AsyncSession, tenant_id: str, contact_ids: Collection[str]
+    ) -> dict[str, Person]:
+        """``reach`` for a batch: {contact id: Person}, an id that is gone left out."""
+        ...
+
+    async def consent_many(
+        self,
+        session: AsyncSession,
+        tenant_id: str,
+        wanted: Iterable[tuple[str, str]],
+        purpose: str = "survey",
+    ) -> dict[tuple[str, str], bool]:
+        """``consent`` for a batch of (contact id, channel) pairs: {pair: allowed}."""
+        ...
 
     async def withdraw(
         self, session: AsyncSession, tenant_id: str, contact_id: str, channel: str, *, source: str
@@ -81,14 +99,6 @@ def _person(reach: Any) -> Person:
 class CustomersDirectory:
     """The real directory: the customers package's public functions."""
 
-    async def warm(self, session: AsyncSession, tenant_id: str, contact_ids: list[str]) -> None:
-        """Load a batch's contacts in one query, so the per-message ``reach``
-        finds them in the session instead of reading each row on its own."""
-        if contact_ids:
-            await session.execute(
-                select(Contact).where(Contact.tenant_id == tenant_id, Contact.id.in_(contact_ids))
-            )
-
     async def reach(self, session: AsyncSession, tenant_id: str, contact_id: str) -> Person | None:
         found = await contact_reach(session, tenant_id, contact_id)
         return None if found is None else _person(found)
@@ -97,6 +107,21 @@ class CustomersDirectory:
         self, session: AsyncSession, tenant_id: str, contact_id: str, channel: str, purpose: str = "survey"
     ) -> bool:
         return bool(await consent_allows(session, tenant_id, contact_id, channel, purpose))
+
+    async def reach_many(
+        self, session: AsyncSession, tenant_id: str, contact_ids: Collection[str]
+    ) -> dict[str, Person]:
+        found = await contacts_reach(session, tenant_id, contact_ids)
+        return {contact_id: _person(reach) for contact_id, reach in found.items()}
+
+    async def consent_many(
+        self,
+        session: AsyncSession,
+        tenant_id: str,
+        wanted: Iterable[tuple[str, str]],
+        purpose: str = "survey",
+    ) -> dict[tuple[str, str], bool]:
+        return await consents_allow(session, tenant_id, wanted, purpose)
 
     async def withdraw(
         self, session: AsyncSession, tenant_id: str, contact_id: str, channel: str, *, source: str
