@@ -33,7 +33,7 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from analytics_data import CHANNELS, TOUCHPOINTS, Dataset, generate
-from common import arg_parser, machine_info, postgres_schema, write_results
+from common import PG_URL, arg_parser, machine_info, postgres_schema, write_results
 from sqlalchemy import create_engine, text
 
 from cxloop.analytics import MetricsQuery, run_metrics_query
@@ -194,7 +194,7 @@ def duckdb_figures(data: Dataset, rounds: int) -> dict[str, Any]:
     return out
 
 
-def measure(label: str, url: str, args: Any, responses: int) -> dict[str, Any]:
+def measure(label: str, url: str, args: Any, responses: int, reuse: bool = False) -> dict[str, Any]:
     upgrade(url)
     started = time.perf_counter()
     data = generate(
@@ -203,6 +203,7 @@ def measure(label: str, url: str, args: Any, responses: int) -> dict[str, Any]:
         units=args.units,
         months=args.months,
         log=lambda m: print(f"  {m}", flush=True),
+        reuse=reuse,
     )
     generated = time.perf_counter() - started
     print(f"{label}: {responses:,} responses generated in {generated:.0f}s", flush=True)
@@ -281,6 +282,11 @@ def main() -> None:
     parser.add_argument("--months", type=int, default=24)
     parser.add_argument("--only", choices=("postgresql", "sqlite"), default=None)
     parser.add_argument(
+        "--pg-schema",
+        default=None,
+        help="keep the PostgreSQL data in this schema; a later run with the same name measures it again",
+    )
+    parser.add_argument(
         "--rebuild", type=int, default=0, help="time `analytics rebuild --fresh` over N responses instead"
     )
     args = parser.parse_args()
@@ -302,8 +308,17 @@ def main() -> None:
                 "SQLite", f"sqlite:///{Path(scratch) / 'bench.db'}", args, args.sqlite_responses
             )
     if args.only in (None, "postgresql"):
-        with postgres_schema() as url:
-            results["postgresql"] = measure("PostgreSQL", url, args, args.responses)
+        if args.pg_schema:
+            # A named schema is kept: generated once, measured again by later runs.
+            admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{args.pg_schema}"'))
+            admin.dispose()
+            url = f"{PG_URL}?options=-csearch_path%3D{args.pg_schema}"
+            results["postgresql"] = measure("PostgreSQL", url, args, args.responses, reuse=True)
+        else:
+            with postgres_schema() as url:
+                results["postgresql"] = measure("PostgreSQL", url, args, args.responses)
     write_results("analytics.json", results)
 
 

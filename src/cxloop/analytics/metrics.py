@@ -356,7 +356,7 @@ def _observe_gap(state: Gap, answers: dict[str, Any], shape: Shape, weight: floa
 
 
 def _r(value: float | None, digits: int = 2) -> float | None:
-    if value is None or math.isnan(value) or math.isinf(value):
+    if value is None or not math.isfinite(value):
         return None
     return round(value, digits)
 
@@ -372,12 +372,13 @@ def finish(metric: str, state: State) -> dict[str, Any]:
             return {"nps": None, "nps_n": 0}
         low, high = stats.nps_interval(state.h1, state.h2, state.w, state.n_eff)
         promoters, detractors = state.h1 / state.w * 100, state.h2 / state.w * 100
+        # The shares are finite whenever w > 0; only the interval can be undefined (n <= 1).
         return {
-            "nps": _r(promoters - detractors),
+            "nps": round(promoters - detractors, 2),
             "nps_n": state.n,
-            "promoters_pct": _r(promoters),
-            "passives_pct": _r(100 - promoters - detractors),
-            "detractors_pct": _r(detractors),
+            "promoters_pct": round(promoters, 2),
+            "passives_pct": round(100 - promoters - detractors, 2),
+            "detractors_pct": round(detractors, 2),
             "ci_low": _r(low),
             "ci_high": _r(high),
         }

@@ -6,6 +6,7 @@ what ``POST /api/v1/metrics/query`` answers.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 from typing import Any
 
@@ -28,7 +29,7 @@ from cxloop.analytics.plan import TIME_GROUPS, Plan, UnitInfo, make_plan
 from cxloop.analytics.providers import provider_for, run_provided
 from cxloop.analytics.response_rate import fill_response_rates
 from cxloop.analytics.schemas import MetricsQuery
-from cxloop.analytics.sources import COUNT, Groups, Key, Slice, count_of, read
+from cxloop.analytics.sources import COUNT, Groups, Key, Slice, allocating, count_of, read
 from cxloop.identity import Principal, display_name
 from cxloop.kit.clock import utc_now
 from cxloop.kit.errors import invalid
@@ -180,15 +181,29 @@ def _target_for(
     return targets.get(("", metric))
 
 
-def _group_fields(plan: Plan, key: Key, locale: str | None) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
-    for group, value in zip(plan.groups, key, strict=True):
-        if _is_unit(group):
+def _fields_maker(plan: Plan, locale: str | None) -> Callable[[Key], dict[str, Any]]:
+    """The group fields of a row, with each unit's code and name looked up once per query."""
+    named: dict[str, tuple[str | None, str | None]] = {}
+
+    def unit_fields(value: Any) -> tuple[str | None, str | None]:
+        found = named.get(value)
+        if found is None:
             unit = plan.units.get(value) if value else None
-            fields["unit_code"] = unit.code if unit else None
-            fields["unit_name"] = display_name(unit.name, locale) if unit else None
-        else:
-            fields[_field(group)] = value
+            found = (unit.code, display_name(unit.name, locale)) if unit else (None, None)
+            named[value] = found
+        return found
+
+    positions = [(_is_unit(group), _field(group)) for group in plan.groups]
+
+    def fields(key: Key) -> dict[str, Any]:
+        made: dict[str, Any] = {}
+        for (is_unit, name), value in zip(positions, key, strict=True):
+            if is_unit:
+                made["unit_code"], made["unit_name"] = unit_fields(value)
+            else:
+                made[name] = value
+        return made
+
     return fields
 
 
@@ -198,6 +213,14 @@ def _number(value: Any) -> float | None:
 
 def _sort_key(key: Key) -> tuple[Any, ...]:
     return tuple((0, "") if part is None else (1, str(part)) for part in key)
+
+
+def _ordered(keys: Iterable[Key]) -> list[Key]:
+    """Keys in ``_sort_key`` order; plain tuple order when every part is a text (the same order)."""
+    keys = list(keys)
+    if all(type(part) is str for key in keys for part in key):
+        return sorted(keys)
+    return sorted(keys, key=_sort_key)
 
 
 async def run_metrics_query(
@@ -225,54 +248,56 @@ async def run_metrics_query(
     elif plan.compare is not None:
         compared, period = await _comparison(session, plan, use_rollups, main, kept)
     unit_pos = next((i for i, g in enumerate(plan.groups) if _is_unit(g)), None)
-    ordered = sorted(kept, key=_sort_key)
+    ordered = _ordered(kept)
+    fields_of = _fields_maker(plan, principal.locale)
     rows: list[dict[str, Any]] = []
     p_values: dict[str, list[float]] = {metric: [] for metric in plan.metrics}
-    for key in ordered:
-        states = kept[key]
-        row = _group_fields(plan, key, principal.locale)
-        row["n"] = count_of(states).n
-        for metric in plan.metrics:
-            if metric == "response_rate":
-                row["response_rate"] = None  # from the invitations, below
-                continue
-            row.update(finish(metric, states[metric]))
-        other = compared.get(key)
-        if other is not None and count_of(other).n < plan.min_n:
-            other = None
-        comparisons: dict[str, Any] = {}
-        for metric in plan.metrics:
-            if plan.compare is None:
-                break
-            mine = _number(row.get(metric))
-            entry: dict[str, Any] = {"value": None, "delta": None, "p_value": None, "significant": None}
-            if plan.compare == "target":
-                unit_id = (
-                    key[unit_pos]
-                    if unit_pos is not None
-                    else (plan.filters.unit.id if plan.filters.unit else None)
-                )
-                goal = _target_for(targets, plan, unit_id, metric)
-                entry["value"] = goal
-                if goal is not None and mine is not None:
-                    entry["delta"] = round(mine - goal, 2)
-                p_values[metric].append(math.nan)
-            elif other is not None:
-                theirs = headline(metric, other[metric])
-                entry["value"] = theirs
-                if theirs is not None and mine is not None:
-                    entry["delta"] = round(mine - theirs, 2)
-                test = difference_test(metric, states[metric], other[metric])
-                p_values[metric].append(test.p_value if test is not None else math.nan)
-            else:
-                p_values[metric].append(math.nan)
-            comparisons[metric] = entry
-        if plan.compare is not None:
-            row["compare"] = comparisons
-            first = comparisons[plan.metrics[0]]
-            row["compare_value"] = first["value"]
-            row["delta"] = first["delta"]
-        rows.append(row)
+    with allocating():  # thousands of rows: plain allocation, no collections
+        for key in ordered:
+            states = kept[key]
+            row = fields_of(key)
+            row["n"] = count_of(states).n
+            for metric in plan.metrics:
+                if metric == "response_rate":
+                    row["response_rate"] = None  # from the invitations, below
+                    continue
+                row.update(finish(metric, states[metric]))
+            other = compared.get(key)
+            if other is not None and count_of(other).n < plan.min_n:
+                other = None
+            comparisons: dict[str, Any] = {}
+            for metric in plan.metrics:
+                if plan.compare is None:
+                    break
+                mine = _number(row.get(metric))
+                entry: dict[str, Any] = {"value": None, "delta": None, "p_value": None, "significant": None}
+                if plan.compare == "target":
+                    unit_id = (
+                        key[unit_pos]
+                        if unit_pos is not None
+                        else (plan.filters.unit.id if plan.filters.unit else None)
+                    )
+                    goal = _target_for(targets, plan, unit_id, metric)
+                    entry["value"] = goal
+                    if goal is not None and mine is not None:
+                        entry["delta"] = round(mine - goal, 2)
+                    p_values[metric].append(math.nan)
+                elif other is not None:
+                    theirs = headline(metric, other[metric])
+                    entry["value"] = theirs
+                    if theirs is not None and mine is not None:
+                        entry["delta"] = round(mine - theirs, 2)
+                    test = difference_test(metric, states[metric], other[metric])
+                    p_values[metric].append(test.p_value if test is not None else math.nan)
+                else:
+                    p_values[metric].append(math.nan)
+                comparisons[metric] = entry
+            if plan.compare is not None:
+                row["compare"] = comparisons
+                first = comparisons[plan.metrics[0]]
+                row["compare_value"] = first["value"]
+                row["delta"] = first["delta"]
+            rows.append(row)
     if plan.compare is not None and plan.compare != "target":
         _significance(plan, rows, p_values)
     if "response_rate" in plan.metrics:

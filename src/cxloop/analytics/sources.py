@@ -7,7 +7,9 @@ each group, with the same group keys, so every later step is shared.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import gc
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -184,41 +186,126 @@ async def read_rollups(session: AsyncSession, plan: Plan, piece: Slice) -> Group
         statement = statement.where(table.unit_key.in_(sorted(piece.visible)))
     if dims:
         statement = statement.group_by(*dims)
-    groups: Groups = {}
     result = await session.execute(statement)
-    names = list(result.keys())
-    # Plain dicts: RowMapping lookups of absent keys cost more than the whole aggregate.
-    for values in result.all():
-        row = dict(zip(names, values, strict=True))
-        if row["responses"] is None:
+    position = {name: i for i, name in enumerate(result.keys())}
+    rows = result.all()
+    with allocating():
+        return _rollup_groups(plan, piece, rows, position, coarse if time_groups else None)
+
+
+_COUNT_METRICS = frozenset({"n", "response_count", "response_rate"})
+
+
+def _rollup_groups(
+    plan: Plan, piece: Slice, rows: Sequence[Any], position: dict[str, int], coarse: bool | None
+) -> Groups:
+    """Rollup aggregates as group states; each SQL row is usually one group, so the
+    per-row work is kept to a key tuple and one ``add_counts`` per metric."""
+    key_of = _rollup_key(plan, piece, position, coarse)
+    at = position
+    r, nps_n, pro, det = at["responses"], at["nps_n"], at["nps_pro"], at["nps_det"]
+    c_n, c_s, c_ss, c_top = at["csat_n"], at["csat_sum"], at["csat_sumsq"], at["csat_top2"]
+    e_n, e_s, e_ss = at["ces_n"], at["ces_sum"], at["ces_sumsq"]
+    kinds = [
+        (metric, "n" if metric in _COUNT_METRICS else metric)
+        for metric in plan.metrics
+        if metric in ("nps", "csat", "ces") or metric in _COUNT_METRICS
+    ]
+    groups: Groups = {}
+    for row in rows:
+        responses = row[r]
+        if responses is None:
             continue
-        day = (row["d"] + "-01" if coarse else row["d"]) if time_groups else ""
-        keys = _keys(
-            plan,
-            piece,
-            day,
-            row.get("unit_key") or "",
-            row.get("survey_id") or "",
-            row.get("channel") or "",
-            row.get("touchpoint") or "",
-        )
-        for key in keys:
-            found = _add(groups, plan.metrics, key)
-            count_of(found).add_counts(int(row["responses"]), 0, 0, 0, 0)
-            for metric, state in found.items():
-                assert isinstance(state, Acc)
-                if metric in ("n", "response_count", "response_rate"):
-                    state.add_counts(int(row["responses"]), row["responses"], row["responses"], 0, 0)
-                elif metric == "nps":
-                    pro, det = float(row["nps_pro"]), float(row["nps_det"])
-                    state.add_counts(int(row["nps_n"]), 100 * (pro - det), 10000 * (pro + det), pro, det)
-                elif metric == "csat":
-                    state.add_counts(
-                        int(row["csat_n"]), row["csat_sum"], row["csat_sumsq"], float(row["csat_top2"]), 0
-                    )
-                elif metric == "ces":
-                    state.add_counts(int(row["ces_n"]), row["ces_sum"], row["ces_sumsq"], 0, 0)
+        responses = int(responses)
+        key = key_of(row)
+        found = groups.get(key)
+        if found is None:
+            found = {metric: new_state(metric) for metric in plan.metrics}
+            found[COUNT] = Acc()
+            groups[key] = found
+        found[COUNT].add_counts(responses, 0, 0, 0, 0)  # type: ignore[union-attr]
+        for metric, kind in kinds:
+            state: Any = found[metric]
+            if kind == "nps":
+                p, d = float(row[pro]), float(row[det])
+                state.add_counts(int(row[nps_n]), 100 * (p - d), 10000 * (p + d), p, d)
+            elif kind == "csat":
+                state.add_counts(int(row[c_n]), row[c_s], row[c_ss], float(row[c_top]), 0)
+            elif kind == "ces":
+                state.add_counts(int(row[e_n]), row[e_s], row[e_ss], 0, 0)
+            else:
+                state.add_counts(responses, responses, responses, 0, 0)
     return groups
+
+
+def _rollup_key(
+    plan: Plan, piece: Slice, position: dict[str, int], coarse: bool | None
+) -> Callable[[Any], Key]:
+    """The group key of one rollup aggregate row, as ``_keys`` would make it."""
+    parts: list[Callable[[Any], Any]] = []
+    day_at = position.get("d")
+    memo: dict[str, str] = {}
+    for group in piece.groups:
+        if group in ("day", "week", "month", "quarter", "year"):
+            assert day_at is not None
+
+            def period(row: Any, group: str = group, at: int = day_at) -> str:
+                day = row[at]
+                found = memo.get(day)
+                if found is None:
+                    full = day + "-01" if coarse else day
+                    found = memo[day] = time_key(group, shift_day(full, piece.shift_years))
+                return found
+
+            parts.append(period)
+        elif group == "unit":
+            parts.append(_column(position["unit_key"], None))
+        elif group.startswith("unit_level:"):
+            level = int(group[11:])
+            above = {uid: unit_at_level(plan.units, uid, level) for uid in plan.units}
+            parts.append(_mapped(position["unit_key"], above))
+        elif group == "touchpoint":
+            parts.append(_column(position["touchpoint"], None))
+        else:
+            parts.append(_column(position["survey_id" if group == "survey" else group], ""))
+    if len(parts) == 1:
+        only = parts[0]
+        return lambda row: (only(row),)
+    if len(parts) == 2:
+        first, second = parts
+        return lambda row: (first(row), second(row))
+    return lambda row: tuple(part(row) for part in parts)
+
+
+def _column(at: int, empty: str | None) -> Callable[[Any], Any]:
+    def value(row: Any) -> Any:
+        return row[at] or empty
+
+    return value
+
+
+def _mapped(at: int, mapping: dict[str, str | None]) -> Callable[[Any], Any]:
+    def value(row: Any) -> Any:
+        return mapping.get(row[at]) if row[at] else None
+
+    return value
+
+
+@contextmanager
+def allocating() -> Iterator[None]:
+    """Pause the cyclic garbage collector during a burst of allocations.
+
+    Building thousands of group states is pure allocation of acyclic objects,
+    yet it triggers full collections that scan the whole heap (about a third
+    of a company-wide query). The block never awaits, so nothing else runs
+    meanwhile; the collector is back on when it ends."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _utc_window(plan: Plan, piece: Slice) -> tuple[datetime, datetime]:
