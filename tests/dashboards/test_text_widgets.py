@@ -347,6 +347,8 @@ def test_the_explorer_page_marks_matches_and_corrects_a_topic_in_one_click(
     assert page.status_code == 200, page.text
     assert "第9条 <mark>排队</mark>" in page.text
     assert 'action="/dashboards/corrections"' in page.text
+    searched = client.get(where + "&q=第9条")
+    assert "<mark>第9条</mark> <mark>排队</mark>" in searched.text
     response_id = seeded["march"][9]
     price = rows(database_url, f"SELECT topic_id FROM comment_topics WHERE response_id = '{response_id}'")[0][
         0

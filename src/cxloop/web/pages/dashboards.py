@@ -237,7 +237,9 @@ async def _page(
         result = results[widget.id]
         if widget.type == "comment_explorer":
             for row in result["rows"]:
-                row["pieces"] = highlight(row.get("text") or "", row.get("matched") or [])
+                # The words that matched a topic, and what the viewer searched for.
+                words = [*(row.get("matched") or []), *([search] if search else [])]
+                row["pieces"] = highlight(row.get("text") or "", words)
         columns, table_rows = _table(result["rows"])
         widgets.append(
             {
