@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -11,8 +12,8 @@ from pydantic import AwareDatetime
 from cxloop.collection.schemas import BatchIn, BatchOut, ResponseIn, ResponseOut, ResponsePage
 from cxloop.collection.service import ResponseFilter, get_response, list_responses, submit, submit_batch
 from cxloop.identity import CurrentPrincipal
-from cxloop.kit.http import DbSession, TransactionalRoute
-from cxloop.kit.idempotency import idempotent
+from cxloop.kit.http import DbSession, TransactionalRoute, get_session
+from cxloop.kit.idempotency import HEADER, idempotent
 from cxloop.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageRequest
 
 router = APIRouter(prefix="/api/v1", route_class=TransactionalRoute, tags=["responses"])
@@ -31,11 +32,16 @@ When = Annotated[AwareDatetime | None, Query()]
     responses={200: {"model": ResponseOut, "description": "Replayed by Idempotency-Key"}},
 )
 async def post_response(
-    request: Request, survey_id: str, body: ResponseIn, session: DbSession, principal: CurrentPrincipal
+    request: Request, survey_id: str, body: ResponseIn, principal: CurrentPrincipal
 ) -> JSONResponse:
+    if HEADER not in request.headers:
+        # The session (on SQLite: the write turn) opens once the answers are checked.
+        stored = await submit(functools.partial(get_session, request), principal, survey_id, body)
+        return JSONResponse(stored.model_dump(mode="json"), status_code=201)
+    session = await get_session(request)
+
     async def create() -> Any:
-        stored = await submit(session, principal, survey_id, body)
-        return stored.model_dump(mode="json")
+        return (await submit(session, principal, survey_id, body)).model_dump(mode="json")
 
     payload = {"survey_id": survey_id, "body": body.model_dump(mode="json")}
     return await idempotent(request, session, principal.idempotency_owner, payload, create)
@@ -53,7 +59,10 @@ async def post_batch(
         results = await submit_batch(session, principal, survey_id, body.responses)
         return {"results": results}
 
-    payload = {"survey_id": survey_id, "body": body.model_dump(mode="json")}
+    # Dumping a 1,000-item body for the fingerprint is only worth it with an Idempotency-Key.
+    payload = (
+        {"survey_id": survey_id, "body": body.model_dump(mode="json")} if HEADER in request.headers else None
+    )
     return await idempotent(request, session, principal.idempotency_owner, payload, create, status_code=200)
 
 

@@ -7,7 +7,7 @@ from cxloop.surveys.conditions import Comparison, Condition, Facts, evaluate
 from cxloop.surveys.definition import SurveyDefinition, definition_schema, parse_definition, text_in
 from cxloop.surveys.models import Survey, SurveyVersion
 from cxloop.surveys.piping import render
-from cxloop.surveys.published import published_definition
+from cxloop.surveys.published import cached_published_definition, published_definition
 from cxloop.surveys.routes import router
 from cxloop.surveys.service import CLOSED, DRAFT, PUBLISHED, TEMPLATE_IDS
 
@@ -22,6 +22,7 @@ __all__ = [
     "Survey",
     "SurveyDefinition",
     "SurveyVersion",
+    "cached_published_definition",
     "definition_schema",
     "evaluate",
     "parse_definition",

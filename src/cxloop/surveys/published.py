@@ -20,6 +20,15 @@ CACHE_SIZE = 512
 _parsed: OrderedDict[tuple[str, int], SurveyDefinition] = OrderedDict()
 
 
+def cached_published_definition(survey_id: str, version: int) -> SurveyDefinition | None:
+    """The parsed published version if this process holds it already; no I/O.
+
+    For callers that check input before they open a transaction (response
+    ingest); None means "ask ``published_definition``", not "no such version".
+    """
+    return _parsed.get((survey_id, version))
+
+
 async def published_definition(
     session: AsyncSession, survey_id: str, version: int
 ) -> SurveyDefinition | None:

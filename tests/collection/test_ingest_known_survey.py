@@ -1,0 +1,140 @@
+"""Submissions to a survey this process has already taken responses for go
+through one guarded INSERT (collection/fast_submit.py). What it remembers is
+only a hint: every change since (closing, a new published version, units,
+reach, another tenant) must be answered exactly as the first time, and a
+refused submission must leave nothing behind."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from tests.collection.support import FULL_ANSWERS, definition, make_survey, rows, written
+from tests.factories import Org, make_org
+
+
+def post(client: TestClient, org: Org, survey_id: str, body: dict[str, Any], who: str = "cx") -> Any:
+    return client.post(f"/api/v1/surveys/{survey_id}/responses", json=body, headers=org.auth(who))
+
+
+BODY: dict[str, Any] = {"answers": FULL_ANSWERS, "unit_code": "SH001"}
+
+
+def test_repeated_submissions_are_stored_alike_with_one_job_each(
+    client: TestClient, org: Org, database_url: str
+) -> None:
+    survey_id = make_survey(client, org)
+    first = post(client, org, survey_id, {**BODY, "contact": {"email": "li@example.com"}})
+    second = post(client, org, survey_id, {**BODY, "contact": {"email": "li@example.com"}})
+    assert first.status_code == second.status_code == 201, second.text
+    one, two = first.json(), second.json()
+    assert one.pop("id") != two.pop("id")
+    for key in ("received_at", "submitted_at"):
+        assert one.pop(key) <= two.pop(key)
+    assert one == two
+    assert two["unit_code"] == "SH001" and two["survey_version"] == 1
+    assert two["embedded"] == {"region": "cn"}
+    stored = rows(
+        database_url,
+        "SELECT unit_id, tenant_id, survey_version, channel, source, status, revision FROM responses",
+    )
+    assert stored == [(org.unit_ids["SH001"], org.tenant_id, 1, "api", "api", "complete", 0)] * 2
+    assert (
+        rows(database_url, "SELECT name, status FROM outbox_jobs")
+        == [("collection.response_stored", "done")] * 2
+    )
+    fetched = client.get(f"/api/v1/responses/{second.json()['id']}", headers=org.auth("cx")).json()
+    assert fetched["answers"] == FULL_ANSWERS
+    assert fetched["contact"] == {"email": "li@example.com"}
+
+
+def test_a_survey_closed_after_taking_responses_refuses_the_next(
+    client: TestClient, org: Org, database_url: str
+) -> None:
+    survey_id = make_survey(client, org)
+    assert post(client, org, survey_id, BODY).status_code == 201
+    assert post(client, org, survey_id, BODY).status_code == 201
+    assert client.post(f"/api/v1/surveys/{survey_id}/close", headers=org.auth("cx")).status_code == 200
+    before = written(database_url)
+    refused = post(client, org, survey_id, BODY)
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "survey_closed"
+    assert post(client, org, survey_id, BODY).json()["code"] == "survey_closed"
+    assert written(database_url) == before
+
+
+def test_a_new_published_version_is_checked_and_recorded_at_once(
+    client: TestClient, org: Org, database_url: str
+) -> None:
+    survey_id = make_survey(client, org)
+    assert post(client, org, survey_id, {"answers": {"nps": 9}}).json()["survey_version"] == 1
+    changed = definition()
+    changed["pages"][0]["questions"][1]["required"] = True  # csat
+    put = client.put(f"/api/v1/surveys/{survey_id}", json={"definition": changed}, headers=org.auth("cx"))
+    assert put.status_code == 200, put.text
+    # Still version 1 until the draft is published.
+    assert post(client, org, survey_id, {"answers": {"nps": 9}}).json()["survey_version"] == 1
+    assert client.post(f"/api/v1/surveys/{survey_id}/publish", headers=org.auth("cx")).status_code == 200
+    before = written(database_url)
+    refused = post(client, org, survey_id, {"answers": {"nps": 9}})
+    assert refused.status_code == 422
+    assert refused.json()["errors"] == [{"path": "answers.csat", "message": "is required"}]
+    assert written(database_url) == before
+    assert post(client, org, survey_id, {"answers": {"nps": 9, "csat": 4}}).json()["survey_version"] == 2
+    assert post(client, org, survey_id, {"answers": {"nps": 8, "csat": 4}}).json()["survey_version"] == 2
+    assert rows(database_url, "SELECT survey_version FROM responses ORDER BY id") == [(1,), (1,), (2,), (2,)]
+
+
+def test_units_and_reach_are_checked_on_every_submission(
+    client: TestClient, org: Org, database_url: str
+) -> None:
+    survey_id = make_survey(client, org)
+    assert post(client, org, survey_id, BODY, who="store").status_code == 201
+    assert post(client, org, survey_id, BODY, who="store").status_code == 201
+    before = written(database_url)
+    outside = post(client, org, survey_id, {**BODY, "unit_code": "SH002"}, who="store")
+    assert outside.status_code == 422
+    assert outside.json()["errors"] == [{"path": "unit_code", "message": "No unit 'SH002'."}]
+    missing = post(client, org, survey_id, {"answers": {"nps": 9}}, who="store")
+    assert missing.json()["errors"] == [
+        {"path": "unit_code", "message": "is required: you may record responses for your units only"}
+    ]
+    assert post(client, org, survey_id, {**BODY, "unit_code": "NOPE"}).json()["errors"] == [
+        {"path": "unit_code", "message": "No unit 'NOPE'."}
+    ]
+    assert written(database_url) == before
+    east = post(client, org, survey_id, {**BODY, "unit_code": "SH002"}, who="east")
+    assert east.status_code == 201
+    assert post(client, org, survey_id, {**BODY, "unit_code": "SH002"}, who="east").status_code == 201
+    assert post(client, org, survey_id, {**BODY, "unit_code": "GZ001"}, who="east").status_code == 422
+    sh002 = org.unit_ids["SH002"]
+    assert rows(database_url, f"SELECT count(*) FROM responses WHERE unit_id = '{sh002}'") == [(2,)]
+
+
+def test_faults_are_still_reported_with_their_paths(client: TestClient, org: Org, database_url: str) -> None:
+    survey_id = make_survey(client, org)
+    assert post(client, org, survey_id, BODY).status_code == 201
+    before = written(database_url)
+    bad = post(client, org, survey_id, {**BODY, "answers": {**FULL_ANSWERS, "nps": 11, "nope": 1}})
+    assert bad.status_code == 422
+    assert bad.json()["errors"] == [
+        {"path": "answers.nope", "message": "'nope' is not a question of this survey"},
+        {"path": "answers.nps", "message": "must be from 0 to 10"},
+    ]
+    assert post(client, org, survey_id, {**BODY, "language": "fr"}).json()["errors"] == [
+        {"path": "language", "message": "must be one of zh-CN, en"}
+    ]
+    assert written(database_url) == before
+
+
+def test_another_tenant_never_reaches_a_survey_it_does_not_own(
+    client: TestClient, org: Org, database_url: str
+) -> None:
+    survey_id = make_survey(client, org)
+    assert post(client, org, survey_id, {"answers": {"nps": 9}}).status_code == 201
+    other = make_org(database_url, "other", "other.test")
+    before = written(database_url)
+    assert post(client, other, survey_id, {"answers": {"nps": 9}}).status_code == 404
+    assert post(client, other, survey_id, {"answers": {"nps": 9}}).status_code == 404
+    assert written(database_url) == before
