@@ -47,6 +47,10 @@ def serve(
         forwarded_allow_ips=forwarded_allow_ips,
         access_log=access_log,
         log_level="info",
+        # uvicorn kills a worker that has not answered its health ping within 5 s,
+        # and importing the app takes longer on a busy 2-core machine: with
+        # --workers 2 the children were killed and restarted forever.
+        timeout_worker_healthcheck=60,
     )
 
 
