@@ -78,7 +78,7 @@ def _guard() -> Any:
     )
 
 
-def _statement(with_unit: bool, reach: Reach | None) -> Insert:
+def _statement(with_unit: bool, reach: Reach | None, *, returning: bool = True) -> Insert:
     surveys = Survey.__table__
     units = Unit.__table__
     unit_id: Any = units.c.id if with_unit else literal(None, IdColumnType())
@@ -93,13 +93,18 @@ def _statement(with_unit: bool, reach: Reach | None) -> Insert:
         if reach is not None:
             query = query.where(reach.unit_clause(units.c.id, units.c.path))
     names = ["tenant_id", "survey_id", "survey_version", "unit_id", *_VALUE_COLUMNS]
-    # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... SELECT here.
-    return insert(Response).from_select(names, query).returning(Response.id)
+    statement = insert(Response).from_select(names, query)
+    # psycopg reports rowcount -1 for an INSERT ... SELECT, hence RETURNING there;
+    # SQLite counts right, and fetching the row would cost another trip to aiosqlite's thread.
+    return statement.returning(Response.id) if returning else statement
 
 
 # Built once: constructing these per request cost more than running them.
-_WITH_UNIT = _statement(True, None)
-_WITHOUT_UNIT = _statement(False, None)
+_STATEMENTS = {
+    (returning, with_unit): _statement(with_unit, None, returning=returning)
+    for returning in (True, False)
+    for with_unit in (True, False)
+}
 
 
 async def insert_guarded(
@@ -114,17 +119,22 @@ async def insert_guarded(
     published at ``version`` and the unit exists within the caller's DATA_WRITE
     reach. False (and nothing written) otherwise."""
     reach = principal.reach(Perm.DATA_WRITE)
+    returning = session.get_bind().dialect.name != "sqlite"
     if unit_code is None:
         if not reach.everywhere:
             return False  # the ordinary path explains that a unit is required
-        statement = _WITHOUT_UNIT
+        statement = _STATEMENTS[returning, False]
+    elif reach.everywhere:
+        statement = _STATEMENTS[returning, True]
     else:
-        statement = _WITH_UNIT if reach.everywhere else _statement(True, reach)
+        statement = _statement(True, reach, returning=returning)
     params: dict[str, Any] = {f"v_{name}": row[name] for name in _VALUE_COLUMNS}
     params.update(survey_id=survey_id, tenant_id=principal.tenant_id, version=version)
     if unit_code is not None:
         params["unit_code"] = unit_code
     connection = await session.connection()
+    result = await connection.execute(statement, params)
+    if not returning:
+        return bool(result.rowcount == 1)
     # At most one row: a unit code is unique within its tenant.
-    stored = (await connection.execute(statement, params)).scalar_one_or_none()
-    return stored is not None
+    return result.scalar_one_or_none() is not None
