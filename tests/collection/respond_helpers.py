@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cxloop.web.pages import respond
-from tests.collection.support import rows
+from tests.collection.support import NOT_BACKGROUND, rows
 from tests.factories import Org
 
 TOKEN = re.compile(r'name="ft" value="([^"]+)"')
@@ -136,4 +136,4 @@ def responses(database_url: str) -> list[tuple[Any, ...]]:
 
 
 def jobs(database_url: str) -> list[tuple[Any, ...]]:
-    return rows(database_url, "SELECT name, status FROM outbox_jobs ORDER BY id")
+    return rows(database_url, f"SELECT name, status FROM outbox_jobs WHERE {NOT_BACKGROUND} ORDER BY id")

@@ -52,16 +52,13 @@ def test_batch_stores_valid_items_and_reports_the_rest(
     assert ids[1:4] == [None, None, None]
     stored = rows(database_url, "SELECT id, channel FROM responses ORDER BY id")
     assert stored == [(ids[0], "api"), (ids[4], "web")]
-    # One pipeline job for the batch, carrying the ids of what was stored.
+    # One pipeline job for the batch, carrying the ids of what was stored, and the
+    # background lane's job that the first one queued for the same responses.
     jobs = rows(database_url, "SELECT name, payload FROM outbox_jobs ORDER BY id")
+    payload = {"response_ids": [ids[0], ids[4]], "survey_id": survey_id, "tenant_id": org.tenant_id}
     assert [
         (name, json.loads(payload) if isinstance(payload, str) else payload) for name, payload in jobs
-    ] == [
-        (
-            "collection.response_stored",
-            {"response_ids": [ids[0], ids[4]], "survey_id": survey_id, "tenant_id": org.tenant_id},
-        )
-    ]
+    ] == [("collection.response_stored", payload), ("collection.response_stored.background", payload)]
 
 
 def test_batch_limits_and_refusals(client: TestClient, org: Org, database_url: str) -> None:
@@ -159,6 +156,11 @@ def test_reads_are_filtered_and_limited_to_my_scope(client: TestClient, org: Org
     )
 
 
+# The prompt lane's job (the background lane's job it queues is another row).
+PROMPT_JOBS = "SELECT status, attempts FROM outbox_jobs WHERE name = 'collection.response_stored'"
+PROMPT_JOB_IDS = "SELECT id FROM outbox_jobs WHERE name = 'collection.response_stored'"
+
+
 @pytest.fixture
 def seen() -> Any:
     calls: list[tuple[str, dict[str, Any]]] = []
@@ -182,7 +184,7 @@ def test_each_stored_response_reaches_subscribers_once(
     assert seen == [
         (stored_id, {"response_id": stored_id, "survey_id": survey_id, "tenant_id": org.tenant_id})
     ]
-    assert rows(database_url, "SELECT status, attempts FROM outbox_jobs") == [("done", 1)]
+    assert rows(database_url, PROMPT_JOBS) == [("done", 1)]
 
 
 def test_a_batch_job_hands_each_response_to_every_subscriber_exactly_once(
@@ -199,7 +201,7 @@ def test_a_batch_job_hands_each_response_to_every_subscriber_exactly_once(
         items = [{"answers": {"nps": 9}, "unit_code": code} for code in ("SH001", "SH002", "SH001")]
         results = batch(client, org, survey_id, items).json()["results"]
         ids = [r["id"] for r in results]
-        (job_id,) = [row[0] for row in rows(database_url, "SELECT id FROM outbox_jobs")]
+        (job_id,) = [row[0] for row in rows(database_url, PROMPT_JOB_IDS)]
         # A duplicate delivery of the same job finds it done and calls no one again.
         asyncio.run(_run_again(database_url, job_id))
     finally:
@@ -207,7 +209,7 @@ def test_a_batch_job_hands_each_response_to_every_subscriber_exactly_once(
     payload = {"survey_id": survey_id, "tenant_id": org.tenant_id}
     assert seen == [(i, {"response_id": i, **payload}) for i in ids]
     assert second == ids
-    assert rows(database_url, "SELECT status, attempts FROM outbox_jobs") == [("done", 1)]
+    assert rows(database_url, PROMPT_JOBS) == [("done", 1)]
 
 
 async def _run_again(database_url: str, job_id: str) -> None:
@@ -233,11 +235,11 @@ def test_a_batch_job_retries_as_a_whole_when_a_subscriber_fails(
         survey_id = make_survey(client, org)
         items = [{"answers": {"nps": 9}, "unit_code": "SH001"}] * 2
         ids = [r["id"] for r in batch(client, org, survey_id, items).json()["results"]]
-        assert rows(database_url, "SELECT status, attempts FROM outbox_jobs") == [("dispatched", 1)]
-        (job_id,) = [row[0] for row in rows(database_url, "SELECT id FROM outbox_jobs")]
+        assert rows(database_url, PROMPT_JOBS) == [("dispatched", 1)]
+        (job_id,) = [row[0] for row in rows(database_url, PROMPT_JOB_IDS)]
         asyncio.run(_run_again(database_url, job_id))
     finally:
         unsubscribe("tests.flaky")
     # The failed attempt's writes were undone with it; the retry hands both over again.
     assert calls == [ids[0], ids[1], ids[0], ids[1]]
-    assert rows(database_url, "SELECT status, attempts FROM outbox_jobs") == [("done", 2)]
+    assert rows(database_url, PROMPT_JOBS) == [("done", 2)]

@@ -61,8 +61,8 @@ def test_submit_stores_exactly_what_was_sent_and_one_job(
     fetched = client.get(f"/api/v1/responses/{response_id}", headers=org.auth("east")).json()
     assert fetched == {**stored, "id": response_id, "received_at": received_at}
     assert fetched["answers"]["why"] == "<script>alert('x')</script> & \"太慢\""
-    jobs = rows(database_url, "SELECT name, status FROM outbox_jobs")
-    assert jobs == [("collection.response_stored", "done")]
+    jobs = rows(database_url, "SELECT name, status FROM outbox_jobs ORDER BY id")
+    assert jobs == [("collection.response_stored", "done"), ("collection.response_stored.background", "done")]
     assert rows(database_url, "SELECT unit_id, tenant_id FROM responses") == [
         (org.unit_ids["SH001"], org.tenant_id)
     ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import cxloop.customers as customers_api
@@ -17,7 +18,7 @@ from cxloop.alerts.actions import fire
 from cxloop.alerts.evaluate import CompiledRule, Subject
 from cxloop.alerts.models import Alert
 from cxloop.alerts.service import TenantConfig
-from cxloop.collection import Response
+from cxloop.collection import Response, batch_response_ids
 from cxloop.identity import Unit
 
 KEY_ANSWERS = 6
@@ -52,15 +53,43 @@ async def text_facts(session: AsyncSession, response: Response) -> dict[str, Any
     return result
 
 
+_UNITS_KEY = "cxloop_alerts_batch_units"
+
+
+async def unit_of(session: AsyncSession, unit_id: str) -> Unit | None:
+    """The response's unit; in a pipeline batch, the units of all its responses are
+    read in one query the first time (the pipeline never moves units)."""
+    loaded: dict[str, Unit | None] | None = session.info.get(_UNITS_KEY)
+    batch = batch_response_ids(session)
+    if batch and (loaded is None or unit_id not in loaded):
+        rows = (
+            (
+                await session.execute(
+                    select(Unit).join(Response, Response.unit_id == Unit.id).where(Response.id.in_(batch))
+                )
+            )
+            .scalars()
+            .unique()
+            .all()
+        )
+        # Held here so that the rows stay in the identity map for the batch.
+        loaded = session.info[_UNITS_KEY] = {**(loaded or {}), unit_id: None, **{u.id: u for u in rows}}
+    if loaded is not None and unit_id in loaded:
+        return loaded[unit_id]
+    return await session.get(Unit, unit_id)
+
+
 async def subject_for(
-    session: AsyncSession, config: TenantConfig, response: Response
+    session: AsyncSession, config: TenantConfig, response: Response, *, needs_text: bool | None = None
 ) -> tuple[Subject, str | None]:
     unit_path = None
     if config.needs_unit_path and response.unit_id:
-        unit = await session.get(Unit, response.unit_id)
+        unit = await unit_of(session, response.unit_id)
         unit_path = unit.path if unit is not None else None
     contact_id: str | None = None
     contact: dict[str, Any] = {}
+    # Not batched: the contact is linked by the customers subscriber just before
+    # this one, response by response.
     if config.needs_contact:
         contact_id, contact = await contact_of(session, response)
     subject = Subject(
@@ -75,7 +104,9 @@ async def subject_for(
         embedded=response.embedded if isinstance(response.embedded, dict) else {},
         unit_path=unit_path,
         contact=contact,
-        text=await text_facts(session, response) if config.needs_text else {},
+        text=await text_facts(session, response)
+        if (config.needs_text if needs_text is None else needs_text)
+        else {},
     )
     return subject, contact_id
 
@@ -106,14 +137,22 @@ def summary_for(rule: CompiledRule, response: Response, unit: Unit | None) -> di
     }
 
 
-async def fire_for_response(session: AsyncSession, config: TenantConfig, response: Response) -> list[Alert]:
-    if not config.rules:
+async def fire_for_response(
+    session: AsyncSession, config: TenantConfig, response: Response, *, text_rules: bool | None = None
+) -> list[Alert]:
+    """Fire the matching rules: all of them, or (``text_rules``) only those on text
+    facts or only the others. The pipeline evaluates the others in its prompt lane and
+    those on text facts after text analysis, in its background lane."""
+    rules = config.rules
+    if text_rules is not None:
+        rules = tuple(rule for rule in rules if rule.needs_text == text_rules)
+    if not rules:
         return []
-    subject, contact_id = await subject_for(session, config, response)
-    matched = [rule for rule in config.rules if rule.matches(subject)]
+    subject, contact_id = await subject_for(session, config, response, needs_text=text_rules)
+    matched = [rule for rule in rules if rule.matches(subject)]
     if not matched:
         return []
-    unit = await session.get(Unit, response.unit_id) if response.unit_id else None
+    unit = await unit_of(session, response.unit_id) if response.unit_id else None
     hooks = config.webhooks_for("alert.created")
     fired = []
     for rule in matched:

@@ -2,9 +2,12 @@
 
 - ``alerts.evaluate``: a collection pipeline subscriber (stored and edited responses):
   queues ``response.created`` webhooks and fires matching response rules. It runs inside
-  the pipeline job's transaction, after customers and text, so what they derived from
-  the response is visible; a re-run after a crash finds nothing committed and starts
-  over, and a re-run after a commit finds the alerts and fires nothing twice.
+  the pipeline job's transaction, after customers, so the linked contact is visible; a
+  re-run after a crash finds nothing committed and starts over, and a re-run after a
+  commit finds the alerts and fires nothing twice. Stored responses: rules on text facts
+  (sentiment, topics) wait for text analysis in the background lane
+  (``alerts.evaluate_text``); all other rules fire in the prompt lane, so an alert never
+  waits for a model.
 - ``alerts.notify`` / ``alerts.deliver_webhook``: one notification / webhook delivery.
 - ``alerts.metric_rules``: the periodic outer-loop evaluation.
 - case events from ``cxloop.cases.subscribe_case_events`` become webhook deliveries.
@@ -22,13 +25,28 @@ from cxloop.alerts.actions import NOTIFY_JOB
 from cxloop.alerts.metric import METRIC_JOB, run_metric_rules
 from cxloop.alerts.notify import send_notification
 from cxloop.alerts.responses import fire_for_response, response_event
-from cxloop.alerts.service import tenant_config
+from cxloop.alerts.service import TenantConfig, tenant_config
 from cxloop.alerts.webhooks import DELIVER_JOB, attempt, queue_event
-from cxloop.collection import Response, subscribe, subscribe_edits
+from cxloop.collection import BACKGROUND, Response, batch_response_ids, subscribe, subscribe_edits
 from cxloop.kit.ids import new_id
-from cxloop.kit.jobs import job
+from cxloop.kit.jobs import PRIORITY_URGENT, job
 
 log = logging.getLogger("cxloop.alerts")
+
+
+_CONFIG_KEY = "cxloop_alerts_batch_config"
+
+
+async def batch_config(session: AsyncSession, tenant_id: str) -> TenantConfig:
+    """The tenant's rules, read once per pipeline batch (one transaction) rather than
+    once per response."""
+    if not batch_response_ids(session):
+        return await tenant_config(session, tenant_id)
+    cached: dict[str, TenantConfig] = session.info.setdefault(_CONFIG_KEY, {})
+    config = cached.get(tenant_id)
+    if config is None:
+        config = cached[tenant_id] = await tenant_config(session, tenant_id)
+    return config
 
 
 @subscribe("alerts.evaluate")
@@ -36,15 +54,29 @@ async def evaluate_stored(session: AsyncSession, response_id: str, payload: dict
     response = await session.get(Response, response_id)
     if response is None or response.status != "complete":
         return
-    config = await tenant_config(session, response.tenant_id)
+    config = await batch_config(session, response.tenant_id)
     hooks = config.webhooks_for("response.created")
     if hooks:
         await queue_event(
             session, response.tenant_id, "response.created", response.id, response_event(response), hooks
         )
-    fired = await fire_for_response(session, config, response)
+    fired = await fire_for_response(session, config, response, text_rules=False)
     if fired:
         log.info("response %s fired %d alert(s)", response_id, len(fired))
+
+
+@subscribe("alerts.evaluate_text", lane=BACKGROUND)
+async def evaluate_stored_text(session: AsyncSession, response_id: str, payload: dict[str, Any]) -> None:
+    # Registered after text.analyze (JOB_MODULES order), so the analyses are there.
+    response = await session.get(Response, response_id)
+    if response is None or response.status != "complete":
+        return
+    config = await batch_config(session, response.tenant_id)
+    if not config.needs_text:
+        return
+    fired = await fire_for_response(session, config, response, text_rules=True)
+    if fired:
+        log.info("response %s fired %d alert(s) on text facts", response_id, len(fired))
 
 
 @subscribe_edits("alerts.evaluate")
@@ -57,12 +89,12 @@ async def evaluate_edited(session: AsyncSession, response_id: str, payload: dict
     await fire_for_response(session, await tenant_config(session, response.tenant_id), response)
 
 
-@job(NOTIFY_JOB)
+@job(NOTIFY_JOB, priority=PRIORITY_URGENT)
 async def run_notify(session: AsyncSession, payload: dict[str, Any]) -> None:
     await send_notification(session, str(payload["notification_id"]))
 
 
-@job(DELIVER_JOB)
+@job(DELIVER_JOB, priority=PRIORITY_URGENT)
 async def run_deliver(session: AsyncSession, payload: dict[str, Any]) -> None:
     await attempt(session, str(payload["delivery_id"]))
 

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cxloop.cases.models import Case
-from cxloop.kit.jobs import enqueue, job
+from cxloop.kit.jobs import PRIORITY_URGENT, enqueue, job
 
 log = logging.getLogger("cxloop.cases.events")
 
@@ -102,13 +102,13 @@ def emit(session: AsyncSession, event: str, case: Case, **extra: Any) -> None:
         enqueue(session, DELIVERY_JOB, {"subscriber": name, **body})
 
 
-@job(FAN_OUT_JOB)
+@job(FAN_OUT_JOB, priority=PRIORITY_URGENT)
 async def fan_out(session: AsyncSession, payload: dict[str, Any]) -> None:
     for name in _handlers:
         enqueue(session, DELIVERY_JOB, {"subscriber": name, **payload})
 
 
-@job(DELIVERY_JOB)
+@job(DELIVERY_JOB, priority=PRIORITY_URGENT)
 async def deliver(session: AsyncSession, payload: dict[str, Any]) -> None:
     handler = _handlers.get(payload["subscriber"])
     if handler is None:  # unsubscribed since: nothing to do

@@ -6,16 +6,30 @@ packages import only what is listed here.
 from cxloop.collection.edit_tasks import RESPONSE_EDITED, subscribe_edits, unsubscribe_edits
 from cxloop.collection.links import anonymous_query, link_id_from, personal_token
 from cxloop.collection.models import Response, SurveyLink
-from cxloop.collection.pipeline import RESPONSE_STORED, Subscriber, subscribe, subscribers, unsubscribe
+from cxloop.collection.pipeline import (
+    BACKGROUND,
+    PROMPT,
+    RESPONSE_STORED,
+    RESPONSE_STORED_BACKGROUND,
+    Subscriber,
+    batch_response_ids,
+    subscribe,
+    subscribers,
+    unsubscribe,
+)
 from cxloop.collection.routes import router
 
 __all__ = [
+    "BACKGROUND",
+    "PROMPT",
     "RESPONSE_EDITED",
     "RESPONSE_STORED",
+    "RESPONSE_STORED_BACKGROUND",
     "Response",
     "Subscriber",
     "SurveyLink",
     "anonymous_query",
+    "batch_response_ids",
     "link_id_from",
     "personal_token",
     "router",

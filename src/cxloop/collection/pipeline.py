@@ -1,10 +1,16 @@
 """The post-commit pipeline: what happens to each stored response.
 
-Alerts, text analytics and rollups register a subscriber here; the
-``collection.response_stored`` job (one per stored response, or one per
-stored batch carrying all its ids, enqueued in the same transaction through
-the outbox) calls each of them once per response, in registration order,
-inside the job's transaction.
+Alerts, text analytics and rollups register a subscriber here. Each runs in
+a lane: ``prompt`` (the default: what someone waits for, like alerts, cases
+and rollups) or ``background`` (slow work like text analysis, which must
+never hold an alert up). The ``collection.response_stored`` job (one per
+stored response, or one per stored batch carrying all its ids, enqueued in
+the same transaction through the outbox) calls each prompt subscriber once
+per response, in registration order, inside the job's transaction, and in
+that transaction enqueues one ``collection.response_stored.background`` job
+that does the same for the background lane. Each lane is a job of its own,
+so each is exactly once across crashes. A job also drains other waiting
+jobs of its lane into its transaction (docs/adr/0028-*).
 """
 
 from __future__ import annotations
@@ -15,6 +21,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 RESPONSE_STORED = "collection.response_stored"
+RESPONSE_STORED_BACKGROUND = "collection.response_stored.background"
+
+PROMPT, BACKGROUND = "prompt", "background"
+LANES = (PROMPT, BACKGROUND)
 
 # subscriber(session, response_id, payload); it must tolerate running again
 # after a crash before the job's commit, like any job handler.
@@ -27,13 +37,21 @@ class Registry:
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._by_name: dict[str, Subscriber] = {}
+        # A name's lane outlives an unsubscribe, so that re-registering the same
+        # name (tests that swap subscribers) keeps it where its domain put it.
+        self._lanes: dict[str, str] = {}
 
-    def subscribe(self, name: str) -> Callable[[Subscriber], Subscriber]:
+    def subscribe(self, name: str, *, lane: str | None = None) -> Callable[[Subscriber], Subscriber]:
+        if lane is not None and lane not in LANES:
+            raise ValueError(f"unknown lane {lane!r}")
+
         def register(subscriber: Subscriber) -> Subscriber:
             known = self._by_name.get(name)
             if known is not None and known is not subscriber:
                 raise ValueError(f"{self.kind} {name!r} is registered twice")
             self._by_name[name] = subscriber
+            if lane is not None:
+                self._lanes[name] = lane
             return subscriber
 
         return register
@@ -44,13 +62,20 @@ class Registry:
     def all(self) -> dict[str, Subscriber]:
         return dict(self._by_name)
 
+    def lane_of(self, name: str) -> str:
+        return self._lanes.get(name, PROMPT)
+
+    def in_lane(self, lane: str) -> dict[str, Subscriber]:
+        return {name: each for name, each in self._by_name.items() if self.lane_of(name) == lane}
+
 
 _stored = Registry("subscriber")
 
 
-def subscribe(name: str) -> Callable[[Subscriber], Subscriber]:
-    """Register ``subscriber`` under a stable name (one per name)."""
-    return _stored.subscribe(name)
+def subscribe(name: str, *, lane: str | None = None) -> Callable[[Subscriber], Subscriber]:
+    """Register ``subscriber`` under a stable name (one per name), in ``lane``
+    (``PROMPT`` unless said otherwise)."""
+    return _stored.subscribe(name, lane=lane)
 
 
 def unsubscribe(name: str) -> None:
@@ -59,3 +84,22 @@ def unsubscribe(name: str) -> None:
 
 def subscribers() -> dict[str, Subscriber]:
     return _stored.all()
+
+
+def lane_subscribers(lane: str) -> dict[str, Subscriber]:
+    return _stored.in_lane(lane)
+
+
+_BATCH_KEY = "cxloop_pipeline_batch"
+
+
+def batch_response_ids(session: AsyncSession) -> tuple[str, ...]:
+    """The responses the running pipeline job hands to subscribers in this
+    transaction (empty outside one), so that a subscriber can load what it needs
+    for all of them at once. Only for what no subscriber writes meanwhile."""
+    ids: tuple[str, ...] = session.info.get(_BATCH_KEY, ())
+    return ids
+
+
+def set_batch(session: AsyncSession, response_ids: tuple[str, ...]) -> None:
+    session.info[_BATCH_KEY] = response_ids

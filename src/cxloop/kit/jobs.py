@@ -23,6 +23,7 @@ import traceback
 import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -71,17 +72,26 @@ class OutboxJob(Base):
 Handler = Callable[[AsyncSession, dict[str, Any]], Awaitable[None]]
 
 
+# Broker priorities (higher runs first where the broker supports it): what a person
+# waits for (a notification, a webhook, a case) before bulk work that merely must
+# happen (the pipeline's background lane). See docs/adr/0028-*.
+PRIORITY_URGENT = 20
+PRIORITY_NORMAL = 0
+PRIORITY_BACKGROUND = -20
+
+
 @dataclass(frozen=True)
 class JobSpec:
     name: str
     handler: Handler
     max_attempts: int
+    priority: int = PRIORITY_NORMAL
 
 
 _registry: dict[str, JobSpec] = {}
 
 
-def job(name: str, *, max_attempts: int = 8) -> Callable[[Handler], Handler]:
+def job(name: str, *, max_attempts: int = 8, priority: int = PRIORITY_NORMAL) -> Callable[[Handler], Handler]:
     """Register an async ``handler(session, payload)`` under a stable name.
 
     The handler never commits; ``run_job`` commits its writes together with
@@ -96,7 +106,7 @@ def job(name: str, *, max_attempts: int = 8) -> Callable[[Handler], Handler]:
     def register(handler: Handler) -> Handler:
         if name in _registry and _registry[name].handler is not handler:
             raise ValueError(f"job {name!r} is registered twice")
-        _registry[name] = JobSpec(name, handler, max_attempts)
+        _registry[name] = JobSpec(name, handler, max_attempts, priority)
         return handler
 
     return register
@@ -104,6 +114,11 @@ def job(name: str, *, max_attempts: int = 8) -> Callable[[Handler], Handler]:
 
 def registered_jobs() -> dict[str, JobSpec]:
     return dict(_registry)
+
+
+def priority_of(name: str | None) -> int:
+    spec = _registry.get(name) if name is not None else None
+    return spec.priority if spec is not None else PRIORITY_NORMAL
 
 
 def enqueue(
@@ -127,7 +142,7 @@ def enqueue(
         )
     )
     session.info.setdefault(_SESSION_KEY, []).append(job_id)
-    _remember_due(job_id, available_at)
+    _remember_due(job_id, available_at, name)
     return job_id
 
 
@@ -148,17 +163,34 @@ def forget_enqueued(session: AsyncSession) -> None:
 # request). Bounded, because a job committed outside a boundary (a test, a
 # script) is never handed off here; a forgotten id is simply looked up.
 _DUE_KEPT = 10_000
-_due: OrderedDict[str, datetime] = OrderedDict()
+_due: OrderedDict[str, tuple[datetime, str]] = OrderedDict()
 
 
-def _remember_due(job_id: str, available_at: datetime) -> None:
-    _due[job_id] = available_at
+def _remember_due(job_id: str, available_at: datetime, name: str) -> None:
+    _due[job_id] = (available_at, name)
     while len(_due) > _DUE_KEPT:
         _due.popitem(last=False)
 
 
 class Transport(Protocol):
     async def send(self, job_id: str, eta: datetime | None) -> None: ...
+
+
+class PrioritisedTransport(Transport, Protocol):
+    """A transport whose broker orders messages by priority (``takes_priority`` true)."""
+
+    takes_priority: bool
+
+    async def send_prioritised(self, job_id: str, eta: datetime | None, priority: int) -> None: ...
+
+
+async def _send(transport: Transport, job_id: str, eta: datetime | None, name: str | None) -> None:
+    # Transports that know no priority (tests, inline) keep the one-argument send.
+    if getattr(transport, "takes_priority", False):
+        prioritised: PrioritisedTransport = transport  # type: ignore[assignment]
+        await prioritised.send_prioritised(job_id, eta, priority_of(name))
+    else:
+        await transport.send(job_id, eta)
 
 
 class RetryLater(Exception):  # a signal to back off, not an error
@@ -190,30 +222,34 @@ async def hand_off(
     """
     if not job_ids:
         return
-    rows: list[tuple[str, datetime]] = []
+    rows: list[tuple[str, datetime, str]] = []
     unknown: list[str] = []
     for job_id in job_ids:
         due = _due.pop(job_id, None)
         if due is None:
             unknown.append(job_id)
         else:
-            rows.append((job_id, due))
+            rows.append((job_id, *due))
     if unknown:
         try:
             async with db.session(write=False) as session:
                 found = await session.execute(
-                    select(OutboxJob.id, OutboxJob.available_at).where(OutboxJob.id.in_(unknown))
+                    select(OutboxJob.id, OutboxJob.available_at, OutboxJob.name).where(
+                        OutboxJob.id.in_(unknown)
+                    )
                 )
-                rows += [(job_id, available_at) for job_id, available_at in found]
+                rows += [(job_id, available_at, name) for job_id, available_at, name in found]
         except Exception:
             log.exception("hand-off of %d job(s) failed; the relay will send them", len(unknown))
             if not rows:
                 return
     now = utc_now()
     sent: list[str] = []
-    for job_id, available_at in rows:
+    # What a person waits for goes to the broker first.
+    rows.sort(key=lambda row: -priority_of(row[2]))
+    for job_id, available_at, name in rows:
         try:
-            await transport.send(job_id, _eta(available_at, now))
+            await _send(transport, job_id, _eta(available_at, now), name)
         except Exception:
             log.exception("hand-off of job %s failed; the relay will send it", job_id)
             continue
@@ -344,12 +380,13 @@ async def relay_once(
             query = query.with_for_update(skip_locked=True)
         rows = (await session.execute(query)).scalars().all()
         claimed = [(row.id, row.available_at, row.status, row.dispatched_at) for row in rows]
+        names = {row.id: row.name for row in rows}
         for row in rows:
             row.status, row.dispatched_at = DISPATCHED, now
         await session.commit()
     for index, (job_id, available_at, _status, _dispatched_at) in enumerate(claimed):
         try:
-            await transport.send(job_id, _eta(available_at, now))
+            await _send(transport, job_id, _eta(available_at, now), names[job_id])
         except Exception:
             log.exception("relay could not send job %s; will try again", job_id)
             await _release(db, claimed[index:], claimed_at=now)
@@ -400,6 +437,7 @@ async def run_job(db: Database, job_id: str, transport: Transport | None = None)
             log.error("job %s (%s) is dead: no handler", job_id, name)
             return
         payload = dict(row.payload)
+        running = _running.set(job_id)
         try:
             async with session.begin_nested():
                 await spec.handler(session, payload)
@@ -425,12 +463,82 @@ async def run_job(db: Database, job_id: str, transport: Transport | None = None)
                 return
             log.warning("job %s (%s) failed on attempt %d; retry in %s", job_id, name, attempts, delay)
             raise RetryLater(delay) from None
+        finally:
+            _running.reset(running)
         row.status, row.attempts, row.finished_at = DONE, attempts, utc_now()
         await session.commit()
         follow_ups = take_enqueued(session)
     log.info("job %s (%s) done on attempt %d", job_id, name, attempts)
     if follow_ups and transport is not None:
         await hand_off(db, transport, follow_ups)
+
+
+_running: ContextVar[str | None] = ContextVar("cxloop_running_job", default=None)
+
+
+def running_job_id() -> str | None:
+    """The outbox id of the job whose handler is running in this task, if any."""
+    return _running.get()
+
+
+@dataclass(frozen=True)
+class Claimed:
+    job_id: str
+    payload: dict[str, Any]
+
+
+async def claim_waiting(session: AsyncSession, name: str, *, limit: int) -> list[Claimed]:
+    """Lock up to ``limit`` other due, unfinished jobs of ``name`` for the running handler.
+
+    For handlers that drain a backlog in one transaction (the collection pipeline):
+    the handler does their work too and calls ``finish_claimed`` in the same
+    transaction, so each claimed job is done exactly when its work commits, and a
+    crash before that commit leaves every one of them to run again. Their own
+    broker messages later find them done and skip. PostgreSQL skips rows another
+    worker holds (``SKIP LOCKED``); on SQLite the job's write turn already excludes
+    every other writer. Jobs waiting for a retry (``available_at`` later) are left
+    alone, so a failing job keeps its own backoff.
+    """
+    if limit < 1:
+        return []
+    own = running_job_id()
+    query = (
+        select(OutboxJob.id, OutboxJob.payload)
+        .where(
+            OutboxJob.name == name,
+            OutboxJob.status.in_([PENDING, DISPATCHED]),
+            OutboxJob.available_at <= utc_now(),
+        )
+        .order_by(OutboxJob.available_at)
+        .limit(limit)
+    )
+    if own is not None:
+        query = query.where(OutboxJob.id != own)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return [Claimed(job_id, dict(payload)) for job_id, payload in await session.execute(query)]
+
+
+class ClaimLost(Exception):
+    """A claimed job was finished by someone else meanwhile: roll back, run again."""
+
+
+async def finish_claimed(session: AsyncSession, job_ids: Sequence[str]) -> None:
+    """Mark claimed jobs done in the caller's transaction (see ``claim_waiting``).
+
+    Raises ``ClaimLost`` (and so rolls the whole job back) if any of them is no
+    longer unfinished: their work would otherwise commit twice.
+    """
+    if not job_ids:
+        return
+    result = await session.execute(
+        update(OutboxJob)
+        .where(OutboxJob.id.in_(list(job_ids)), OutboxJob.status.in_([PENDING, DISPATCHED]))
+        .values(status=DONE, attempts=OutboxJob.attempts + 1, finished_at=utc_now())
+        .execution_options(synchronize_session=False)
+    )
+    if int(getattr(result, "rowcount", 0) or 0) != len(set(job_ids)):
+        raise ClaimLost(f"{len(job_ids)} claimed job(s) changed meanwhile")
 
 
 async def enqueue_unless_queued(db: Database, transport: Transport, name: str) -> str | None:

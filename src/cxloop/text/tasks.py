@@ -2,8 +2,8 @@
 
 The pipeline subscriber analyses each open-text answer of a stored (or
 edited) response and rewrites its rows, so a re-run leaves the same result.
-It registers here, before analytics and alerts (JOB_MODULES order), so
-their subscribers see the analyses in the same job.
+It runs in the pipeline's background lane; alerts rules on text facts run
+after it in that lane (JOB_MODULES order), so they see the analyses.
 """
 
 from __future__ import annotations
@@ -13,14 +13,15 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cxloop.collection import subscribe, subscribe_edits
+from cxloop.collection import BACKGROUND, subscribe, subscribe_edits
 from cxloop.kit.jobs import job
 from cxloop.text.service import TRAIN_TOPICS, analyze_response, train_topics
 
 log = logging.getLogger("cxloop.text")
 
 
-@subscribe("text.analyze")
+# Slow (a model per comment): the background lane, so alerts never wait for it.
+@subscribe("text.analyze", lane=BACKGROUND)
 async def analyze_stored(session: AsyncSession, response_id: str, payload: dict[str, Any]) -> None:
     count = await analyze_response(session, response_id)
     log.debug("response %s: %d comment(s) analysed", response_id, count)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from huey import MemoryHuey, RedisHuey, SqliteHuey
+from huey import MemoryHuey, PriorityRedisHuey, SqliteHuey
 from huey.api import Huey
 from huey.exceptions import RetryTask
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -34,6 +34,10 @@ from cxloop.worker.jobs import PERIODIC_JOBS
 log = logging.getLogger("cxloop.worker")
 
 RUN_JOB_TASK = "cxloop.run_job"
+# The Redis queue is a sorted set ordered by job priority (Redis >= 5). Its own
+# name, because the plain list of earlier versions lives under "cxloop"; messages
+# left there are sent again by the relay once stale (REDISPATCH_AFTER).
+REDIS_QUEUE = "cxloop.prioritised"
 RELAY_EVERY_SECONDS = 2.0
 # A job whose database was unreachable is tried again this much later.
 DATABASE_DOWN_RETRY_SECONDS = 15
@@ -73,7 +77,7 @@ def make_huey(settings: Settings, *, immediate: bool = False) -> Huey:
     if immediate:
         huey: Huey = MemoryHuey("cxloop", immediate=True, utc=True, results=False)
     elif settings.redis_url:
-        huey = RedisHuey("cxloop", url=settings.redis_url, utc=True, results=False)
+        huey = PriorityRedisHuey(REDIS_QUEUE, url=settings.redis_url, utc=True, results=False)
     else:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         filename = str((settings.data_dir / "jobs.db").resolve())
@@ -102,11 +106,19 @@ def register_tasks(huey: Huey, database_url: str) -> None:
 
 
 class HueyTransport:
+    """Sends job ids to Huey, most urgent first (SQLite and Redis queues both
+    order by priority): a webhook never queues behind a pipeline backlog."""
+
+    takes_priority = True
+
     def __init__(self, huey: Huey) -> None:
         self.huey = huey
 
     async def send(self, job_id: str, eta: datetime | None) -> None:
-        message = self.huey.cxloop_run_job.s(job_id)
+        await self.send_prioritised(job_id, eta, 0)
+
+    async def send_prioritised(self, job_id: str, eta: datetime | None, priority: int) -> None:
+        message = self.huey.cxloop_run_job.s(job_id, priority=priority or None)
         if eta is not None:
             message.eta = eta.astimezone(UTC).replace(tzinfo=None)
         await asyncio.to_thread(self.huey.enqueue, message)
