@@ -4,7 +4,8 @@ received by a server on 127.0.0.1, while responses are ingested at a fixed rate.
     .venv/bin/python bench/alerts_latency.py [--rate 200] [--alert-rate 10] [--seconds 20]
         [--database sqlite|postgresql]
 
-``cxloop serve --workers 2`` takes the responses and ``cxloop worker`` runs the pipeline
+``cxloop serve --workers 2`` takes the responses and ``cxloop worker`` (``--worker-processes``
+of them, ``--worker-threads`` each) runs the pipeline
 (SQLite: the job queue in the data directory; PostgreSQL: Redis db 13 carries the job
 messages). One response rule (NPS <= 6, open a case) and one webhook (``case.created``)
 are configured. Promoters (no alert) arrive at ``rate - alert-rate`` per second and
@@ -127,6 +128,9 @@ def main() -> None:
     # uvicorn restarts a child that misses its health check; on a machine loaded far beyond
     # its cores the children of --workers 2 never come up, so this can be lowered.
     parser.add_argument("--web-workers", type=int, default=2)
+    # `cxloop worker` processes (each with its relay) and threads in each.
+    parser.add_argument("--worker-processes", type=int, default=1)
+    parser.add_argument("--worker-threads", type=int, default=2)
     args = parser.parse_args()
 
     from cxloop.kit.migrate import upgrade
@@ -159,13 +163,16 @@ def main() -> None:
                 env,
             )
             worker_log = (work / "worker.log").open("wb")
-            worker = subprocess.Popen(
-                [str(common.BIN / "cxloop"), "worker", "--threads", "2"],
-                env=env,
-                cwd=common.ROOT,
-                stdout=worker_log,
-                stderr=subprocess.STDOUT,
-            )
+            workers = [
+                subprocess.Popen(
+                    [str(common.BIN / "cxloop"), "worker", "--threads", str(args.worker_threads)],
+                    env=env,
+                    cwd=common.ROOT,
+                    stdout=worker_log,
+                    stderr=subprocess.STDOUT,
+                )
+                for _ in range(args.worker_processes)
+            ]
             arrivals = Arrivals()
             server = receiver(arrivals)
             try:
@@ -223,6 +230,8 @@ def main() -> None:
                     **common.machine_info(),
                     "database": args.database,
                     "web_workers": args.web_workers,
+                    "worker_processes": args.worker_processes,
+                    "worker_threads": args.worker_threads,
                     "rate": args.rate,
                     "alert_rate": args.alert_rate,
                     "seconds": args.seconds,
@@ -237,13 +246,19 @@ def main() -> None:
                         "max": round(max(latencies), 1) if latencies else None,
                     },
                 }
+                result["pipeline_jobs"] = pipeline_jobs((work / "worker.log").read_text())
+                if os.environ.get("CXLOOP_BENCH_WORKER_LOG"):  # to read what the worker did
+                    Path(os.environ["CXLOOP_BENCH_WORKER_LOG"]).write_bytes(
+                        (work / "worker.log").read_bytes()
+                    )
                 print(json.dumps(result, indent=2), flush=True)
                 if missing:
                     print((work / "worker.log").read_text()[-200000:], file=sys.stderr)
                 common.write_results(f"alerts_latency_{args.database}.json", result)
             finally:
                 server.shutdown()
-                common.stop(worker)
+                for worker in workers:
+                    common.stop(worker)
                 common.stop(app)
                 if args.database == "postgresql":
                     import redis
@@ -252,6 +267,18 @@ def main() -> None:
         finally:
             if schema is not None:
                 schema.__exit__(None, None, None)
+
+
+def pipeline_jobs(log_text: str) -> dict[str, Any]:
+    """How the worker's pipeline jobs went: per lane, jobs and responses per job."""
+    import re
+
+    out: dict[str, Any] = {}
+    for lane in ("prompt", "background"):
+        sizes = [int(n) for n in re.findall(rf" {lane}: (\d+) response", log_text)]
+        out[lane] = {"jobs": len(sizes), "responses": sum(sizes), "largest": max(sizes, default=0)}
+    out["skipped_done"] = log_text.count("skipped: done")
+    return out
 
 
 def argparse_like(args: Any, **changes: Any) -> Any:

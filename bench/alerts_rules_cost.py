@@ -14,6 +14,11 @@ bench/workload.py:
 
 The figure is (rules_100 - rules_0) / ingest per response, the median over paired rounds.
 Target: at most 0.20.
+
+``--batch N`` (default 50, what one pipeline job takes under load, collection/tasks.py)
+evaluates N responses per transaction as the pipeline job does, so lookups shared by a
+batch (the rules, the units) are read once per batch; ``--batch 1`` is one transaction
+per response (the pipeline when idle, and this bench before batching).
 """
 
 from __future__ import annotations
@@ -82,6 +87,7 @@ def main() -> None:
     parser = common.arg_parser(__doc__)
     parser.add_argument("--responses", type=int, default=300)
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--batch", type=int, default=50)
     args = parser.parse_args()
 
     from fastapi.testclient import TestClient
@@ -150,14 +156,15 @@ def main() -> None:
                         ids.append(answer.json()["id"])
                     ingest.append((time.perf_counter() - started) * 1000 / len(bodies))
                     set_rules(False)
-                    zero.append(asyncio.run(evaluate_all(database_url, ids)))
+                    zero.append(asyncio.run(evaluate_all(database_url, ids, args.batch)))
                     set_rules(True)
-                    hundred.append(asyncio.run(evaluate_all(database_url, ids)))
+                    hundred.append(asyncio.run(evaluate_all(database_url, ids, args.batch)))
             ratios = sorted((h - z) / i for i, z, h in zip(ingest, zero, hundred, strict=True))
             result = {
                 **common.machine_info(),
                 "database": args.database,
                 "responses_per_round": args.responses,
+                "responses_per_transaction": args.batch,
                 "ingest_ms_per_response": [round(x, 3) for x in ingest],
                 "rules_0_ms_per_response": [round(x, 3) for x in zero],
                 "rules_100_ms_per_response": [round(x, 3) for x in hundred],
@@ -171,9 +178,11 @@ def main() -> None:
                 schema.__exit__(None, None, None)
 
 
-async def evaluate_all(database_url: str, response_ids: list[str]) -> float:
-    """ms per response of the alerts subscriber, one rolled-back transaction each (as a job)."""
+async def evaluate_all(database_url: str, response_ids: list[str], batch: int = 1) -> float:
+    """ms per response of the alerts subscriber, in rolled-back transactions of ``batch``
+    responses each (as the pipeline job)."""
     from cxloop.alerts.tasks import evaluate_stored
+    from cxloop.collection.pipeline import set_batch
     from cxloop.kit.db import Database
 
     db = Database(database_url)
@@ -182,9 +191,13 @@ async def evaluate_all(database_url: str, response_ids: list[str]) -> float:
             await evaluate_stored(session, response_ids[0], {"response_id": response_ids[0]})
             await session.rollback()
         started = time.perf_counter()
-        for response_id in response_ids:
+        for start in range(0, len(response_ids), batch):
+            chunk = response_ids[start : start + batch]
             async with db.session(write=True) as session:
-                await evaluate_stored(session, response_id, {"response_id": response_id})
+                if batch > 1:
+                    set_batch(session, tuple(chunk))
+                for response_id in chunk:
+                    await evaluate_stored(session, response_id, {"response_id": response_id})
                 await session.rollback()
         return (time.perf_counter() - started) * 1000 / len(response_ids)
     finally:
