@@ -216,3 +216,38 @@ def test_one_batch_moves_removes_and_skips_exactly(
             query(client, org, **body, source="rollup").json()["rows"]
             == (query(client, org, **body, source="raw").json()["rows"])
         ), shape
+
+
+def test_a_session_that_adds_a_unit_plans_with_it(org: Org, database_url: str) -> None:
+    """Units are read once per transaction (a dashboard's widgets share them), but a
+    write through the same session makes the next plan read them again."""
+    from cxloop.analytics.plan import _units
+    from cxloop.identity import Tenant
+    from cxloop.identity.audit import Actor
+    from cxloop.identity.units import create_unit
+
+    async def go() -> tuple[int, int, int]:
+        db = Database(database_url)
+        try:
+            async with db.session(write=True) as session:
+                before = await _units(session, org.tenant_id)
+                again = await _units(session, org.tenant_id)
+                assert again is before
+                tenant = await session.get(Tenant, org.tenant_id)
+                assert tenant is not None
+                await create_unit(
+                    session,
+                    tenant,
+                    code="NEW01",
+                    names={"en": "New store"},
+                    parent_code="HQ",
+                    actor=Actor(tenant_id=org.tenant_id, label="tests"),
+                )
+                after = await _units(session, org.tenant_id)
+                await session.rollback()
+                return len(before), len(after), len(await _units(session, org.tenant_id))
+        finally:
+            await db.dispose()
+
+    before, after, rolled_back = run(go())
+    assert after == before + 1 and rolled_back == before

@@ -42,7 +42,33 @@ class Rollup(Base):
     ces_sum: Mapped[float] = mapped_column(Float, default=0)
     ces_sumsq: Mapped[float] = mapped_column(Float, default=0)
 
-    __table_args__ = (Index(None, "tenant_id", "grain", "unit_key", "day"),)
+    # On PostgreSQL the index carries the cell and the measures, so one unit's
+    # rows (a KPI tile) are an index-only scan (migration 0013_analytics_covering).
+    __table_args__ = (
+        Index(
+            None,
+            "tenant_id",
+            "grain",
+            "unit_key",
+            "day",
+            postgresql_include=[
+                "survey_id",
+                "channel",
+                "touchpoint",
+                "responses",
+                "nps_n",
+                "nps_pro",
+                "nps_det",
+                "csat_n",
+                "csat_sum",
+                "csat_sumsq",
+                "csat_top2",
+                "ces_n",
+                "ces_sum",
+                "ces_sumsq",
+            ],
+        ),
+    )
 
 
 class RollupFact(Base):

@@ -13,8 +13,9 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from cxloop.analytics.metrics import (
     CUSTOM_NAME,
@@ -191,13 +192,43 @@ def _answer_filter(path: str, value: Any) -> tuple[Any, ...] | dict[str, float]:
     return _scalars(path, value)
 
 
+_UNITS = "cxloop.analytics.units"
+
+
 async def _units(session: AsyncSession, tenant_id: str) -> dict[str, UnitInfo]:
-    rows = await session.execute(
-        select(Unit.id, Unit.code, Unit.path, Unit.depth, Unit.parent_id, Unit.names).where(
-            Unit.tenant_id == tenant_id
+    """The tenant's units, read once per transaction: a dashboard's widgets share them.
+
+    Any write through the session and the end of the transaction forget them,
+    so nothing plans with a tree older than its own transaction."""
+    cache: dict[str, dict[str, UnitInfo]] = session.info.setdefault(_UNITS, {})
+    found = cache.get(tenant_id)
+    if found is None:
+        rows = await session.execute(
+            select(Unit.id, Unit.code, Unit.path, Unit.depth, Unit.parent_id, Unit.names).where(
+                Unit.tenant_id == tenant_id
+            )
         )
-    )
-    return {r.id: UnitInfo(r.id, r.code, r.path, r.depth, r.parent_id, dict(r.names)) for r in rows}
+        found = {r.id: UnitInfo(r.id, r.code, r.path, r.depth, r.parent_id, dict(r.names)) for r in rows}
+        cache[tenant_id] = found
+    return found
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_units_after_flush(session: Session, _context: Any) -> None:
+    session.info.pop(_UNITS, None)
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _forget_units_after_transaction(session: Session) -> None:
+    # A new transaction may see units others changed meanwhile.
+    session.info.pop(_UNITS, None)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _forget_units(state: ORMExecuteState) -> None:
+    if not state.is_select:
+        state.session.info.pop(_UNITS, None)
 
 
 async def tenant_min_n(session: AsyncSession, tenant_id: str) -> int:
