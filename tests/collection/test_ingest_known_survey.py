@@ -40,10 +40,9 @@ def test_repeated_submissions_are_stored_alike_with_one_job_each(
         "SELECT unit_id, tenant_id, survey_version, channel, source, status, revision FROM responses",
     )
     assert stored == [(org.unit_ids["SH001"], org.tenant_id, 1, "api", "api", "complete", 0)] * 2
-    assert (
-        rows(database_url, "SELECT name, status FROM outbox_jobs")
-        == [("collection.response_stored", "done")] * 2
-    )
+    # One pipeline job per response (the pipeline may add jobs of its own behind it).
+    stored_jobs = "SELECT status FROM outbox_jobs WHERE name = 'collection.response_stored'"
+    assert rows(database_url, stored_jobs) == [("done",)] * 2
     fetched = client.get(f"/api/v1/responses/{second.json()['id']}", headers=org.auth("cx")).json()
     assert fetched["answers"] == FULL_ANSWERS
     assert fetched["contact"] == {"email": "li@example.com"}
