@@ -128,9 +128,13 @@ async def _run_lane(session: AsyncSession, lane: str, name: str, payload: dict[s
         for job_id, their_ids, their_shared in batch:
             if job_id is None:  # the job's own responses: a failure fails the job
                 await _hand(session, registered, their_ids, their_shared)
-            elif time.monotonic() - started >= limit:
-                # Out of time: the rest stay claimed only until this commit and run
-                # later (a worker thread is not held up by a long batch).
+            elif lane == BACKGROUND and time.monotonic() - started >= limit:
+                # Out of time (a text model per comment): the rest stay claimed only
+                # until this commit and run later, so the thread is soon free for the
+                # prompt lane. The prompt lane finishes what it claimed: under load
+                # the job's fixed cost (locks, claim, commit, hand-off) alone can
+                # exceed the limit, and leaving claims out would shrink every batch
+                # to a response or two exactly when batching matters most.
                 continue
             else:
                 try:
