@@ -23,9 +23,10 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import duckdb
 import polars as pl
@@ -54,6 +55,12 @@ def principal(data: Dataset, grant: Grant) -> Principal:
         locale="en",
         grants=(grant,),
     )
+
+
+def tenant_today() -> date:
+    """Today in the bench tenant's zone (Asia/Shanghai): after 16:00 UTC it is already
+    tomorrow there, and a window ending on the UTC date is no longer whole months."""
+    return datetime.now(ZoneInfo("Asia/Shanghai")).date()
 
 
 def month_start(day: date, back: int) -> date:
@@ -92,7 +99,7 @@ def median_ms(run: Callable[[], Any], rounds: int) -> tuple[float, list[float]]:
 
 async def cxloop_figures(url: str, data: Dataset, rounds: int) -> dict[str, Any]:
     db = Database(url)
-    today = date.today()
+    today = tenant_today()
     admin = principal(data, Grant(Role.ADMIN, None, None, None))
     store_id, store_code, store_path = data.unit_ids[0], data.unit_codes[0], data.unit_paths[0]
     manager = principal(data, Grant(Role.UNIT_MANAGER, store_id, store_path, store_code))
@@ -150,7 +157,7 @@ def duckdb_figures(data: Dataset, rounds: int) -> dict[str, Any]:
         table.write_parquet(parquet)
         con = duckdb.connect()
         con.execute(f"CREATE TABLE responses AS SELECT * FROM read_parquet('{parquet}')")
-    today = date.today()
+    today = tenant_today()
     store = data.unit_ids[0]
     year_from = month_start(today, 11).isoformat()
     nps = "count(nps) AS n, avg(CASE WHEN nps >= 9 THEN 100 WHEN nps <= 6 THEN -100 ELSE 0 END) AS nps"
