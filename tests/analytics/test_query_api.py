@@ -199,3 +199,21 @@ def test_bad_input_answers_422(
 
 def test_needs_a_reader(client: TestClient, org: Org) -> None:
     assert client.post("/api/v1/metrics/query", json={"metrics": ["nps"]}).status_code == 401
+
+
+def test_today_is_the_tenants_local_day_so_answers_after_1600_utc_count(
+    client: TestClient, org: Org, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 16:40 UTC is 00:40 the next day in Shanghai: the answer of 16:30 UTC belongs to
+    # 2 June there, and a query without dates must still include it.
+    import cxloop.analytics.plan
+
+    now = datetime(2026, 6, 1, 16, 40, tzinfo=ZoneInfo("UTC"))
+    monkeypatch.setattr(cxloop.analytics.plan, "utc_now", lambda: now)
+    survey_id = make_survey(client, org)
+    item = generate(1)[0]
+    submit(client, org, survey_id, [{**item, "submitted_at": "2026-06-01T16:30:00+00:00"}] * 5)
+    for source in ("rollup", "raw"):
+        got = query(client, org, metrics=["n"], group_by=["day"], source=source)
+        assert got.status_code == 200, got.text
+        assert [(r["day"], r["n"]) for r in got.json()["rows"]][-1:] == [("2026-06-02", 5)], source

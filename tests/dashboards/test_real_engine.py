@@ -118,8 +118,17 @@ def test_every_default_widget_runs_on_the_real_engine(
 ) -> None:
     found = widgets(client, org, who, "?period=all")
     errors = {wid: w["error"]["code"] for wid, w in found.items() if w["error"]}
-    # Drivers need a survey picked in the filters; everything else answers.
-    assert errors == ({"drivers": "survey_required"} if who == "cx" else {})
+    assert errors == {}
+
+
+def test_with_no_survey_chosen_the_drivers_are_those_of_the_most_answered_survey(
+    client: TestClient, org: Org, survey: str
+) -> None:
+    default = widgets(client, org, "cx", "?period=all&widget=drivers")["drivers"]
+    chosen = widgets(client, org, "cx", f"?period=all&survey_id={survey}&widget=drivers")["drivers"]
+    assert default["error"] is None, default["error"]
+    assert default["rows"] == chosen["rows"]
+    assert {r["question_id"] for r in default["rows"]} == {"csat", "ces", "stars"}
 
 
 def test_the_driver_quadrant_runs_analytics_key_drivers_for_the_chosen_survey(

@@ -16,7 +16,6 @@ from cxloop.analytics.registry import Key, MetricProvider, ProviderRequest, prov
 from cxloop.analytics.schemas import MetricsQuery
 from cxloop.analytics.sources import time_key, unit_at_level
 from cxloop.identity import Principal, display_name
-from cxloop.kit.clock import utc_now
 from cxloop.kit.errors import invalid
 
 
@@ -90,7 +89,7 @@ async def run_provided(
                 code="unknown_group",
             )
     # The planner checks dates, groups and the unit (404 outside the scope) as for any query.
-    plan = await make_plan(session, principal, query.model_copy(update={"metrics": ["n"]}), utc_now().date())
+    plan = await make_plan(session, principal, query.model_copy(update={"metrics": ["n"]}))
     start, end = plan.utc_bounds()
     request = ProviderRequest(
         tenant_id=plan.tenant_id,

@@ -31,7 +31,6 @@ from cxloop.analytics.response_rate import fill_response_rates
 from cxloop.analytics.schemas import MetricsQuery
 from cxloop.analytics.sources import COUNT, Groups, Key, Slice, allocating, count_of, read
 from cxloop.identity import Principal, display_name
-from cxloop.kit.clock import utc_now
 from cxloop.kit.errors import invalid
 
 ALPHA = 0.05
@@ -230,8 +229,7 @@ async def run_metrics_query(
     provider = provider_for(query)
     if provider is not None:
         return await run_provided(session, principal, query, provider)
-    today = utc_now().date()
-    plan = await make_plan(session, principal, query, today)
+    plan = await make_plan(session, principal, query)
     use_rollups = plan.source == "rollup" or (plan.source == "auto" and plan.wants_rollup())
     main = Slice(plan.filters.date_from, plan.filters.date_to, plan.visible_units, tuple(plan.groups))
     groups = await read(session, plan, main, use_rollups)

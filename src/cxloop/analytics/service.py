@@ -66,7 +66,6 @@ async def run_drivers(session: AsyncSession, principal: Principal, query: Driver
         session,
         principal,
         MetricsQuery(metrics=["n"], survey_id=survey.id, filters=query.filters),
-        utc_now().date(),
     )
     scales = await _scales(session, survey)
     for index, name in enumerate(query.drivers):

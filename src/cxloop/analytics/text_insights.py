@@ -27,7 +27,6 @@ from cxloop.analytics.plan import TIME_GROUPS, Plan, make_plan
 from cxloop.analytics.schemas import MetricsQuery
 from cxloop.analytics.sources import Sheet, Slice, raw_sheets, time_key
 from cxloop.identity import Principal
-from cxloop.kit.clock import utc_now
 from cxloop.kit.errors import invalid
 
 ALPHA = 0.05
@@ -52,7 +51,7 @@ def _r(value: float | None, digits: int = 2) -> float | None:
 
 
 async def _plan(session: AsyncSession, principal: Principal, query: MetricsQuery) -> Plan:
-    return await make_plan(session, principal, query, utc_now().date())
+    return await make_plan(session, principal, query)
 
 
 async def _topic_rows(

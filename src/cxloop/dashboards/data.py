@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -30,7 +31,7 @@ from cxloop.dashboards.schemas import (
     Widget,
 )
 from cxloop.dashboards.text_widgets import text_insight, with_topics
-from cxloop.identity import Perm, Principal, Unit, display_name, visible_unit
+from cxloop.identity import Perm, Principal, Tenant, Unit, display_name, visible_unit
 from cxloop.kit.clock import utc_now
 from cxloop.kit.errors import AppError, FieldError, ValidationFailed
 from cxloop.surveys import Survey, published_definition
@@ -145,7 +146,12 @@ async def resolve_filters(
     session: AsyncSession, principal: Principal, filters: DashboardFilters, today: date | None = None
 ) -> ResolvedFilters:
     """Global filters checked against the viewer's scope: a unit outside it is a 404."""
-    date_from, date_to = period_dates(filters, today or utc_now().date())
+    if today is None:
+        # Periods end on the tenant's local today, the day the engine files today's answers under.
+        tenant = await session.get(Tenant, principal.tenant_id)
+        zone = ZoneInfo(tenant.timezone if tenant is not None else "UTC")
+        today = utc_now().astimezone(zone).date()
+    date_from, date_to = period_dates(filters, today)
     unit = None
     if filters.unit_code:
         unit = await visible_unit(session, principal, filters.unit_code, Perm.DATA_READ)
@@ -291,14 +297,18 @@ async def _drivers(
     model = getattr(analytics, "DriversQuery", None)
     if run is None or model is None:
         raise AnalyticsUnavailable("The key driver analysis is not installed.")
+    outcome = widget.query.metrics[0]
     survey_id = filters.survey_id or widget.query.survey_id
+    if not survey_id:
+        # Drivers are per survey; with none chosen, the most answered survey in the
+        # viewer's period and scope that has rating questions is the useful default.
+        survey_id = await _busiest_survey_with_ratings(session, principal, widget, filters, outcome)
     if not survey_id:
         raise ValidationFailed(
             "Choose a survey to see its drivers.",
             code="survey_required",
             errors=[FieldError("survey_id", "Choose a survey to see its drivers.")],
         )
-    outcome = widget.query.metrics[0]
     names = list(widget.drivers) or await _rating_questions(session, principal, survey_id, outcome)
     body = {
         "survey_id": survey_id,
@@ -316,6 +326,29 @@ async def _drivers(
         ) from exc
     result: dict[str, Any] = await run(session, principal, query)
     return {"rows": result.get("drivers", []), **{k: v for k, v in result.items() if k != "drivers"}}
+
+
+async def _busiest_survey_with_ratings(
+    session: AsyncSession, principal: Principal, widget: Widget, filters: ResolvedFilters, outcome: str
+) -> str | None:
+    assert widget.query is not None
+    counted = await query_runner(
+        session,
+        principal,
+        {
+            "metrics": ["response_count"],
+            "group_by": ["survey"],
+            "filters": {**widget.query.filters, **filters.as_query_filters()},
+        },
+    )
+    ranked = sorted(
+        (row for row in counted.get("rows", []) if row.get("survey_id") and row.get("response_count")),
+        key=lambda row: (-row["response_count"], row["survey_id"]),
+    )
+    for row in ranked[:5]:
+        if await _rating_questions(session, principal, row["survey_id"], outcome):
+            return str(row["survey_id"])
+    return None
 
 
 async def _rating_questions(
