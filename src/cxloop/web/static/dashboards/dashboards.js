@@ -24,6 +24,11 @@
 
   function metricsOf(w) { return (w.query && w.query.metrics) || []; }
   function groupsOf(w) { return (w.query && w.query.group_by) || []; }
+  // The dashed line and the diamonds are named after what they compare with.
+  function compareName(w) {
+    var how = w.query && w.query.compare;
+    return (how && T["compare_" + how]) || T.company;
+  }
   function isUnit(g) { return g === "unit" || g.indexOf("unit_level:") === 0; }
   function timeGroup(w) { return groupsOf(w).filter(function (g) { return TIME.indexOf(g) >= 0; })[0]; }
 
@@ -104,7 +109,7 @@
       });
       if (rows.some(function (r) { return typeof r.compare_value === "number"; })) {
         series.push({
-          name: T.company, type: "line", lineStyle: { type: "dashed" },
+          name: compareName(w), type: "line", lineStyle: { type: "dashed" },
           data: xs.map(function (x) {
             var r = rows.filter(function (r) { return r[tg] === x; })[0];
             return r ? num(r.compare_value) : null;
@@ -129,7 +134,7 @@
                    label: { show: w.type === "ranking", position: "right" } };
       var seriesB = [bars];
       if (sorted.some(function (r) { return typeof r.compare_value === "number"; })) {
-        seriesB.push({ name: T.company, type: "scatter", symbol: "diamond", symbolSize: 10,
+        seriesB.push({ name: compareName(w), type: "scatter", symbol: "diamond", symbolSize: 10,
                        data: sorted.map(function (r) { return num(r.compare_value); }) });
       }
       o.series = seriesB;
