@@ -148,7 +148,13 @@ def main() -> None:
         try:
             upgrade(database_url)
             token = asyncio.run(common.seed(database_url, email="cx@bench.test", role="cx_manager"))
-            env = common.server_env(database_url, work / "data", CXLOOP_TEXT_ENGINE="inline", **queue)
+            env = common.server_env(
+                database_url,
+                work / "data",
+                CXLOOP_TEXT_ENGINE="inline",
+                CXLOOP_WEBHOOK_PRIVATE_TARGETS="true",  # the receiver is on 127.0.0.1
+                **queue,
+            )
             port = common.free_port()
             app = common.start(
                 [

@@ -18,6 +18,8 @@ from pathlib import Path
 # Text analysis runs in the test process, from one model cache for the whole
 # run (its first training takes seconds); tests/text checks the child process.
 os.environ.setdefault("CXLOOP_TEXT_ENGINE", "inline")
+# Test receivers listen on 127.0.0.1; tests/alerts/test_webhook_targets.py turns the guard back on.
+os.environ.setdefault("CXLOOP_WEBHOOK_PRIVATE_TARGETS", "true")
 os.environ.setdefault("CXLOOP_TEXT_MODEL_DIR", str(Path(tempfile.gettempdir()) / "cxloop-test-text-models"))
 
 import pytest

@@ -25,6 +25,7 @@ def cxloop_env(database_url: str, data_dir: Path, **settings: str) -> dict[str, 
         CXLOOP_DATABASE_URL=database_url,
         CXLOOP_DATA_DIR=str(data_dir),
         CXLOOP_SECRET_KEY=SECRET_KEY,
+        CXLOOP_WEBHOOK_PRIVATE_TARGETS="true",  # test receivers listen on 127.0.0.1
         PYTHONUNBUFFERED="1",
     )
     env.update({f"CXLOOP_{k.upper()}": v for k, v in settings.items()})

@@ -18,6 +18,7 @@ from cxloop.alerts.models import Alert, AlertRule, Notification, NotificationCha
 from cxloop.alerts.responses import subject_for
 from cxloop.alerts.rules import ResponseRule, parse_rule
 from cxloop.alerts.service import TenantConfig, bump_config, check_units, compile_rows, get_rule
+from cxloop.alerts.targets import target_refusal
 from cxloop.alerts.webhooks import new_secret
 from cxloop.collection import Response
 from cxloop.identity import Actor, Perm, Principal, Unit, record
@@ -214,6 +215,9 @@ async def create_webhook(
     session: AsyncSession, principal: Principal, url: str, events: list[str], secret: str | None
 ) -> Webhook:
     principal.require(Perm.CONFIG_WRITE)
+    refused = await target_refusal(url)
+    if refused is not None:
+        raise invalid("url", refused, code="webhook_target_refused")
     row = Webhook(
         id=new_id(),
         tenant_id=principal.tenant_id,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cxloop.alerts.models import Alert, AlertRule, Notification, NotificationChannel, Webhook, WebhookDelivery
+from cxloop.alerts.targets import static_refusal
 from cxloop.alerts.webhooks import EVENTS
 
 Name = Field(min_length=1, max_length=200)
@@ -125,9 +125,9 @@ class VolumeOut(BaseModel):
 
 
 def _http_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("must be an http or https URL")
+    refused = static_refusal(value)
+    if refused is not None:
+        raise ValueError(refused)
     return value
 
 

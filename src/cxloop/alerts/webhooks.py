@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cxloop.alerts.models import Webhook, WebhookDelivery
+from cxloop.alerts.targets import target_refusal
 from cxloop.kit.clock import utc_now
 from cxloop.kit.ids import new_id
 from cxloop.kit.jobs import backoff, enqueue
@@ -140,6 +141,14 @@ async def attempt(session: AsyncSession, delivery_id: str) -> None:
     if hook is None or not hook.enabled:
         delivery.status = "dead"
         delivery.last_error = "the webhook was disabled"
+        return
+    refused = await target_refusal(hook.url)
+    if refused is not None:
+        # Retrying will not help until someone changes the receiver or the setting;
+        # the log says why and POST .../redeliver sends it once that is done.
+        delivery.status = "dead"
+        delivery.last_error = f"refused: the URL {refused}"[:500]
+        log.warning("webhook delivery %s refused: %s", delivery.id, refused)
         return
     body = body_of(delivery)
     timestamp = int(time.time())

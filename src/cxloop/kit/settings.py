@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     delivery_max_attempts: int = Field(default=5, ge=1, le=20)
     provider_timeout_seconds: float = Field(default=10.0, gt=0)
 
+    # --- alerts ---
+    # Webhooks to loopback, private and link-local addresses are refused (SSRF);
+    # true allows them, for receivers inside the operator's own network and tests.
+    webhook_private_targets: bool = False
+
     # --- customers ---
     # Keys for personal fields, "k2:<base64 32 bytes>,k1:<base64>": the first
     # encrypts, every one decrypts (rotation: put the new key first, then run
