@@ -162,5 +162,6 @@ def test_consents_allow_answers_what_consent_allows_answers_in_one_query(
         (regranted, "email"),
         *((contact, "wechat") for contact in (withdrawn, regranted, silent, "missing")),
     }
-    # The ledger once; the tenant's policy only when some pair has no record.
-    assert (all_pairs, only_recorded) == (2, 1)
+    # Which records hold the ledgers (merges), the ledger once, and the tenant's
+    # policy only when some pair has no record.
+    assert (all_pairs, only_recorded) == (3, 2)

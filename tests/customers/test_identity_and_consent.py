@@ -6,7 +6,7 @@ import re
 
 from fastapi.testclient import TestClient
 
-from cxloop.customers import consent_allows, record_consent, unsubscribe_url
+from cxloop.customers import consent_allows, consents_allow, record_consent, unsubscribe_url
 from cxloop.kit.db import Database
 from tests.customers.support import make_contact, rows, written
 from tests.factories import Org, run
@@ -198,3 +198,48 @@ def test_unsubscribe_link_of_a_merged_contact_reaches_the_survivor(
     ]
     other_tenant_path = unsubscribe_url(secret, "01ARZ3NDEKTSV4RRFFQ69G5FAV", merged["id"], "sms")
     assert client.get(other_tenant_path).status_code == 404
+
+
+def test_consent_of_a_merged_contact_is_the_survivors_for_invitations_made_before_the_merge(
+    client: TestClient, org: Org, database_url: str
+) -> None:
+    survivor = make_contact(client, org, identities={"member_id": "M1"})
+    merged = make_contact(client, org, identities={"member_id": "M2"})
+    assert (
+        client.post(
+            f"/api/v1/contacts/{survivor['id']}/merge",
+            json={"merge_id": merged["id"]},
+            headers=org.auth("cx"),
+        ).status_code
+        == 200
+    )
+
+    async def work() -> tuple[bool, dict[tuple[str, str], bool]]:
+        db = Database(database_url)
+        try:
+            async with db.session(write=True) as session:
+                # A STOP reply to an old invitation names the merged record.
+                await record_consent(
+                    session, org.tenant_id, merged["id"], "email", "survey", False, source="sms_stop"
+                )
+                one = await consent_allows(session, org.tenant_id, survivor["id"], "email")
+                many = await consents_allow(
+                    session,
+                    org.tenant_id,
+                    [(merged["id"], "email"), (survivor["id"], "email"), (merged["id"], "sms")],
+                )
+                await session.commit()
+                return one, many
+        finally:
+            await db.dispose()
+
+    one, many = run(work())
+    assert one is False
+    assert many == {
+        (merged["id"], "email"): False,
+        (survivor["id"], "email"): False,
+        (merged["id"], "sms"): True,
+    }
+    assert rows(database_url, "SELECT contact_id, channel, granted FROM consent_records") == [
+        (survivor["id"], "email", False)
+    ]

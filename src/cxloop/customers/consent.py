@@ -3,6 +3,11 @@
 With no record a send is allowed, unless the tenant's policy lists the
 channel as opt-in only. A withdrawal (an unsubscribe link, a STOP reply) is
 one more row, so it takes effect for every later check at once.
+
+A merge moves a contact's ledger to the surviving record, and invitations,
+unsubscribe links and STOP replies made before the merge still name the
+merged one; so every read and write here follows ``merged_into`` to the
+survivor, or a withdrawal would be lost on the record nobody reads.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cxloop.customers.models import ConsentPolicy, ConsentRecord
+from cxloop.customers.models import ConsentPolicy, ConsentRecord, Contact
 from cxloop.kit.clock import utc_now
 from cxloop.kit.errors import invalid
 from cxloop.kit.ids import new_id
@@ -25,6 +30,24 @@ CHANNELS = ("email", "sms", "wechat", "wecom", "web")
 PURPOSE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 SOURCE = re.compile(r"^[a-z][a-z0-9_.\-]{0,31}$")
 UNSUBSCRIBE_SALT = "cxloop.customers.unsubscribe"
+
+
+async def _survivors(session: AsyncSession, tenant_id: str, contact_ids: Iterable[str]) -> dict[str, str]:
+    """{asked id: id of the record its ledger lives on}, one query per merge hop."""
+    found = {asked: asked for asked in contact_ids}
+    pending = dict(found)
+    for _ in range(10):
+        if not pending:
+            break
+        statement = select(Contact.id, Contact.merged_into).where(
+            Contact.tenant_id == tenant_id,
+            Contact.id.in_(set(pending.values())),
+            Contact.merged_into.is_not(None),
+        )
+        onward = {row.id: row.merged_into for row in await session.execute(statement)}
+        pending = {asked: onward[at] for asked, at in pending.items() if at in onward}
+        found.update(pending)
+    return found
 
 
 def check_consent_fields(channel: str, purpose: str, source: str) -> None:
@@ -49,6 +72,7 @@ async def record_consent(
     at: datetime | None = None,
 ) -> None:
     check_consent_fields(channel, purpose, source)
+    contact_id = (await _survivors(session, tenant_id, [contact_id]))[contact_id]
     session.add(
         ConsentRecord(
             id=new_id(),
@@ -73,6 +97,7 @@ async def opt_in_channels(session: AsyncSession, tenant_id: str) -> frozenset[st
 async def consent_allows(
     session: AsyncSession, tenant_id: str, contact_id: str, channel: str, purpose: str = "survey"
 ) -> bool:
+    contact_id = (await _survivors(session, tenant_id, [contact_id]))[contact_id]
     statement = (
         select(ConsentRecord.granted)
         .where(
@@ -98,11 +123,12 @@ async def consents_allow(
     pairs = set(wanted)
     if not pairs:
         return {}
+    holder = await _survivors(session, tenant_id, {contact_id for contact_id, _ in pairs})
     statement = (
         select(ConsentRecord.contact_id, ConsentRecord.channel, ConsentRecord.granted)
         .where(
             ConsentRecord.tenant_id == tenant_id,
-            ConsentRecord.contact_id.in_({contact_id for contact_id, _ in pairs}),
+            ConsentRecord.contact_id.in_(set(holder.values())),
             ConsentRecord.channel.in_({channel for _, channel in pairs}),
             ConsentRecord.purpose == purpose,
         )
@@ -112,9 +138,10 @@ async def consents_allow(
     for contact_id, channel, granted in await session.execute(statement):
         latest.setdefault((contact_id, channel), bool(granted))
     # The policy decides only for pairs with no record; read it once, if any.
-    unrecorded = [pair for pair in pairs if pair not in latest]
+    held = {pair: (holder[pair[0]], pair[1]) for pair in pairs}
+    unrecorded = [pair for pair in pairs if held[pair] not in latest]
     opt_in = await opt_in_channels(session, tenant_id) if unrecorded else frozenset()
-    return {pair: latest[pair] if pair in latest else pair[1] not in opt_in for pair in pairs}
+    return {pair: latest[held[pair]] if held[pair] in latest else pair[1] not in opt_in for pair in pairs}
 
 
 async def ledger(session: AsyncSession, tenant_id: str, contact_id: str) -> list[ConsentRecord]:
