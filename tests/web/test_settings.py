@@ -66,6 +66,9 @@ def test_the_hub_links_every_section_and_the_nav_has_no_coming_soon(signed_in) -
         assert f'<a href="{path}">' in html
     assert "即将推出" not in html
     assert "<h1>设置</h1>" in html
+    # The page's own list of sections does not replace the main navigation.
+    assert '<a href="/dashboards">仪表盘</a>' in html
+    assert ">/settings/users</a>" not in html
 
 
 def test_settings_pages_speak_english_too(signed_in) -> None:  # type: ignore[no-untyped-def]

@@ -238,7 +238,7 @@ def render(
         "current_path": current_path(request),
         "path": request.url.path,
         "upcoming": UPCOMING,
-        "sections": SECTIONS,
+        "nav_sections": SECTIONS,
         "role_labels": ROLE_LABELS,
     }
     values.update(context or {})

@@ -211,7 +211,7 @@ def unit_rows(units: list[Unit], locale: str) -> list[UnitRow]:
 @router.get("/settings")
 async def settings_hub(request: Request, principal: SignedIn) -> Response:
     require_settings(principal)
-    context = {"sections": SECTIONS, "can_manage_users": principal.can(Perm.USERS_WRITE)}
+    context = {"settings_sections": SECTIONS, "can_manage_users": principal.can(Perm.USERS_WRITE)}
     return render(request, "settings/hub.html", context, principal=principal)
 
 
