@@ -1,5 +1,6 @@
 """Commands of the contacts capability: ``cxloop import contacts FILE`` and
-``cxloop contacts reencrypt`` (after putting a new field key first)."""
+``cxloop contacts reencrypt`` (after putting a new field key first): it re-encrypts
+every sealed column, the directory's and the configuration secrets of other domains."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+import cxloop.models  # noqa: F401  (every domain registers its sealed columns beside its models)
 from cxloop.cli.common import TenantOption, fail, operator, run_async
 from cxloop.cli.imports import import_app
 from cxloop.customers import crypto
@@ -22,7 +24,7 @@ from cxloop.customers.imports import (
     import_contacts,
     read_table,
 )
-from cxloop.customers.rotation import reencrypt_batch, stale_count
+from cxloop.customers.rotation import reencrypt_batch, stale_counts
 from cxloop.identity.tenants import find_tenant
 from cxloop.kit.db import Database
 from cxloop.kit.errors import AppError
@@ -31,7 +33,9 @@ from cxloop.kit.writelock import taking_turn
 
 MAX_LISTED_ERRORS = 200
 
-contacts_app = typer.Typer(no_args_is_help=True, help="The contact directory: key rotation.")
+contacts_app = typer.Typer(
+    no_args_is_help=True, help="The contact directory; key rotation of every sealed value."
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -152,21 +156,25 @@ def reencrypt_command(
         bool, typer.Option("--dry-run", help="Only count what is sealed with an older key.")
     ] = False,
 ) -> None:
-    """Re-encrypt personal fields with the active (first) key of CXLOOP_FIELD_KEYS, in batches."""
+    """Re-encrypt every sealed value with the active (first) key of CXLOOP_FIELD_KEYS, in batches:
+    personal fields, webhook signing secrets, alert and distribution channel settings."""
 
-    async def work(db: Database, settings: Settings) -> tuple[int, int]:
+    async def work(db: Database, settings: Settings) -> tuple[dict[str, int], int]:
         try:
             crypto.configure(settings)
         except crypto.FieldKeyError as exc:
             fail(str(exc), 2)
         async with db.session(write=False) as session:
-            stale = await stale_count(session)
+            stale = await stale_counts(session)
         if dry_run:
             return stale, 0
         changed = 0
         while True:
             async with taking_turn(db), db.session(write=True) as session:
-                done = await reencrypt_batch(session)
+                try:
+                    done = await reencrypt_batch(session)
+                except crypto.FieldKeyError as exc:
+                    fail(f"{exc}; is every old key still listed in CXLOOP_FIELD_KEYS?", 2)
                 await session.commit()
             changed += done
             if done == 0:
@@ -174,6 +182,9 @@ def reencrypt_command(
 
     stale, changed = run_async(work)
     if dry_run:
-        typer.echo(f"{stale} value(s) are sealed with an older key")
+        for column, count in stale.items():
+            if count:
+                typer.echo(f"{column}: {count}", err=True)
+        typer.echo(f"{sum(stale.values())} value(s) are sealed with an older key")
     else:
         typer.echo(f"re-encrypted {changed} row(s) with key {crypto.keyring().active_id}")
