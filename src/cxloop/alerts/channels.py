@@ -3,6 +3,10 @@ and apprise (WeCom group robot and app, DingTalk, Feishu/Lark, Slack, Teams, JSO
 
 Each sender raises on failure; the notification job records the error and tries again
 later, so a channel that is down never blocks an alert or a case.
+
+A channel's settings are stored sealed (``NotificationChannel.config_enc``): robot keys
+sit in apprise URLs, gateways take tokens, SMTP servers passwords. ``config_of`` opens
+them for a send; nothing else does, and the API never returns them.
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ import apprise
 import httpx
 
 from cxloop.alerts.messages import Message
+from cxloop.alerts.models import NotificationChannel, channel_config_place
+from cxloop.kit.crypto import FieldKeyError
+from cxloop.kit.sealed import seal_json, unseal_json
 from cxloop.kit.settings import get_settings
 
 TIMEOUT_SECONDS = 10.0
@@ -23,6 +30,22 @@ TIMEOUT_SECONDS = 10.0
 
 class SendFailed(Exception):
     pass
+
+
+def seal_config(channel: NotificationChannel, config: dict[str, Any]) -> None:
+    """Store ``config`` sealed on the row (its id and tenant must be set: they bind the value)."""
+    channel.config_enc = seal_json(config, channel_config_place(channel))
+
+
+def config_of(channel: NotificationChannel) -> dict[str, Any]:
+    """The clear settings: for sending only (a failure is the notification's, retried later)."""
+    try:
+        config = unseal_json(channel.config_enc, channel_config_place(channel))
+    except FieldKeyError as exc:
+        raise SendFailed(
+            "the channel's settings do not decrypt: their key is missing from CXLOOP_FIELD_KEYS"
+        ) from exc
+    return dict(config) if isinstance(config, dict) else {}
 
 
 def smtp_config(config: dict[str, Any] | None) -> dict[str, Any]:
@@ -77,7 +100,9 @@ async def send_sms(config: dict[str, Any], message: Message) -> None:
     text = message.plain[: int(config.get("max_length") or 500)]
     try:
         async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS, trust_env=False) as client:
-            answer = await client.post(str(config["url"]), json={"to": config.get("to", []), "text": text})
+            answer = await client.post(
+                str(config["url"]), json={"to": config.get("to", []), "text": text}, headers=headers
+            )
     except httpx.HTTPError as exc:
         raise SendFailed(f"SMS gateway: {type(exc).__name__}") from exc
     if answer.status_code >= 300:

@@ -13,13 +13,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cxloop.alerts.channels import check_channel_config
+from cxloop.alerts.channels import check_channel_config, seal_config
 from cxloop.alerts.models import Alert, AlertRule, Notification, NotificationChannel, Webhook, WebhookDelivery
 from cxloop.alerts.responses import subject_for
 from cxloop.alerts.rules import ResponseRule, parse_rule
 from cxloop.alerts.service import TenantConfig, bump_config, check_units, compile_rows, get_rule
 from cxloop.alerts.targets import target_refusal
-from cxloop.alerts.webhooks import new_secret
+from cxloop.alerts.webhooks import new_secret, seal_secret
 from cxloop.collection import Response
 from cxloop.identity import Actor, Perm, Principal, Unit, record
 from cxloop.kit.clock import utc_now
@@ -173,11 +173,11 @@ async def create_channel(
         tenant_id=principal.tenant_id,
         name=name,
         kind=kind,
-        config=config,
         language=language,
         enabled=True,
         created_at=utc_now(),
     )
+    seal_config(row, config)
     session.add(row)
     record(
         session, Actor.of(principal), "alert_channel.created", target_type="alert_channel", target_id=row.id
@@ -213,7 +213,8 @@ async def list_notifications(
 
 async def create_webhook(
     session: AsyncSession, principal: Principal, url: str, events: list[str], secret: str | None
-) -> Webhook:
+) -> tuple[Webhook, str]:
+    """The new webhook and its clear secret (shown once, in the answer that created it)."""
     principal.require(Perm.CONFIG_WRITE)
     refused = await target_refusal(url)
     if refused is not None:
@@ -223,15 +224,16 @@ async def create_webhook(
         tenant_id=principal.tenant_id,
         url=url,
         events=sorted(set(events)),
-        secret=secret or new_secret(),
         enabled=True,
         created_by=principal.user_id,
         created_at=utc_now(),
     )
+    clear = secret or new_secret()
+    seal_secret(row, clear)
     session.add(row)
     await bump_config(session, principal.tenant_id)
     record(session, Actor.of(principal), "webhook.created", target_type="webhook", target_id=row.id)
-    return row
+    return row, clear
 
 
 async def get_webhook(session: AsyncSession, principal: Principal, webhook_id: str) -> Webhook:

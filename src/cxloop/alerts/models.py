@@ -15,6 +15,12 @@ What each row proves (and does not):
 - ``Webhook`` / ``WebhookDelivery``: a subscription and one event for it. The delivery id
   is sent with every attempt, so a receiver can drop duplicates; ``attempt_log`` keeps each
   try (when, status, error).
+
+Secrets are sealed (AES-GCM under the field key ring, kit/crypto.py): a webhook's
+signing secret (``secret_enc``) and a channel's whole settings (``config_enc``: robot
+keys in apprise URLs, gateway tokens, SMTP passwords and the recipients). Each value
+names its key and is bound to its tenant, table, column and row; key rotation
+re-encrypts them (kit/sealed.py). See docs/adr/0032-configuration-secrets-sealed-with-the-field-keys.md.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from cxloop.kit import sealed
+from cxloop.kit.crypto import aad
 from cxloop.kit.db import Base, IdColumnType, JSONType, UTCDateTime
 
 
@@ -88,7 +96,8 @@ class NotificationChannel(Base):
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(16))  # "apprise", "sms", "email"
-    config: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    # The settings as sealed JSON: only the sending code opens them (alerts/channels.py).
+    config_enc: Mapped[str] = mapped_column(Text)
     language: Mapped[str | None] = mapped_column(String(10), nullable=True)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -126,8 +135,8 @@ class Webhook(Base):
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     url: Mapped[str] = mapped_column(String(2000))
     events: Mapped[list[str]] = mapped_column(JSONType)
-    # The signing secret has to be read back to sign; it is never returned by the API.
-    secret: Mapped[str] = mapped_column(String(200))
+    # The signing secret, sealed: it is opened to sign a delivery and never returned by the API.
+    secret_enc: Mapped[str] = mapped_column(Text)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_by: Mapped[str | None] = mapped_column(IdColumnType(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -157,3 +166,15 @@ class WebhookDelivery(Base):
         UniqueConstraint("webhook_id", "event_key"),
         Index(None, "tenant_id", "created_at"),
     )
+
+
+def channel_config_place(row: NotificationChannel) -> str:
+    return aad(row.tenant_id, "alert_channels", "config", row.id)
+
+
+def webhook_secret_place(row: Webhook) -> str:
+    return aad(row.tenant_id, "webhooks", "secret", row.id)
+
+
+sealed.register(NotificationChannel, "config_enc", channel_config_place)
+sealed.register(Webhook, "secret_enc", webhook_secret_place)

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cxloop.alerts.actions import NOTIFY_JOB
-from cxloop.alerts.channels import send_apprise, send_email, send_sms
+from cxloop.alerts.channels import config_of, send_apprise, send_email, send_sms
 from cxloop.alerts.messages import render_alert
 from cxloop.alerts.models import Alert, Notification, NotificationChannel
 from cxloop.kit.clock import utc_now
@@ -42,8 +42,9 @@ async def _tenant_smtp(session: AsyncSession, tenant_id: str) -> dict[str, objec
         )
     ).scalars()
     for row in channel:
-        if row.config.get("host"):
-            return dict(row.config)
+        config = config_of(row)
+        if config.get("host"):
+            return config
     return None
 
 
@@ -62,17 +63,14 @@ async def send_notification(session: AsyncSession, notification_id: str) -> None
             if channel is None or not channel.enabled:
                 row.status, row.last_error = "dead", "the channel was removed or disabled"
                 return
+            config = config_of(channel)
             if channel.kind == "apprise":
-                await send_apprise(channel.config, message)
+                await send_apprise(config, message)
             elif channel.kind == "sms":
-                await send_sms(channel.config, message)
+                await send_sms(config, message)
             else:
-                smtp = (
-                    channel.config
-                    if channel.config.get("host")
-                    else await _tenant_smtp(session, row.tenant_id)
-                )
-                await send_email(smtp, list(channel.config.get("to") or []), message)
+                smtp = config if config.get("host") else await _tenant_smtp(session, row.tenant_id)
+                await send_email(smtp, list(config.get("to") or []), message)
         else:
             await send_email(await _tenant_smtp(session, row.tenant_id), [row.recipient], message)
     except Exception as exc:  # any channel failure is the channel's problem, not the alert's

@@ -203,11 +203,20 @@ async def post_webhook(
     request: Request, body: WebhookCreate, session: DbSession, principal: CurrentPrincipal
 ) -> JSONResponse:
     async def create() -> Any:
-        row = await manage.create_webhook(session, principal, body.url, list(body.events), body.secret)
-        return WebhookOut.of(row, with_secret=True).model_dump(mode="json")
+        row, secret = await manage.create_webhook(
+            session, principal, body.url, list(body.events), body.secret
+        )
+        return WebhookOut.of(row, secret=secret).model_dump(mode="json")
 
+    # The secret is shown once: the stored answer (and so a replay) lacks it, so it is
+    # never kept in clear in the idempotency table.
     return await idempotent(
-        request, session, principal.idempotency_owner, body.model_dump(mode="json"), create
+        request,
+        session,
+        principal.idempotency_owner,
+        body.model_dump(mode="json"),
+        create,
+        keep=lambda created: {**created, "secret": None},
     )
 
 

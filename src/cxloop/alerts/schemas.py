@@ -154,14 +154,14 @@ class WebhookOut(BaseModel):
     secret: str | None = Field(default=None, description="Only in the answer that created the webhook")
 
     @classmethod
-    def of(cls, row: Webhook, *, with_secret: bool = False) -> WebhookOut:
+    def of(cls, row: Webhook, *, secret: str | None = None) -> WebhookOut:
         return cls(
             id=row.id,
             url=row.url,
             events=list(row.events),
             enabled=row.enabled,
             created_at=row.created_at,
-            secret=row.secret if with_secret else None,
+            secret=secret,
         )
 
 

@@ -5,7 +5,8 @@ created in the transaction that produced the event and sent by an outbox job aft
 its commit. Every attempt carries the same delivery id (``X-Cxloop-Delivery``) and
 the same body, so a receiver drops duplicates; the signature covers the attempt's
 timestamp and the body: ``X-Cxloop-Signature: v1=<hex HMAC-SHA256(secret, f"{ts}." + body)>``.
-See docs/adr/0026-webhook-signing-and-delivery.md.
+The secret is stored sealed (``Webhook.secret_enc``) and opened only here, to sign.
+See docs/adr/0026-webhook-signing-and-delivery.md and docs/adr/0032.
 """
 
 from __future__ import annotations
@@ -23,11 +24,13 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cxloop.alerts.models import Webhook, WebhookDelivery
+from cxloop.alerts.models import Webhook, WebhookDelivery, webhook_secret_place
 from cxloop.alerts.targets import target_refusal
 from cxloop.kit.clock import utc_now
+from cxloop.kit.crypto import FieldKeyError
 from cxloop.kit.ids import new_id
 from cxloop.kit.jobs import backoff, enqueue
+from cxloop.kit.sealed import seal, unseal
 
 log = logging.getLogger("cxloop.alerts")
 
@@ -49,6 +52,16 @@ TOLERANCE_SECONDS = 300
 
 def new_secret() -> str:
     return "whsec_" + secrets.token_urlsafe(32)
+
+
+def seal_secret(hook: Webhook, secret: str) -> None:
+    """Store ``secret`` sealed on the row (its id and tenant must be set: they bind the value)."""
+    hook.secret_enc = seal(secret, webhook_secret_place(hook))
+
+
+def secret_of(hook: Webhook) -> str:
+    """The clear signing secret: for signing a delivery only."""
+    return unseal(hook.secret_enc, webhook_secret_place(hook))
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -152,25 +165,33 @@ async def attempt(session: AsyncSession, delivery_id: str) -> None:
         return
     body = body_of(delivery)
     timestamp = int(time.time())
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": "cxloop-webhooks/1",
-        "X-Cxloop-Event": delivery.event,
-        "X-Cxloop-Delivery": delivery.id,
-        "X-Cxloop-Timestamp": str(timestamp),
-        "X-Cxloop-Signature": sign(hook.secret, timestamp, body),
-    }
     started = time.perf_counter()
     status: int | None = None
     error: str | None = None
     try:
-        async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS, trust_env=False) as client:
-            answer = await client.post(hook.url, content=body, headers=headers)
-        status = answer.status_code
-        if not 200 <= status < 300:
-            error = f"answered {status}"
-    except httpx.HTTPError as exc:
-        error = f"{type(exc).__name__}: {exc}"[:500]
+        signature = sign(secret_of(hook), timestamp, body)
+    except FieldKeyError:
+        # The operator removed the key that sealed this secret: nothing is sent unsigned;
+        # the attempt is logged and retried, so restoring the key lets it through.
+        signature = None
+        error = "the signing secret does not decrypt: its key is missing from CXLOOP_FIELD_KEYS"
+    if signature is not None:
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "cxloop-webhooks/1",
+            "X-Cxloop-Event": delivery.event,
+            "X-Cxloop-Delivery": delivery.id,
+            "X-Cxloop-Timestamp": str(timestamp),
+            "X-Cxloop-Signature": signature,
+        }
+        try:
+            async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS, trust_env=False) as client:
+                answer = await client.post(hook.url, content=body, headers=headers)
+            status = answer.status_code
+            if not 200 <= status < 300:
+                error = f"answered {status}"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"[:500]
     delivery.attempts += 1
     delivery.last_status_code = status
     delivery.last_error = error

@@ -10,6 +10,8 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from cxloop.kit import sealed
+from cxloop.kit.crypto import aad
 from cxloop.kit.db import Base, IdColumnType, JSONType, UTCDateTime
 
 # Invitation statuses. ``scheduled`` waits for its due time (quiet hours, a
@@ -120,7 +122,13 @@ class DeliveryAttempt(Base):
 
 
 class ChannelConfig(Base):
-    """A tenant's provider settings for one channel (email, sms, wechat, wecom)."""
+    """A tenant's provider settings for one channel (email, sms, wechat, wecom).
+
+    ``config`` holds the settings as the API shows them: every secret that is set
+    appears there only as the mask; the secrets themselves (passwords, app and API
+    secrets, tokens) are sealed together as JSON in ``secrets_enc`` (key id and
+    AES-GCM, bound to the tenant and row), opened only to build the sending adapter
+    (providers.py). ``secrets_enc`` is NULL when no secret is set."""
 
     __tablename__ = "channel_configs"
 
@@ -129,10 +137,18 @@ class ChannelConfig(Base):
     channel: Mapped[str] = mapped_column(String(16))
     provider: Mapped[str] = mapped_column(String(32))
     config: Mapped[Any] = mapped_column(JSONType)
+    secrets_enc: Mapped[str | None] = mapped_column(Text, nullable=True, default=None)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (Index(None, "tenant_id", "channel", unique=True),)
+
+
+def channel_secrets_place(row: ChannelConfig) -> str:
+    return aad(row.tenant_id, "channel_configs", "secrets", row.id)
+
+
+sealed.register(ChannelConfig, "secrets_enc", channel_secrets_place)
 
 
 class FrequencyRule(Base):

@@ -1,5 +1,10 @@
 """From a tenant's channel settings to the adapter that sends, and the
-providers each channel accepts (with the settings each one needs)."""
+providers each channel accepts (with the settings each one needs).
+
+The secrets among the settings (``SECRET_KEYS``) are stored sealed
+(``ChannelConfig.secrets_enc``); the plain ``config`` column keeps the rest and
+shows each set secret as the mask, exactly as the API does. ``store_settings``
+splits them, ``settings_of`` puts them back together for the adapter."""
 
 from __future__ import annotations
 
@@ -14,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cxloop.distribution.channels.base import Adapter, Permanent
 from cxloop.distribution.channels.email import EmailAdapter, SmtpConfig
-from cxloop.distribution.models import ChannelConfig
+from cxloop.distribution.models import ChannelConfig, channel_secrets_place
+from cxloop.kit.sealed import seal_json, unseal_json
 from cxloop.kit.settings import get_settings
 
 # channel -> provider -> (adapter module, required settings)
@@ -40,9 +46,32 @@ SECRET_KEYS = frozenset(
 )
 
 
+MASK = "********"
+
+
 def masked(config: dict[str, Any]) -> dict[str, Any]:
     """Settings as the API shows them: secrets never leave the server."""
-    return {key: ("********" if key in SECRET_KEYS and value else value) for key, value in config.items()}
+    return {key: (MASK if key in SECRET_KEYS and value else value) for key, value in config.items()}
+
+
+def store_settings(row: ChannelConfig, config: dict[str, Any]) -> None:
+    """Keep ``config`` on the row: the secrets sealed, the rest (and a mask per secret) plain.
+
+    The row's id and tenant must be set: they bind the sealed value to it.
+    """
+    secrets = {key: value for key, value in config.items() if key in SECRET_KEYS and value}
+    row.config = masked(config)
+    row.secrets_enc = seal_json(secrets, channel_secrets_place(row)) if secrets else None
+
+
+def settings_of(row: ChannelConfig) -> dict[str, Any]:
+    """The clear settings, secrets included: for building the sending adapter only."""
+    config = dict(row.config)
+    if row.secrets_enc is not None:
+        secrets = unseal_json(row.secrets_enc, channel_secrets_place(row))
+        if isinstance(secrets, dict):
+            config.update(secrets)
+    return config
 
 
 def missing_settings(channel: str, provider: str, config: dict[str, Any]) -> list[str]:
@@ -86,7 +115,7 @@ def settings_smtp() -> dict[str, Any] | None:
 async def adapter_for(session: AsyncSession, tenant_id: str, channel: str) -> Adapter:
     row = await channel_config(session, tenant_id, channel)
     if row is not None and row.enabled:
-        return build_adapter(channel, row.provider, dict(row.config))
+        return build_adapter(channel, row.provider, settings_of(row))
     if channel == "email":
         fallback = settings_smtp()
         if fallback is not None:

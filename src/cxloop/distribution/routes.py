@@ -31,7 +31,15 @@ from cxloop.distribution.models import (
     Invitation,
     SendingPolicy,
 )
-from cxloop.distribution.providers import PROVIDERS, channel_config, masked, missing_settings
+from cxloop.distribution.providers import (
+    MASK,
+    PROVIDERS,
+    channel_config,
+    masked,
+    missing_settings,
+    settings_of,
+    store_settings,
+)
 from cxloop.distribution.rules import DEFAULT_FALLBACK
 from cxloop.distribution.schemas import (
     AttemptOut,
@@ -210,11 +218,12 @@ async def put_channel(
         raise invalid("provider", f"must be one of {', '.join(PROVIDERS[channel])}")
     row = await channel_config(session, principal.tenant_id, channel)
     config = dict(body.config)
-    if row is not None and row.provider == body.provider:
+    if row is not None and row.provider == body.provider and MASK in config.values():
         # A masked secret sent back unchanged keeps the stored one.
+        stored = settings_of(row)
         for key, value in list(config.items()):
-            if value == "********":
-                config[key] = dict(row.config).get(key)
+            if value == MASK:
+                config[key] = stored.get(key)
     missing = missing_settings(channel, body.provider, config)
     if missing:
         raise ValidationFailed(
@@ -224,7 +233,8 @@ async def put_channel(
     if row is None:
         row = ChannelConfig(id=new_id(), tenant_id=principal.tenant_id, channel=channel)
         session.add(row)
-    row.provider, row.config, row.enabled, row.updated_at = body.provider, config, body.enabled, now_utc()
+    row.provider, row.enabled, row.updated_at = body.provider, body.enabled, now_utc()
+    store_settings(row, config)
     await session.flush()
     return _channel_out(row)
 
