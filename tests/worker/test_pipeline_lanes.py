@@ -16,7 +16,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cxloop.collection import BACKGROUND, RESPONSE_STORED, RESPONSE_STORED_BACKGROUND, pipeline, subscribe
+from cxloop.collection import (
+    BACKGROUND,
+    RESPONSE_STORED,
+    RESPONSE_STORED_BACKGROUND,
+    pipeline,
+    subscribe,
+    subscribe_batch,
+)
 from cxloop.collection import tasks as collection_tasks  # noqa: F401  (registers the jobs)
 from cxloop.kit.db import Database
 from cxloop.kit.jobs import (
@@ -164,9 +171,10 @@ def test_a_drained_job_that_fails_is_left_out_and_runs_on_its_own(
 
     after_batch, after_all = _run(database_url, body)
     states = [(status, attempts) for name, status, attempts, _ in after_batch if name == RESPONSE_STORED]
-    # r3's savepoint was rolled back; the others committed with the batch.
+    # The batch's savepoint was rolled back at r3, and the batch handed again without
+    # r3's job; the others committed with it.
     assert states == [("done", 1), ("done", 1), ("done", 1), ("pending", 0), ("done", 1)]
-    assert PROMPT_CALLS == ["r0", "r1", "r2", "r3", "r4", "r3"]
+    assert PROMPT_CALLS == ["r0", "r1", "r2", "r3", "r0", "r1", "r2", "r4", "r3"]
     assert [s for n, s, _, _ in after_all if n == RESPONSE_STORED] == ["done"] * 5
     background = [sorted(p["response_ids"]) for n, _, _, p in after_all if n == RESPONSE_STORED_BACKGROUND]
     assert background == [["r0", "r1", "r2", "r4"], ["r3"]]
@@ -198,6 +206,93 @@ def test_a_failure_before_the_commit_leaves_every_drained_job_to_run_again(
         (RESPONSE_STORED, "done"),
         (RESPONSE_STORED_BACKGROUND, "pending"),
     ]
+
+
+BATCH_CALLS: list[list[str]] = []
+BATCH_FAILS: set[str] = set()
+
+
+@pytest.fixture
+def with_batch_subscriber(only_recorders: None) -> Iterator[None]:
+    """A set-based subscriber after the recording one: it raises while one of
+    BATCH_FAILS is in the batch it was given."""
+
+    async def body(session: AsyncSession, items: list[tuple[str, dict[str, Any]]]) -> None:
+        given = [response_id for response_id, _ in items]
+        BATCH_CALLS.append(given)
+        assert all(payload["response_id"] == rid for rid, payload in items)
+        if BATCH_FAILS & set(given):
+            raise RuntimeError("the set-based subscriber failed")
+
+    subscribe_batch("tests.batch")(body)
+    try:
+        yield
+    finally:
+        pipeline._stored.unsubscribe("tests.batch")
+        BATCH_CALLS.clear()
+        BATCH_FAILS.clear()
+
+
+def test_a_set_based_subscriber_gets_the_whole_drained_batch_in_one_call(
+    database_url: str, with_batch_subscriber: None
+) -> None:
+    responses = [f"r{i}" for i in range(5)]
+
+    async def body(db: Database) -> list[tuple[str, str, int, dict[str, Any]]]:
+        ids = await _stored(db, responses)
+        await run_job(db, ids[1])
+        for job_id in ids:
+            await run_job(db, job_id)
+        return await _jobs(db)
+
+    jobs = _run(database_url, body)
+    # Its own response first, then the drained ones in the order they were queued.
+    assert BATCH_CALLS == [["r1", "r0", "r2", "r3", "r4"]]
+    assert PROMPT_CALLS == ["r1", "r0", "r2", "r3", "r4"]
+    assert [(s, a) for n, s, a, _ in jobs if n == RESPONSE_STORED] == [("done", 1)] * 5
+
+
+def test_a_failing_set_based_subscriber_hands_the_batch_again_one_job_at_a_time(
+    database_url: str, with_batch_subscriber: None
+) -> None:
+    BATCH_FAILS.add("r2")  # fails every batch that holds r2: r2's job is left out
+
+    async def body(db: Database) -> tuple[Any, Any]:
+        ids = await _stored(db, ["r0", "r1", "r2", "r3"])
+        await run_job(db, ids[0])
+        after_batch = await _jobs(db)
+        BATCH_FAILS.clear()
+        await run_job(db, ids[2])  # its own message: now it works
+        return after_batch, await _jobs(db)
+
+    after_batch, after_all = _run(database_url, body)
+    assert BATCH_CALLS == [["r0", "r1", "r2", "r3"], ["r0"], ["r1"], ["r2"], ["r3"], ["r2"]]
+    states = [(status, attempts) for name, status, attempts, _ in after_batch if name == RESPONSE_STORED]
+    assert states == [("done", 1), ("done", 1), ("pending", 0), ("done", 1)]
+    # Every response reached the recording subscriber once in what committed.
+    assert [s for n, s, _, _ in after_all if n == RESPONSE_STORED] == ["done"] * 4
+    background = [sorted(p["response_ids"]) for n, _, _, p in after_all if n == RESPONSE_STORED_BACKGROUND]
+    assert background == [["r0", "r1", "r3"], ["r2"]]
+
+
+def test_a_set_based_subscriber_failing_on_the_jobs_own_response_fails_the_job(
+    database_url: str, with_batch_subscriber: None
+) -> None:
+    BATCH_FAILS.add("r0")
+
+    async def body(db: Database) -> Any:
+        ids = await _stored(db, ["r0", "r1"])
+        with contextlib.suppress(RetryLater):
+            await run_job(db, ids[0])
+        return await _jobs(db)
+
+    jobs = _run(database_url, body)
+    assert [(n, s, a) for n, s, a, _ in jobs] == [
+        (RESPONSE_STORED, "dispatched", 1),
+        (RESPONSE_STORED, "pending", 0),
+    ]
+    # Handed once together, then its own response alone, which failed the job.
+    assert BATCH_CALLS == [["r0", "r1"], ["r0"]]
 
 
 @job("tests.lanes.urgent", priority=PRIORITY_URGENT)

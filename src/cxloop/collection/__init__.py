@@ -14,6 +14,7 @@ from cxloop.collection.pipeline import (
     Subscriber,
     batch_response_ids,
     subscribe,
+    subscribe_batch,
     subscribers,
     unsubscribe,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "personal_token",
     "router",
     "subscribe",
+    "subscribe_batch",
     "subscribe_edits",
     "subscribers",
     "unsubscribe",

@@ -10,7 +10,9 @@ per response, in registration order, inside the job's transaction, and in
 that transaction enqueues one ``collection.response_stored.background`` job
 that does the same for the background lane. Each lane is a job of its own,
 so each is exactly once across crashes. A job also drains other waiting
-jobs of its lane into its transaction (docs/adr/0028-*).
+jobs of its lane into its transaction (docs/adr/0028-*). A subscriber
+registered with ``subscribe_batch`` is called once per batch with all its
+responses instead, so that it can be set-based.
 """
 
 from __future__ import annotations
@@ -29,6 +31,26 @@ LANES = (PROMPT, BACKGROUND)
 # subscriber(session, response_id, payload); it must tolerate running again
 # after a crash before the job's commit, like any job handler.
 Subscriber = Callable[[AsyncSession, str, dict[str, Any]], Awaitable[None]]
+# A set-based subscriber's body: every (response_id, payload) of the batch at once,
+# in the order a per-response subscriber would get them.
+BatchBody = Callable[[AsyncSession, list[tuple[str, dict[str, Any]]]], Awaitable[None]]
+
+
+class BatchSubscriber:
+    """A subscriber that takes a whole batch in one call (``subscribe_batch``), so that
+    it can read and write with a few statements per batch instead of several per
+    response. Called with one response, it is a plain ``Subscriber``."""
+
+    def __init__(self, body: BatchBody) -> None:
+        self.body = body
+        self.__name__ = getattr(body, "__name__", "batch_subscriber")
+
+    async def __call__(self, session: AsyncSession, response_id: str, payload: dict[str, Any]) -> None:
+        await self.body(session, [(response_id, payload)])
+
+    async def batch(self, session: AsyncSession, items: list[tuple[str, dict[str, Any]]]) -> None:
+        if items:
+            await self.body(session, items)
 
 
 class Registry:
@@ -76,6 +98,18 @@ def subscribe(name: str, *, lane: str | None = None) -> Callable[[Subscriber], S
     """Register ``subscriber`` under a stable name (one per name), in ``lane``
     (``PROMPT`` unless said otherwise)."""
     return _stored.subscribe(name, lane=lane)
+
+
+def subscribe_batch(name: str, *, lane: str | None = None) -> Callable[[BatchBody], BatchSubscriber]:
+    """Register a set-based subscriber ``body(session, [(response_id, payload), ...])``,
+    called once per batch (one job transaction) with every response of it."""
+
+    def register(body: BatchBody) -> BatchSubscriber:
+        batched = BatchSubscriber(body)
+        _stored.subscribe(name, lane=lane)(batched)
+        return batched
+
+    return register
 
 
 def unsubscribe(name: str) -> None:
