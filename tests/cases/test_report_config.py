@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.cases.support import Clock, open_one, submit
-from tests.collection.support import definition, rows
+from tests.collection.support import FULL_ANSWERS, definition, rows
 from tests.factories import Org
 from tests.identity.support import assert_problem
 
@@ -281,3 +281,29 @@ def test_a_later_response_of_the_same_customer_is_the_later_score(
     later = submit(client, org, survey_id, nps=9, contact={"email": "wang@example.com"})
     submit(client, org, survey_id, nps=1, contact={"email": "wang@example.com"})  # only the first counts
     assert rows(database_url, "SELECT later_score, later_response_id FROM cases") == [(9, later)]
+
+
+def test_in_one_pipeline_batch_the_first_later_answer_is_the_later_score(
+    client: TestClient, org: Org, database_url: str
+) -> None:
+    """The recovery subscriber takes a batch at once: of two later answers of the same
+    customer in one batch, the first is the recovery, as if they had come one by one."""
+    survey_id = survey_with_case_field(client, org)
+    first = submit(client, org, survey_id, nps=3, contact={"email": "li@example.com"})
+    (contact_id,) = rows(
+        database_url, f"SELECT contact_id FROM contact_responses WHERE response_id = '{first}'"
+    )[0]
+    case_id, _ = open_one(database_url, org, response_id=first, contact_id=contact_id)
+    move(client, org, case_id, "acknowledged")
+    move(client, org, case_id, "resolved")
+    answers = {**FULL_ANSWERS, "why": "还行"}
+    items = [
+        {"answers": {**answers, "nps": nps}, "unit_code": "SH001", "contact": {"email": "li@example.com"}}
+        for nps in (6, 10)
+    ]
+    answer = client.post(
+        f"/api/v1/surveys/{survey_id}/responses/batch", json={"responses": items}, headers=org.auth("store")
+    )
+    assert answer.status_code == 200, answer.text
+    later, _second = [item["id"] for item in answer.json()["results"]]
+    assert rows(database_url, "SELECT later_score, later_response_id FROM cases") == [(6, later)]

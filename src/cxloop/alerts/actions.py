@@ -193,9 +193,14 @@ async def fire(
     webhook_ids: list[str] | None = None,
     notify: bool = True,
     now: datetime | None = None,
+    checked: bool = False,
 ) -> Alert | None:
-    """Record one alert and queue its actions; None if this rule already fired for this subject."""
-    if await existing_alert(session, tenant_id, rule_id, subject_key) is not None:
+    """Record one alert and queue its actions; None if this rule already fired for this subject.
+
+    ``checked``: the caller has just looked (for a whole batch at once) and found none; the
+    unique (tenant, rule, subject) constraint still refuses a second one at the flush.
+    The alert row is inserted once, with its case and final summary (no updates after)."""
+    if not checked and await existing_alert(session, tenant_id, rule_id, subject_key) is not None:
         return None
     alert = Alert(
         id=new_id(),
@@ -212,8 +217,6 @@ async def fire(
         summary=summary,
         fired_at=now or utc_now(),
     )
-    session.add(alert)
-    await session.flush()
     if actions.open_case is not None:
         if cases_available():
             open_case = cases_api.open_case
@@ -240,6 +243,7 @@ async def fire(
             }
         else:
             log.warning("alert %s wants a case but the cases domain offers no open_case yet", alert.id)
+    session.add(alert)
     if notify and actions.notify:
         targets = await resolve_targets(session, tenant_id, unit_id, actions.notify)
         await queue_notifications(session, alert, targets)

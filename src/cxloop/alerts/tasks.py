@@ -24,10 +24,17 @@ import cxloop.cases as cases_api
 from cxloop.alerts.actions import NOTIFY_JOB
 from cxloop.alerts.metric import METRIC_JOB, run_metric_rules
 from cxloop.alerts.notify import send_notification
-from cxloop.alerts.responses import fire_for_response, response_event
+from cxloop.alerts.responses import fire_for_response, fire_for_responses, response_event
 from cxloop.alerts.service import TenantConfig, tenant_config
 from cxloop.alerts.webhooks import DELIVER_JOB, attempt, queue_event
-from cxloop.collection import BACKGROUND, Response, batch_response_ids, subscribe, subscribe_edits
+from cxloop.collection import (
+    BACKGROUND,
+    Response,
+    batch_response_ids,
+    subscribe,
+    subscribe_batch,
+    subscribe_edits,
+)
 from cxloop.kit.ids import new_id
 from cxloop.kit.jobs import PRIORITY_URGENT, job
 
@@ -49,20 +56,25 @@ async def batch_config(session: AsyncSession, tenant_id: str) -> TenantConfig:
     return config
 
 
-@subscribe("alerts.evaluate")
-async def evaluate_stored(session: AsyncSession, response_id: str, payload: dict[str, Any]) -> None:
-    response = await session.get(Response, response_id)
-    if response is None or response.status != "complete":
-        return
-    config = await batch_config(session, response.tenant_id)
-    hooks = config.webhooks_for("response.created")
-    if hooks:
-        await queue_event(
-            session, response.tenant_id, "response.created", response.id, response_event(response), hooks
-        )
-    fired = await fire_for_response(session, config, response, text_rules=False)
-    if fired:
-        log.info("response %s fired %d alert(s)", response_id, len(fired))
+@subscribe_batch("alerts.evaluate")
+async def evaluate_stored(session: AsyncSession, items: list[tuple[str, dict[str, Any]]]) -> None:
+    # Set-based over the pipeline's batch: rules, units and contacts are read once for it,
+    # and what already fired (a retried job) in one query; see fire_for_responses.
+    by_tenant: dict[str, list[Response]] = {}
+    for response_id, _payload in items:
+        response = await session.get(Response, response_id)  # preloaded by the pipeline
+        if response is not None and response.status == "complete":
+            by_tenant.setdefault(response.tenant_id, []).append(response)
+    for tenant_id, responses in by_tenant.items():
+        config = await batch_config(session, tenant_id)
+        hooks = config.webhooks_for("response.created")
+        for response in responses if hooks else ():
+            await queue_event(
+                session, tenant_id, "response.created", response.id, response_event(response), hooks
+            )
+        fired = await fire_for_responses(session, config, responses, text_rules=False)
+        if fired:
+            log.info("%d response(s) fired %d alert(s)", len(responses), len(fired))
 
 
 @subscribe("alerts.evaluate_text", lane=BACKGROUND)

@@ -329,8 +329,13 @@ def _fact_fields(contribution: Contribution) -> dict[str, Any]:
 
 
 async def on_response(session: AsyncSession, response_id: str, payload: dict[str, Any]) -> None:
-    """Pipeline and edit subscriber: the response's share of the rollups, now."""
+    """Edit subscriber: the response's share of the rollups, now."""
     await refresh_responses(session, [response_id])
+
+
+async def on_responses(session: AsyncSession, items: list[tuple[str, dict[str, Any]]]) -> None:
+    """Pipeline subscriber (set-based): the shares of a whole batch of stored responses."""
+    await refresh_responses(session, [response_id for response_id, _payload in items])
 
 
 Progress = Callable[[int, int], None]

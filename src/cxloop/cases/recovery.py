@@ -18,46 +18,95 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cxloop.cases.models import Case
 from cxloop.cases.service import response_score
 from cxloop.cases.states import CLOSED, RESOLVED
-from cxloop.collection import Response, subscribe
+from cxloop.collection import Response, subscribe_batch
 from cxloop.customers import contact_ids_for_responses
 
 
-async def _case_for(session: AsyncSession, response: Response) -> Case | None:
+def _named_case_id(response: Response) -> str | None:
     embedded = response.embedded if isinstance(response.embedded, dict) else {}
     case_id = embedded.get("case_id")
-    if isinstance(case_id, str) and len(case_id) <= 64:
-        case = await session.get(Case, case_id)
-        if case is not None and case.tenant_id == response.tenant_id:
-            return case
-    contacts = await contact_ids_for_responses(session, response.tenant_id, [response.id])
-    contact_id = contacts.get(response.id)
-    if contact_id is None:
-        return None
+    return case_id if isinstance(case_id, str) and len(case_id) <= 64 else None
+
+
+async def _candidates(
+    session: AsyncSession, tenant_id: str, responses: list[Response]
+) -> tuple[dict[str, str], dict[str, list[Case]]]:
+    """The batch's contacts ({response id: contact id}) and each contact's resolved
+    cases still without a later score, latest resolution first: two queries per
+    tenant and batch."""
+    contacts = await contact_ids_for_responses(session, tenant_id, [r.id for r in responses])
+    if not contacts:
+        return contacts, {}
     found = await session.execute(
         select(Case)
         .where(
-            Case.tenant_id == response.tenant_id,
-            Case.contact_id == contact_id,
+            Case.tenant_id == tenant_id,
+            Case.contact_id.in_(sorted(set(contacts.values()))),
             Case.status.in_((RESOLVED, CLOSED)),
-            Case.resolved_at <= response.submitted_at,
             Case.later_score.is_(None),
         )
-        .order_by(Case.resolved_at.desc())
-        .limit(1)
+        .order_by(Case.resolved_at.desc(), Case.id)
     )
-    return found.scalar_one_or_none()
+    by_contact: dict[str, list[Case]] = {}
+    for case in found.scalars():
+        if case.contact_id is not None:
+            by_contact.setdefault(case.contact_id, []).append(case)
+    return contacts, by_contact
 
 
-@subscribe("cases.recovery")
-async def record_later_score(session: AsyncSession, response_id: str, payload: dict[str, Any]) -> None:
-    response = await session.get(Response, response_id)
-    if response is None or response.status != "complete":
+def _latest_resolved_before(cases: list[Case], response: Response) -> Case | None:
+    # As the per-response query did: resolved by the time of the answer, no later score yet
+    # (an earlier response of the same batch may have just given it one).
+    for case in cases:
+        if (
+            case.later_score is None
+            and case.resolved_at is not None
+            and case.resolved_at <= response.submitted_at
+        ):
+            return case
+    return None
+
+
+@subscribe_batch("cases.recovery")
+async def record_later_scores(session: AsyncSession, items: list[tuple[str, dict[str, Any]]]) -> None:
+    """Set-based over the pipeline's batch: the named cases in one query, the contacts'
+    candidate cases in two per tenant, then each response in order."""
+    responses: list[Response] = []
+    for response_id, _payload in items:
+        response = await session.get(Response, response_id)  # preloaded by the pipeline
+        if response is not None and response.status == "complete":
+            responses.append(response)
+    if not responses:
         return
-    case = await _case_for(session, response)
-    if case is None or case.response_id == response.id or case.later_response_id is not None:
-        return
-    score = await response_score(session, response)
-    if score is None:
-        return
-    case.later_score = score
-    case.later_response_id = response.id
+    named_ids = sorted({case_id for r in responses if (case_id := _named_case_id(r)) is not None})
+    named: dict[str, Case] = {}
+    if named_ids:
+        found = await session.execute(select(Case).where(Case.id.in_(named_ids)))
+        named = {case.id: case for case in found.scalars()}
+    by_tenant: dict[str, list[Response]] = {}
+    for response in responses:
+        case_id = _named_case_id(response)
+        case = named.get(case_id) if case_id is not None else None
+        if case is None or case.tenant_id != response.tenant_id:
+            by_tenant.setdefault(response.tenant_id, []).append(response)
+    contacts: dict[str, str] = {}
+    candidates: dict[tuple[str, str], list[Case]] = {}
+    for tenant_id, theirs in by_tenant.items():
+        linked, by_contact = await _candidates(session, tenant_id, theirs)
+        contacts.update(linked)
+        candidates.update({(tenant_id, contact): cases for contact, cases in by_contact.items()})
+    for response in responses:
+        case_id = _named_case_id(response)
+        case = named.get(case_id) if case_id is not None else None
+        if case is None or case.tenant_id != response.tenant_id:
+            contact_id = contacts.get(response.id)
+            if contact_id is None:
+                continue
+            case = _latest_resolved_before(candidates.get((response.tenant_id, contact_id), []), response)
+        if case is None or case.response_id == response.id or case.later_response_id is not None:
+            continue
+        score = await response_score(session, response)
+        if score is None:
+            continue
+        case.later_score = score
+        case.later_response_id = response.id

@@ -3,7 +3,7 @@
 - ``customers.link_response``: a collection pipeline subscriber that links
   each stored response to the contact its ``contact_ref`` names (creating
   the contact from the identities it gave), so segments and the timeline see
-  response history.
+  response history; set-based over the pipeline's batch (``linking``).
 - ``customers.events_stored``: hands stored events to the event subscribers.
 """
 
@@ -15,60 +15,21 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cxloop.collection import Response, subscribe
+from cxloop.collection import subscribe_batch
 from cxloop.customers import rotation  # noqa: F401  (registers customers.reencrypt)
 from cxloop.customers.events import EVENTS_STORED, event_payload, event_subscribers
-from cxloop.customers.identities import KINDS, BadIdentity, normalise
+from cxloop.customers.linking import link_batch
 from cxloop.customers.models import ContactEvent, ContactResponse
-from cxloop.customers.service import live_contact, upsert_contact
 from cxloop.identity import Unit
 from cxloop.kit.jobs import job
 
 log = logging.getLogger("cxloop.customers")
 
 
-async def contact_for_ref(session: AsyncSession, tenant_id: str, ref: Any, unit_id: str | None) -> str | None:
-    if not isinstance(ref, dict):
-        return None
-    named = ref.get("contact_id")
-    if isinstance(named, str):
-        contact = await live_contact(session, tenant_id, named)
-        if contact is not None:
-            return contact.id
-    identities: dict[str, str] = {}
-    for kind in KINDS:
-        value = ref.get(kind)
-        if isinstance(value, str):
-            try:
-                normalise(kind, value)
-            except BadIdentity:
-                continue  # a respondent's typo must not stop the pipeline
-            identities[kind] = value
-    if not identities:
-        return None
-    return await upsert_contact(session, tenant_id, identities, new_unit_id=unit_id, source="response")
-
-
-@subscribe("customers.link_response")
-async def link_response(session: AsyncSession, response_id: str, payload: dict[str, Any]) -> None:
-    if await session.get(ContactResponse, response_id) is not None:
-        return  # ran already (a retried job)
-    response = await session.get(Response, response_id)
-    if response is None or response.status != "complete":
-        return
-    contact_id = await contact_for_ref(session, response.tenant_id, response.contact_ref, response.unit_id)
-    if contact_id is None:
-        return
-    session.add(
-        ContactResponse(
-            response_id=response.id,
-            tenant_id=response.tenant_id,
-            contact_id=contact_id,
-            survey_id=response.survey_id,
-            submitted_at=response.submitted_at,
-        )
-    )
-    await session.flush()
+@subscribe_batch("customers.link_response")
+async def link_responses(session: AsyncSession, items: list[tuple[str, dict[str, Any]]]) -> None:
+    # Set-based over the pipeline's batch (customers/linking.py).
+    await link_batch(session, [response_id for response_id, _payload in items])
 
 
 async def contact_ids_for_responses(

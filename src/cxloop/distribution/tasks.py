@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cxloop.collection import Response, subscribe
+from cxloop.collection import Response, subscribe_batch
 from cxloop.customers import TimelineEntry, register_timeline_source, subscribe_events, subscribe_merges
 from cxloop.distribution import delivery, tick  # noqa: F401  (registers the jobs)
 from cxloop.distribution.models import COMPLETED, Invitation
@@ -21,16 +21,21 @@ log = logging.getLogger("cxloop.distribution")
 EVENTS_SUBSCRIBER = "distribution.triggers"
 
 
-@subscribe("distribution.responses")
-async def on_response(session: AsyncSession, response_id: str, payload: dict[str, Any]) -> None:
-    """A response through a personal link completes its invitation."""
-    response = await session.get(Response, response_id)
-    if response is None or response.link_id is None:
+@subscribe_batch("distribution.responses")
+async def on_responses(session: AsyncSession, items: list[tuple[str, dict[str, Any]]]) -> None:
+    """A response through a personal link completes its invitation (one query per batch)."""
+    links: set[str] = set()
+    for response_id, _payload in items:
+        response = await session.get(Response, response_id)  # preloaded by the pipeline
+        if response is not None and response.link_id is not None:
+            links.add(response.link_id)
+    if not links:
         return
-    found = await session.execute(select(Invitation).where(Invitation.link_id == response.link_id))
+    found = await session.execute(select(Invitation).where(Invitation.link_id.in_(sorted(links))))
+    now = now_utc()
     for invitation in found.scalars():
         if invitation.responded_at is None:
-            invitation.status, invitation.responded_at = COMPLETED, now_utc()
+            invitation.status, invitation.responded_at = COMPLETED, now
 
 
 @subscribe_events(EVENTS_SUBSCRIBER)

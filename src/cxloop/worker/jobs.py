@@ -14,9 +14,13 @@ JOB_MODULES: tuple[str, ...] = (
     "cxloop.customers.tasks",
     "cxloop.distribution.tasks",
     "cxloop.text.tasks",
-    "cxloop.analytics.tasks",
     "cxloop.dashboards.tasks",
     "cxloop.cases.tasks",
+    # The prompt lane calls its subscribers in this order, in one transaction per batch:
+    # the writers of rows that every response shares (the rollup cells, the tenant's case
+    # counter) come last, so that concurrent pipeline jobs wait for each other's row
+    # locks for as short a time as possible.
+    "cxloop.analytics.tasks",
     "cxloop.alerts.tasks",
 )
 
