@@ -39,6 +39,7 @@ RUN_JOB_TASK = "cxloop.run_job"
 # left there are sent again by the relay once stale (REDISPATCH_AFTER).
 REDIS_QUEUE = "cxloop.prioritised"
 RELAY_EVERY_SECONDS = 2.0
+SCHEDULE_EVERY_SECONDS = 0.25
 # A job whose database was unreachable is tried again this much later.
 DATABASE_DOWN_RETRY_SECONDS = 15
 
@@ -221,12 +222,18 @@ class EmbeddedWorker:
             _close_thread_db()
 
     def _consume_loop(self) -> None:
+        next_schedule = 0.0
         try:
             while not self._stop.is_set():
                 try:
-                    now = datetime.now(UTC).replace(tzinfo=None)
-                    for task in self.huey.read_schedule(now):
-                        self.huey.enqueue(task)
+                    # Delayed messages (retries, etas) are moved to the queue a few times a
+                    # second, not before every message: under load most messages name a job
+                    # that a drain already finished, and each broker round trip counts.
+                    if time.monotonic() >= next_schedule:
+                        next_schedule = time.monotonic() + SCHEDULE_EVERY_SECONDS
+                        now = datetime.now(UTC).replace(tzinfo=None)
+                        for task in self.huey.read_schedule(now):
+                            self.huey.enqueue(task)
                     task = self.huey.dequeue()
                     if task is None:
                         self._stop.wait(0.1)
