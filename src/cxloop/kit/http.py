@@ -109,6 +109,9 @@ class TransactionalRoute(APIRoute):
             if session is not None:
                 try:
                     job_ids = await _finish(session, write, response)
+                    # Committed: the pool's reset of the connection (a trip to
+                    # aiosqlite's thread) need not hold up the next writer.
+                    lazy.end_turn()
                 finally:
                     try:
                         await session.close()

@@ -125,24 +125,35 @@ def enqueue(
     session: AsyncSession, name: str, payload: dict[str, Any], *, delay: timedelta | None = None
 ) -> str:
     """Add a job to the caller's transaction; it exists only if that commits."""
+    values = outbox_values(name, payload, delay=delay)
+    session.add(OutboxJob(**values))
+    return added(session, values)
+
+
+def outbox_values(name: str, payload: dict[str, Any], *, delay: timedelta | None = None) -> dict[str, Any]:
+    """The columns of a new job's outbox row, for a caller that inserts it in a
+    statement of its own (with other rows, in one round trip) instead of through
+    ``enqueue``; it then calls ``added`` in the same transaction."""
     if name not in _registry:
         raise LookupError(f"unknown job {name!r}")
     now = utc_now()
-    job_id = new_id()
-    available_at = now + (delay or timedelta())
-    session.add(
-        OutboxJob(
-            id=job_id,
-            name=name,
-            payload=payload,
-            status=PENDING,
-            attempts=0,
-            created_at=now,
-            available_at=available_at,
-        )
-    )
+    return {
+        "id": new_id(),
+        "name": name,
+        "payload": payload,
+        "status": PENDING,
+        "attempts": 0,
+        "created_at": now,
+        "available_at": now + (delay or timedelta()),
+    }
+
+
+def added(session: AsyncSession, values: dict[str, Any]) -> str:
+    """A job row from ``outbox_values``, inserted by the caller in ``session``'s
+    transaction, is handed off after the commit like ``enqueue``'s."""
+    job_id: str = values["id"]
     session.info.setdefault(_SESSION_KEY, []).append(job_id)
-    _remember_due(job_id, available_at, name)
+    _remember_due(job_id, values["available_at"], values["name"])
     return job_id
 
 
