@@ -6,6 +6,7 @@ refused submission must leave nothing behind."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -137,3 +138,80 @@ def test_another_tenant_never_reaches_a_survey_it_does_not_own(
     assert post(client, other, survey_id, {"answers": {"nps": 9}}).status_code == 404
     assert post(client, other, survey_id, {"answers": {"nps": 9}}).status_code == 404
     assert written(database_url) == before
+
+
+def _stored(database_url: str) -> list[tuple[Any, ...]]:
+    return rows(
+        database_url,
+        "SELECT r.id, r.tenant_id, r.survey_id, r.survey_version, r.unit_id, r.channel, r.touchpoint,"
+        " r.language, r.answers, r.embedded, r.contact_ref, r.source, r.status, r.revision,"
+        " r.submitted_at, r.received_at, j.name, j.payload, j.attempts, j.created_at, j.available_at"
+        " FROM responses r JOIN outbox_jobs j ON j.name = 'collection.response_stored'"
+        " ORDER BY r.id, j.id",
+    )
+
+
+def test_the_guarded_step_writes_the_rows_the_ordinary_path_writes(
+    client: TestClient, org: Org, database_url: str, monkeypatch: Any
+) -> None:
+    """The second submission takes the guarded step (one statement on PostgreSQL,
+    one driver call on SQLite, with the response's outbox row): its rows read
+    back exactly like those of the first, which took the ordinary path."""
+    survey_id = make_survey(client, org)
+    body = {
+        **BODY,
+        "touchpoint": "checkout",
+        "language": "en",
+        "submitted_at": "2026-03-01T08:30:00+08:00",
+        "contact": {"email": "li@example.com", "external_id": "C-7"},
+        "embedded": {"region": "east", "order_no": "商-42"},
+    }
+    from cxloop.collection import service
+
+    guarded: list[bool] = []
+    original = service.insert_guarded
+
+    async def spy(*args: Any) -> bool:
+        guarded.append(await original(*args))
+        return guarded[-1]
+
+    monkeypatch.setattr(service, "insert_guarded", spy)
+    ids = [post(client, org, survey_id, body).json()["id"] for _ in range(2)]
+    assert guarded == [True]
+    by_response: dict[str, list[tuple[Any, ...]]] = {}
+    for row in _stored(database_url):
+        payload = row[17] if isinstance(row[17], dict) else json.loads(row[17])
+        if payload.get("response_id") == row[0]:
+            by_response.setdefault(row[0], []).append(row)
+    assert sorted(by_response) == sorted(ids)
+    (first,), (second,) = by_response[ids[0]], by_response[ids[1]]
+    same = slice(1, 14)
+    assert first[same] == second[same]
+    assert first[1:8] == (org.tenant_id, survey_id, 1, org.unit_ids["SH001"], "api", "checkout", "en")
+    assert str(first[14]).startswith("2026-03-01 00:30:00")
+    assert (second[16], second[18]) == ("collection.response_stored", 1)  # the pipeline ran it once
+    assert second[19] == second[20]
+    fetched = client.get(f"/api/v1/responses/{ids[1]}", headers=org.auth("cx")).json()
+    assert fetched["embedded"] == {"region": "east", "order_no": "商-42"}
+    assert fetched["contact"] == {"email": "li@example.com", "external_id": "C-7"}
+    assert fetched["submitted_at"] == "2026-03-01T00:30:00Z"
+
+
+def test_without_aiosqlite_calls_on_its_thread_the_statements_run_one_by_one(
+    client: TestClient, org: Org, database_url: str, monkeypatch: Any
+) -> None:
+    if not database_url.startswith("sqlite"):
+        return  # the driver call is SQLite's; PostgreSQL runs one statement either way
+    from cxloop.collection import fast_submit
+
+    monkeypatch.setattr(fast_submit, "on_driver_thread", lambda _driver: None)
+    survey_id = make_survey(client, org)
+    assert post(client, org, survey_id, BODY).status_code == 201
+    assert post(client, org, survey_id, BODY).status_code == 201
+    assert client.post(f"/api/v1/surveys/{survey_id}/close", headers=org.auth("cx")).status_code == 200
+    before = written(database_url)
+    assert post(client, org, survey_id, BODY).json()["code"] == "survey_closed"
+    assert written(database_url) == before
+    assert rows(database_url, "SELECT count(*) FROM responses") == [(2,)]
+    stored_jobs = "SELECT status FROM outbox_jobs WHERE name = 'collection.response_stored'"
+    assert rows(database_url, stored_jobs) == [("done",)] * 2

@@ -14,19 +14,33 @@ hold at the moment of the write, in the same statement. If it stores
 nothing, the caller takes the ordinary path in the same transaction, which
 answers exactly as before (404, 409, 422 with field paths) and refreshes the
 remembered version. Nothing is ever accepted on the word of the cache alone.
+
+The response's pipeline job (its outbox row) is written by the same step, so
+that it exists exactly when the response does: on PostgreSQL one statement,
+``WITH stored AS (INSERT INTO responses ... RETURNING id) INSERT INTO
+outbox_jobs ... SELECT ... FROM stored``; on SQLite, which has no INSERT in a
+WITH clause, both INSERTs in one call on aiosqlite's thread, instead of a
+statement and an ORM flush (three trips to that thread each) while the write
+turn is held. See docs/adr/0031.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Insert, Integer, String, bindparam, insert, literal, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from cxloop.collection.models import Response
 from cxloop.identity import Perm, Principal, Reach, Unit
-from cxloop.kit.db import IdColumnType
+from cxloop.kit.db import IdColumnType, JSONType, UTCDateTime
+from cxloop.kit.jobs import OutboxJob, added
 from cxloop.surveys import PUBLISHED, Survey
 
 # (tenant id, survey id) -> the version last found published. A hint only: see above.
@@ -46,6 +60,17 @@ _VALUE_COLUMNS = (
     "source",
     "status",
 )
+# The outbox row's columns, from kit.jobs.outbox_values.
+_JOB_COLUMNS = ("id", "name", "payload", "status", "attempts", "created_at", "available_at")
+_JOB_TYPES: dict[str, Any] = {
+    "id": IdColumnType(),
+    "name": String(100),
+    "payload": JSONType,
+    "status": String(12),
+    "attempts": Integer(),
+    "created_at": UTCDateTime(),
+    "available_at": UTCDateTime(),
+}
 
 
 def remember_published(tenant_id: str, survey_id: str, version: int) -> None:
@@ -78,7 +103,7 @@ def _guard() -> Any:
     )
 
 
-def _statement(with_unit: bool, reach: Reach | None, *, returning: bool = True) -> Insert:
+def _response_insert(with_unit: bool, reach: Reach | None) -> Insert:
     surveys = Survey.__table__
     units = Unit.__table__
     unit_id: Any = units.c.id if with_unit else literal(None, IdColumnType())
@@ -93,18 +118,76 @@ def _statement(with_unit: bool, reach: Reach | None, *, returning: bool = True) 
         if reach is not None:
             query = query.where(reach.unit_clause(units.c.id, units.c.path))
     names = ["tenant_id", "survey_id", "survey_version", "unit_id", *_VALUE_COLUMNS]
-    statement = insert(Response).from_select(names, query)
-    # psycopg reports rowcount -1 for an INSERT ... SELECT, hence RETURNING there;
-    # SQLite counts right, and fetching the row would cost another trip to aiosqlite's thread.
-    return statement.returning(Response.id) if returning else statement
+    return insert(Response).from_select(names, query)
+
+
+def _job_binds() -> list[Any]:
+    return [bindparam(f"j_{name}", type_=_JOB_TYPES[name]) for name in _JOB_COLUMNS]
+
+
+def _job_insert() -> Insert:
+    """The outbox row on its own (SQLite: run right after the response's INSERT)."""
+    return insert(OutboxJob).from_select(list(_JOB_COLUMNS), select(*_job_binds()))
+
+
+def _combined(with_unit: bool, reach: Reach | None) -> Insert:
+    """PostgreSQL: the response and its outbox row in one statement; the job row
+    is selected from the stored response, so it exists exactly when that does."""
+    stored = _response_insert(with_unit, reach).returning(Response.id).cte("stored")
+    job = select(*_job_binds()).select_from(stored)
+    return insert(OutboxJob).from_select(list(_JOB_COLUMNS), job).returning(OutboxJob.id)
+
+
+@dataclass(frozen=True)
+class _Raw:
+    """A statement compiled once for SQLite's driver: its SQL, and how to turn
+    named values into its positional parameters (the columns' own bind
+    processing: UTC datetimes as SQLite text, JSON serialised)."""
+
+    sql: str
+    names: tuple[str, ...]
+    fixed: dict[str, Any]
+    processors: tuple[Callable[[Any], Any] | None, ...]
+
+    @classmethod
+    def compile(cls, statement: Insert, dialect: Dialect) -> _Raw:
+        compiled = statement.compile(dialect=dialect)
+        names = tuple(compiled.positiontup or ())
+        binds = {name: compiled.binds[name] for name in names}
+        processors = tuple(bind.type.dialect_impl(dialect).bind_processor(dialect) for bind in binds.values())
+        fixed = {name: bind.value for name, bind in binds.items() if bind.value is not None}
+        for column in compiled.insert_prefetch:
+            # Column defaults SQLAlchemy would fill in at execution (responses.revision = 0).
+            default: Any = column.default
+            if default is None or not default.is_scalar:
+                raise TypeError(f"{column.key}: only scalar defaults can be precompiled")
+            fixed[column.key] = default.arg
+        return cls(compiled.string, names, fixed, processors)
+
+    def parameters(self, values: dict[str, Any]) -> tuple[Any, ...]:
+        fixed = self.fixed
+        out = []
+        for name, process in zip(self.names, self.processors, strict=True):
+            value = values[name] if name in values else fixed.get(name)
+            out.append(process(value) if process is not None else value)
+        return tuple(out)
 
 
 # Built once: constructing these per request cost more than running them.
-_STATEMENTS = {
-    (returning, with_unit): _statement(with_unit, None, returning=returning)
-    for returning in (True, False)
-    for with_unit in (True, False)
-}
+_COMBINED = {with_unit: _combined(with_unit, None) for with_unit in (True, False)}
+_SQLITE: dict[bool, tuple[_Raw, _Raw]] = {}
+
+
+def _sqlite_statements(with_unit: bool, reach: Reach | None, dialect: Dialect) -> tuple[_Raw, _Raw]:
+    if reach is not None:
+        return _Raw.compile(_response_insert(True, reach), dialect), _Raw.compile(_job_insert(), dialect)
+    pair = _SQLITE.get(with_unit)
+    if pair is None:
+        pair = _SQLITE[with_unit] = (
+            _Raw.compile(_response_insert(with_unit, None), dialect),
+            _Raw.compile(_job_insert(), dialect),
+        )
+    return pair
 
 
 async def insert_guarded(
@@ -114,27 +197,70 @@ async def insert_guarded(
     version: int,
     unit_code: str | None,
     row: dict[str, Any],
+    job: dict[str, Any],
 ) -> bool:
-    """Store ``row`` (the columns of ``_VALUE_COLUMNS``) if the survey is still
-    published at ``version`` and the unit exists within the caller's DATA_WRITE
-    reach. False (and nothing written) otherwise."""
+    """Store ``row`` (the columns of ``_VALUE_COLUMNS``) and the outbox row
+    ``job`` (from ``kit.jobs.outbox_values``) if the survey is still published
+    at ``version`` and the unit exists within the caller's DATA_WRITE reach;
+    the job is then handed off after the commit. False, and neither written,
+    otherwise."""
     reach = principal.reach(Perm.DATA_WRITE)
-    returning = session.get_bind().dialect.name != "sqlite"
-    if unit_code is None:
-        if not reach.everywhere:
-            return False  # the ordinary path explains that a unit is required
-        statement = _STATEMENTS[returning, False]
-    elif reach.everywhere:
-        statement = _STATEMENTS[returning, True]
-    else:
-        statement = _statement(True, reach, returning=returning)
+    if unit_code is None and not reach.everywhere:
+        return False  # the ordinary path explains that a unit is required
+    limited = None if reach.everywhere else reach
     params: dict[str, Any] = {f"v_{name}": row[name] for name in _VALUE_COLUMNS}
+    params.update({f"j_{name}": job[name] for name in _JOB_COLUMNS})
     params.update(survey_id=survey_id, tenant_id=principal.tenant_id, version=version)
     if unit_code is not None:
         params["unit_code"] = unit_code
     connection = await session.connection()
-    result = await connection.execute(statement, params)
-    if not returning:
-        return bool(result.rowcount == 1)
-    # At most one row: a unit code is unique within its tenant.
-    return result.scalar_one_or_none() is not None
+    if connection.dialect.name == "sqlite":
+        statements = _sqlite_statements(unit_code is not None, limited, connection.dialect)
+        stored = await _run_sqlite(connection, statements, params)
+    else:
+        statement = _COMBINED[unit_code is not None] if limited is None else _combined(True, limited)
+        result = await connection.execute(statement, params)
+        # At most one row: a unit code is unique within its tenant.
+        stored = result.scalar_one_or_none() is not None
+    if stored:
+        added(session, job)
+    return stored
+
+
+async def _run_sqlite(
+    connection: AsyncConnection, statements: tuple[_Raw, _Raw], params: dict[str, Any]
+) -> bool:
+    """Both INSERTs in the connection's open transaction, in one call on
+    aiosqlite's thread (SQLAlchemy's adapter makes three per statement: open a
+    cursor, execute, close it), the job only if the response was stored."""
+    response, job = statements
+    first, second = response.parameters(params), job.parameters(params)
+
+    def run(raw: sqlite3.Connection) -> bool:
+        if raw.execute(response.sql, first).rowcount != 1:
+            return False
+        raw.execute(job.sql, second)
+        return True
+
+    pooled = await connection.get_raw_connection()
+    driver: Any = pooled.driver_connection
+    call = on_driver_thread(driver)
+    if call is None:
+        # Another driver: the same two statements, one after the other.
+        result = await connection.exec_driver_sql(response.sql, first)
+        if result.rowcount != 1:
+            return False
+        await connection.exec_driver_sql(job.sql, second)
+        return True
+    try:
+        stored: bool = await call(run, driver._conn)
+    except sqlite3.Error as exc:
+        # Raised the way SQLAlchemy raises it, so that the request boundary answers as for any statement.
+        raise DBAPIError.instance(response.sql, first, exc, sqlite3.Error) from exc
+    return stored
+
+
+def on_driver_thread(driver: Any) -> Callable[..., Any] | None:
+    """aiosqlite's "run this function on the connection's thread", if this driver has it."""
+    call: Callable[..., Any] | None = getattr(driver, "_execute", None)
+    return call

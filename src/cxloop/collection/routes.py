@@ -6,7 +6,7 @@ import functools
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import AwareDatetime
 
 from cxloop.collection.schemas import BatchIn, BatchOut, ResponseIn, ResponseOut, ResponsePage
@@ -33,11 +33,12 @@ When = Annotated[AwareDatetime | None, Query()]
 )
 async def post_response(
     request: Request, survey_id: str, body: ResponseIn, principal: CurrentPrincipal
-) -> JSONResponse:
+) -> Response:
     if HEADER not in request.headers:
         # The session (on SQLite: the write turn) opens once the answers are checked.
         stored = await submit(functools.partial(get_session, request), principal, survey_id, body)
-        return JSONResponse(stored.model_dump(mode="json"), status_code=201)
+        # Serialised by pydantic in one step (the same JSON as model_dump + json.dumps, for less CPU).
+        return Response(stored.model_dump_json(), status_code=201, media_type="application/json")
     session = await get_session(request)
 
     async def create() -> Any:

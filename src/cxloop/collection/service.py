@@ -36,7 +36,7 @@ from cxloop.identity import Perm, Principal, Reach, Unit, get_unit_by_code, visi
 from cxloop.kit.clock import utc_now
 from cxloop.kit.errors import Conflict, FieldError, ValidationFailed, not_found
 from cxloop.kit.ids import new_id
-from cxloop.kit.jobs import enqueue
+from cxloop.kit.jobs import enqueue, outbox_values
 from cxloop.kit.pagination import Page, PageRequest, apply_keyset, make_page
 from cxloop.surveys import (
     CLOSED,
@@ -336,15 +336,15 @@ def _checked_known(principal: Principal, survey_id: str, item: ResponseIn) -> _K
 async def _store_known(
     session: AsyncSession, principal: Principal, known: _Known, item: ResponseIn
 ) -> ResponseOut | None:
-    """Stored by one guarded INSERT plus its pipeline job, or None with nothing written."""
+    """Stored with its pipeline job by one guarded step, or None with nothing written."""
     survey_id, version, row = known.published.survey_id, known.published.version, known.row
-    if not await insert_guarded(session, principal, survey_id, version, item.unit_code, row):
+    payload = {"response_id": row["id"], "survey_id": survey_id, "tenant_id": principal.tenant_id}
+    job = outbox_values(RESPONSE_STORED, payload)
+    if not await insert_guarded(session, principal, survey_id, version, item.unit_code, row, job):
         forget_published(principal.tenant_id, survey_id)
         return None
-    payload = {"response_id": row["id"], "survey_id": survey_id, "tenant_id": principal.tenant_id}
-    enqueue(session, RESPONSE_STORED, payload)
-    await session.flush()
-    return ResponseOut(
+    # Every value is already of its field's type: nothing to validate again.
+    return ResponseOut.model_construct(
         id=row["id"],
         survey_id=survey_id,
         survey_version=version,

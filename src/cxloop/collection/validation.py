@@ -89,13 +89,47 @@ class _Shape:
     embedded_names: frozenset[str]
     embedded_defaults: dict[str, Any]
 
+    # Precompiled per definition (bench/ingest.py's batch): one check per question
+    # with its path built once, the required questions, and, for a survey without
+    # any display or skip logic, the questions every respondent is shown.
+    checks: tuple[tuple[str, Callable[[Any], list[FieldError]]], ...]
+    required: tuple[tuple[str, str], ...]
+    always_shown: frozenset[str] | None
+
+
+def _checker(question: Any, path: str) -> Callable[[Any], list[FieldError]]:
+    kind = question.type
+    if kind in SCORE_RANGES or kind == "rating":
+        low, high = (1, question.points) if kind == "rating" else SCORE_RANGES[kind]
+
+        def score(value: Any) -> list[FieldError]:
+            if value.__class__ is int and low <= value <= high:
+                return []  # the common case, without building a message
+            return check_answer(question, value, path)
+
+        return score
+    return lambda value: check_answer(question, value, path)
+
+
+def _without_logic(definition: SurveyDefinition) -> bool:
+    return all(
+        page.display_logic is None
+        and not page.skip_logic
+        and all(q.display_logic is None for q in page.questions)
+        for page in definition.pages
+    )
+
 
 def _build_shape(definition: SurveyDefinition) -> _Shape:
+    questions = {q.id: q for _, q in definition.questions()}
     return _Shape(
-        questions={q.id: q for _, q in definition.questions()},
+        questions=questions,
         page_index={page.id: index for index, page in enumerate(definition.pages)},
         embedded_names=frozenset(field.name for field in definition.embedded),
         embedded_defaults={f.name: f.default for f in definition.embedded if f.default is not None},
+        checks=tuple((qid, _checker(q, f"answers.{qid}")) for qid, q in questions.items()),
+        required=tuple((qid, f"answers.{qid}") for qid, q in questions.items() if q.required),
+        always_shown=frozenset(questions) if _without_logic(definition) else None,
     )
 
 
@@ -327,23 +361,29 @@ def check_answers(
 ) -> list[FieldError]:
     """Every fault in these answers (and embedded fields), in question order."""
     errors: list[FieldError] = []
-    questions = _shape(definition).questions
+    shape = _shape(definition)
+    questions = shape.questions
     for question_id in answers:
         if question_id not in questions:
             errors.append(
                 FieldError(f"answers.{question_id}", f"{question_id!r} is not a question of this survey")
             )
-    for question_id, question in questions.items():
+    for question_id, check in shape.checks:
         value = answers.get(question_id)
         if answered(value):
-            errors += check_answer(question, value, f"answers.{question_id}")
-    errors += check_embedded(definition, embedded)
-    if errors:
+            errors += check(value)
+    if embedded:
+        errors += check_embedded(definition, embedded)
+    if errors or not shape.required:
         # Logic over wrong answers would report misleading "required" faults.
         return errors
-    facts = Facts(answers=answers, embedded=with_defaults(definition, embedded), contact=contact)
-    shown = shown_questions(definition, facts)
-    for question_id, question in questions.items():
-        if question.required and question_id in shown and not answered(answers.get(question_id)):
-            errors.append(FieldError(f"answers.{question_id}", "is required"))
+    shown: frozenset[str] | set[str]
+    if shape.always_shown is not None:
+        shown = shape.always_shown
+    else:
+        facts = Facts(answers=answers, embedded=with_defaults(definition, embedded), contact=contact)
+        shown = shown_questions(definition, facts)
+    for question_id, path in shape.required:
+        if question_id in shown and not answered(answers.get(question_id)):
+            errors.append(FieldError(path, "is required"))
     return errors
