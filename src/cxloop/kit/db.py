@@ -116,11 +116,9 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEn
         engine = create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size)
         _tune_sqlite(engine.sync_engine)
         return engine
-    # As many connections as before (pool plus overflow), all kept: overflow
-    # connections were closed on return, so every burst over the pool's size
-    # started PostgreSQL backends anew (one connect per ~13 submissions, measured
-    # with bench/ingest.py's 16 concurrent requests per process).
-    return create_async_engine(url, echo=echo, pool_size=2 * pool_size, max_overflow=0, pool_pre_ping=True)
+    return create_async_engine(
+        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+    )
 
 
 def tune_sync_engine(engine: Any) -> None:
