@@ -117,7 +117,7 @@ def analyze_texts(
     """One ``TextAnalysis`` per text, in order; ``language`` ("zh"/"en") skips detection."""
     context = context or Context(topics=default_topics())
     compiled = _compiled_for(context.topics)
-    topic_model = TopicModel(context.topic_model) if context.topic_model else None
+    topic_model = TopicModel.cached(context.topic_model) if context.topic_model else None
     by_id = {t.id: t for t in context.topics}
     adapters = {
         lang: sentiment.Adapter(weights, lang)
@@ -164,8 +164,7 @@ def analyze_texts(
         words = segment.words(text, lang) if lang != "und" else []
         hits = compiled.match(text)
         if topic_model is not None:
-            ruled = {h.topic_id for h in hits}
-            hits.extend(h for h in topic_model.predict(words, by_id) if h.topic_id not in ruled)
+            hits = topic_model.assign(text, words, hits, by_id)
         for hit in hits:
             if not hit.spans:
                 hit.score, hit.sentiment = round(score, 3), label

@@ -96,25 +96,32 @@ async def analyze(
     return await asyncio.to_thread(analyze_sync, texts, language, context, settings=settings)
 
 
-def _child_train_topics(examples: list[Any], topic_ids: list[str]) -> dict[str, Any]:
+def _child_train_topics(examples: list[Any], topic_ids: list[str], topics: Any = ()) -> dict[str, Any]:
     from cxloop.text.topics import train_topic_model
 
-    return train_topic_model(examples, topic_ids)
+    return train_topic_model(examples, topic_ids, topics=topics)
 
 
-def train_topics_sync(examples: list[Any], topic_ids: list[str], *, settings: Any = None) -> dict[str, Any]:
+def train_topics_sync(
+    examples: list[Any], topic_ids: list[str], *, topics: Any = (), settings: Any = None
+) -> dict[str, Any]:
     settings = settings or _settings()
     if settings.text_engine == "inline":
         from cxloop.text import engine
 
         engine.configure(engine.text_model_dir(settings))
-        return _child_train_topics(examples, topic_ids)
+        return _child_train_topics(examples, topic_ids, topics)
     from cxloop.text import engine
 
-    future = _executor(engine.text_model_dir(settings)).submit(_child_train_topics, examples, topic_ids)
+    future = _executor(engine.text_model_dir(settings)).submit(
+        _child_train_topics, examples, topic_ids, topics
+    )
     result: dict[str, Any] = future.result()
     return result
 
 
-async def train_topics(examples: list[Any], topic_ids: list[str], *, settings: Any = None) -> dict[str, Any]:
-    return await asyncio.to_thread(train_topics_sync, examples, topic_ids, settings=settings)
+async def train_topics(
+    examples: list[Any], topic_ids: list[str], *, topics: Any = (), settings: Any = None
+) -> dict[str, Any]:
+    """Fit the topic model where the models run; ``topics`` (the taxonomy) gives its rule features."""
+    return await asyncio.to_thread(train_topics_sync, examples, topic_ids, topics=topics, settings=settings)

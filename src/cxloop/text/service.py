@@ -305,7 +305,8 @@ async def train_topics(session: AsyncSession, tenant_id: str) -> int:
         if row.applies:
             example[2].add(topic_id)
     topic_ids = sorted({topic_id for _, topic_id in latest})
-    params = await runner.train_topics(list(examples.values()), topic_ids)
+    specs = await topic_specs(session, tenant_id)
+    params = await runner.train_topics(list(examples.values()), topic_ids, topics=specs)
     model = await session.get(TextModel, (tenant_id, TOPIC_MODEL))
     if model is None:
         model = TextModel(
