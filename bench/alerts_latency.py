@@ -65,6 +65,24 @@ def receiver(arrivals: Arrivals) -> ThreadingHTTPServer:
     return server
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its live descendants so far (Linux /proc)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rpartition(")")[2].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{current}/task").iterdir():
+                children = (task / "children").read_text().split()
+                pending += [int(child) for child in children]
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            continue
+    return total
+
+
 def percentile(values: list[float], q: float) -> float:
     data = sorted(values)
     if not data:
@@ -117,6 +135,29 @@ def committed_at(database_url: str) -> dict[str, float]:
         stamp = received_at if isinstance(received_at, datetime) else datetime.fromisoformat(str(received_at))
         out[response_id] = stamp.timestamp()
     return out
+
+
+def background_waiting(database_url: str) -> int:
+    """Background-lane jobs (text analysis) not finished yet."""
+    from sqlalchemy import create_engine, func, select
+    from sqlalchemy.orm import Session
+
+    from cxloop.kit.db import sync_url
+    from cxloop.kit.jobs import DEAD, DONE, OutboxJob
+
+    engine = create_engine(sync_url(database_url))
+    try:
+        with Session(engine) as session:
+            return int(
+                session.execute(
+                    select(func.count()).where(
+                        OutboxJob.name == "collection.response_stored.background",
+                        OutboxJob.status.not_in([DONE, DEAD]),
+                    )
+                ).scalar_one()
+            )
+    finally:
+        engine.dispose()
 
 
 def main() -> None:
@@ -213,9 +254,16 @@ def main() -> None:
                 # Warm up: imports, pools, the compiled rule cache, the worker's first jobs.
                 asyncio.run(load(url, headers, promoter, detractor, argparse_like(args, seconds=3)))
                 time.sleep(5)
+                # The warm-up's text analysis trains the text models once per worker process
+                # (seconds of CPU): let it finish, or the measured window measures that.
+                waited = time.time()
+                while background_waiting(database_url) and time.time() - waited < 180:
+                    time.sleep(1)
                 with arrivals.lock:
                     arrivals.by_response.clear()
                 started = time.time()
+                cpu_before = {"web": cpu_seconds(app.pid), "worker": sum(cpu_seconds(w.pid) for w in workers)}
+                log_before = (work / "worker.log").stat().st_size
                 ingest, alerts = asyncio.run(load(url, headers, promoter, detractor, args))
                 deadline = time.time() + 60
                 commits = {}
@@ -232,6 +280,11 @@ def main() -> None:
                         if k in arrivals.by_response
                     ]
                 missing = len(commits) - len(latencies)
+                cpu_used = {
+                    "web": cpu_seconds(app.pid) - cpu_before["web"],
+                    "worker": sum(cpu_seconds(w.pid) for w in workers) - cpu_before["worker"],
+                }
+                measured_log = (work / "worker.log").read_bytes()[log_before:].decode(errors="replace")
                 result = {
                     **common.machine_info(),
                     "database": args.database,
@@ -253,6 +306,17 @@ def main() -> None:
                     },
                 }
                 result["pipeline_jobs"] = pipeline_jobs((work / "worker.log").read_text())
+                # From the start of the measured load until every webhook arrived (or 60 s):
+                # what the worker processes and the web processes used, per response stored.
+                measured = pipeline_jobs(measured_log)
+                stored = max(measured["prompt"]["responses"], 1)
+                result["measured"] = {
+                    **measured,
+                    "load_average": Path("/proc/loadavg").read_text().split()[:3],
+                    "worker_cpu_s": round(cpu_used["worker"], 2),
+                    "web_cpu_s": round(cpu_used["web"], 2),
+                    "worker_cpu_ms_per_response": round(cpu_used["worker"] * 1000 / stored, 2),
+                }
                 if os.environ.get("CXLOOP_BENCH_WORKER_LOG"):  # to read what the worker did
                     Path(os.environ["CXLOOP_BENCH_WORKER_LOG"]).write_bytes(
                         (work / "worker.log").read_bytes()
@@ -283,6 +347,11 @@ def pipeline_jobs(log_text: str) -> dict[str, Any]:
     for lane in ("prompt", "background"):
         sizes = [int(n) for n in re.findall(rf" {lane}: (\d+) response", log_text)]
         out[lane] = {"jobs": len(sizes), "responses": sum(sizes), "largest": max(sizes, default=0)}
+        # The job's own wall time, logged since the set-based prompt lane.
+        times = [float(ms) for ms in re.findall(rf" {lane}: \d+ response.* in (\d+) ms", log_text)]
+        if times:
+            out[lane]["job_ms_median"] = sorted(times)[len(times) // 2]
+            out[lane]["job_ms_max"] = max(times)
     out["skipped_done"] = log_text.count("skipped: done")
     return out
 
