@@ -155,7 +155,7 @@ class _Raw:
         names = tuple(compiled.positiontup or ())
         binds = {name: compiled.binds[name] for name in names}
         processors = tuple(bind.type.dialect_impl(dialect).bind_processor(dialect) for bind in binds.values())
-        fixed = {name: bind.value for name, bind in binds.items() if bind.value is not None}
+        fixed = {name: bind.value for name, bind in binds.items() if not bind.required}
         for column in compiled.insert_prefetch:
             # Column defaults SQLAlchemy would fill in at execution (responses.revision = 0).
             default: Any = column.default
@@ -168,7 +168,7 @@ class _Raw:
         fixed = self.fixed
         out = []
         for name, process in zip(self.names, self.processors, strict=True):
-            value = values[name] if name in values else fixed.get(name)
+            value = values[name] if name in values else fixed[name]  # a missing value is a bug: KeyError
             out.append(process(value) if process is not None else value)
         return tuple(out)
 
