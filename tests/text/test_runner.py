@@ -30,3 +30,62 @@ def test_the_caller_stays_free_of_the_models() -> None:
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert out == {"sentiment": "negative", "masked": "送餐太慢了，[PHONE]", "heavy": []}
+
+
+MODEL_ONCE_SCRIPT = """
+import json
+from unittest import mock
+from cxloop.kit.settings import Settings
+from cxloop.text import runner
+from cxloop.text.engine import Context
+from cxloop.text.topics import TopicSpec, train_topic_model
+
+taxonomy = (TopicSpec("lost", "Luggage > Lost", ("bag",)), TopicSpec("late", "Flight > Late", ("delay*",)))
+examples = [
+    ("my bag never arrived", "en", {"lost"}), ("the bag is still missing", "en", {"lost"}),
+    ("where did my bag go", "en", {"lost"}), ("flight delayed four hours", "en", {"late"}),
+    ("another delay again", "en", {"late"}), ("we sat at the gate, delays", "en", {"late"}),
+]
+params = train_topic_model(examples, ["lost", "late"], topics=taxonomy)
+context = Context(topics=taxonomy, topic_model=params)
+settings = Settings(text_engine="process")
+sent = []
+real_executor = runner._executor
+class Recording:
+    def __init__(self, pool):
+        self.pool = pool
+    def submit(self, fn, model_dir, texts, language, ctx):
+        sent.append(len(ctx.topic_model))
+        return self.pool.submit(fn, model_dir, texts, language, ctx)
+topics = []
+with mock.patch.object(runner, "_executor", lambda model_dir: Recording(real_executor(model_dir))):
+    for _ in range(3):
+        [result] = runner.analyze_sync(["my bag is lost"], "en", context, settings=settings)
+        topics.append(result.topics[0].topic_id)
+    runner.shutdown()  # a new child has no model: it is sent whole again
+    [result] = runner.analyze_sync(["my bag is lost"], "en", context, settings=settings)
+    topics.append(result.topics[0].topic_id)
+    runner.shutdown()
+    runner._sent_models.add(params["key"])  # as if the child had dropped it: named, refused, sent whole
+    [result] = runner.analyze_sync(["my bag is lost"], "en", context, settings=settings)
+    topics.append(result.topics[0].topic_id)
+runner.shutdown()
+print(json.dumps({"sizes": [s > 2 for s in sent], "topics": topics}))
+"""
+
+
+@pytest.mark.slow
+def test_a_trained_topic_model_is_sent_to_the_child_once() -> None:
+    env = {**os.environ, "CXLOOP_TEXT_ENGINE": "process"}
+    done = subprocess.run(
+        [sys.executable, "-c", MODEL_ONCE_SCRIPT],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    # Whole, then by key twice; after a restart whole again; a child without it is sent it whole.
+    assert out == {"sizes": [True, False, False, True, False, True], "topics": ["lost"] * 5}

@@ -12,6 +12,7 @@ commands and tests. See docs/adr/0019-text-analysis-runs-outside-the-web-process
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import multiprocessing
 import threading
 from collections.abc import Sequence
@@ -22,6 +23,11 @@ from typing import Any
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
+# A tenant's trained topic model is ~1 MB: pickling it to the child for every
+# response cost more than analysing the comment. It is sent whole once, then
+# named by its content key; the child answers None when it no longer has it.
+_BY_KEY = "by_key"
+_sent_models: set[str] = set()
 
 
 def _child_init(model_dir: str) -> None:
@@ -31,10 +37,16 @@ def _child_init(model_dir: str) -> None:
     engine.warm_up()
 
 
-def _child_analyze(model_dir: str, texts: list[str], language: str | None, context: Any) -> list[Any]:
+def _child_analyze(model_dir: str, texts: list[str], language: str | None, context: Any) -> list[Any] | None:
+    """The analyses, or None when ``context`` names a topic model by key only
+    and this process has not got it (the caller then sends it whole)."""
     from cxloop.text import engine
+    from cxloop.text.topics import TopicModel
 
     engine.configure(Path(model_dir))
+    model = context.topic_model if context is not None else None
+    if model is not None and model.get(_BY_KEY) and not TopicModel.is_cached(model.get("key")):
+        return None
     return engine.analyze_texts(texts, language, context)
 
 
@@ -59,6 +71,7 @@ def shutdown() -> None:
         if _pool is not None:
             _pool.shutdown(wait=True, cancel_futures=True)
             _pool = None
+        _sent_models.clear()
 
 
 def _settings() -> Any:
@@ -80,13 +93,27 @@ def analyze_sync(
     if settings.text_engine == "inline":
         engine.configure(model_dir)
         return engine.analyze_texts(list(texts), language, context)
-    args = (str(model_dir), list(texts), language, context)
     try:
-        return _executor(model_dir).submit(_child_analyze, *args).result()
+        return _analyze_in_child(model_dir, list(texts), language, context)
     except BrokenProcessPool:
         # The child died (killed, out of memory): start a new one once.
         shutdown()
-        return _executor(model_dir).submit(_child_analyze, *args).result()
+        return _analyze_in_child(model_dir, list(texts), language, context)
+
+
+def _analyze_in_child(model_dir: Path, texts: list[str], language: str | None, context: Any) -> list[Any]:
+    model = getattr(context, "topic_model", None)
+    key = model.get("key") if isinstance(model, dict) else None
+    if isinstance(key, str) and key in _sent_models:
+        light = dataclasses.replace(context, topic_model={"key": key, _BY_KEY: True})
+        result = _executor(model_dir).submit(_child_analyze, str(model_dir), texts, language, light).result()
+        if result is not None:
+            return result
+    result = _executor(model_dir).submit(_child_analyze, str(model_dir), texts, language, context).result()
+    if isinstance(key, str):
+        _sent_models.add(key)
+    assert result is not None  # a whole model is always there
+    return result
 
 
 async def analyze(

@@ -4,6 +4,7 @@ the comment explorer and one-click corrections."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -55,18 +56,46 @@ async def text_settings(session: AsyncSession, tenant_id: str) -> TextSettings:
     return row
 
 
+# A trained topic model is ~1 MB of JSON; the pipeline asks for the context once
+# per response, so the parsed params are kept per (tenant, kind, trained_at):
+# a retrain (in any process) changes trained_at, so a stale entry is never used.
+_params_cache: dict[tuple[str, str, datetime], Any] = {}
+_PARAMS_CACHE_SIZE = 64
+
+
+async def _model_params(session: AsyncSession, tenant_id: str) -> dict[str, Any]:
+    """The tenant's stored models by kind, parsed params read only when not cached."""
+    stamps = (
+        await session.execute(
+            select(TextModel.kind, TextModel.trained_at).where(TextModel.tenant_id == tenant_id)
+        )
+    ).all()
+    out: dict[str, Any] = {}
+    for kind, trained_at in stamps:
+        cache_key = (tenant_id, kind, trained_at)
+        if cache_key not in _params_cache:
+            params = (
+                await session.execute(
+                    select(TextModel.params).where(TextModel.tenant_id == tenant_id, TextModel.kind == kind)
+                )
+            ).scalar_one_or_none()
+            if params is None:
+                continue
+            if len(_params_cache) >= _PARAMS_CACHE_SIZE:
+                _params_cache.clear()
+            _params_cache[cache_key] = params
+        out[kind] = _params_cache[cache_key]
+    return out
+
+
 async def analysis_context(session: AsyncSession, tenant_id: str) -> Context:
     specs = await topic_specs(session, tenant_id)
-    model = await session.get(TextModel, (tenant_id, TOPIC_MODEL))
-    adapters: dict[str, dict[str, float]] = {}
-    for lang in ("zh", "en"):
-        adapter = await session.get(TextModel, (tenant_id, f"sentiment-{lang}"))
-        if adapter is not None:
-            adapters[lang] = adapter.params
+    models = await _model_params(session, tenant_id)
+    adapters = {lang: models[f"sentiment-{lang}"] for lang in ("zh", "en") if f"sentiment-{lang}" in models}
     settings = await text_settings(session, tenant_id)
     return Context(
         topics=specs,
-        topic_model=model.params if model is not None else None,
+        topic_model=models.get(TOPIC_MODEL),
         adapters=adapters or None,
         mask_pii=settings.mask_pii,
     )

@@ -192,6 +192,10 @@ class TopicModel:
                 self._by_feature.setdefault(feature, []).append((index, float(weight)))
 
     @classmethod
+    def is_cached(cls, key: object) -> bool:
+        return isinstance(key, str) and key in _model_cache
+
+    @classmethod
     def cached(cls, params: dict[str, Any]) -> TopicModel:
         """One prepared model per stored model (its ``key``), so a stream of calls builds it once."""
         key = params.get("key")
