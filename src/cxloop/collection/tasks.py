@@ -138,18 +138,29 @@ async def _hand_together(
         return handled, left_out + 1
     handled, left_out = [], 0
     for entry in entries:
-        if entry[0] is None:
-            await _hand(session, registered, [entry], where)
+        if await _hand_one(session, registered, entry, where):
+            handled.append(entry)
         else:
-            try:
-                async with session.begin_nested():
-                    await _hand(session, registered, [entry], where)
-            except Exception:
-                log.warning("drained job %s failed; it runs on its own", entry[0], exc_info=True)
-                left_out += 1
-                continue
-        handled.append(entry)
+            left_out += 1
     return handled, left_out
+
+
+async def _hand_one(
+    session: AsyncSession, registered: dict[str, Subscriber], entry: Entry, where: list[str]
+) -> bool:
+    """Hand one entry on its own. The job's own responses (no drained job id)
+    fail the job; a drained job's failure is rolled back to its savepoint and
+    left out (False), so it runs later on its own message."""
+    if entry[0] is None:
+        await _hand(session, registered, [entry], where)
+        return True
+    try:
+        async with session.begin_nested():
+            await _hand(session, registered, [entry], where)
+    except Exception:
+        log.warning("drained job %s failed; it runs on its own", entry[0], exc_info=True)
+        return False
+    return True
 
 
 async def _preload(session: AsyncSession, ids: list[str]) -> list[Response]:
@@ -246,19 +257,13 @@ async def _hand_one_by_one(
     done: list[Entry] = []
     left_out = 0
     for entry in batch:
-        if entry[0] is None:  # the job's own responses: a failure fails the job
-            await _hand(session, registered, [entry], where)
-        elif time.monotonic() - started >= limit:
+        # Past the limit only drained jobs are skipped: the job's own responses always run.
+        if entry[0] is not None and time.monotonic() - started >= limit:
             continue
+        if await _hand_one(session, registered, entry, where):
+            done.append(entry)
         else:
-            try:
-                async with session.begin_nested():
-                    await _hand(session, registered, [entry], where)
-            except Exception:
-                log.warning("drained job %s failed; it runs on its own", entry[0], exc_info=True)
-                left_out += 1
-                continue
-        done.append(entry)
+            left_out += 1
     return done, left_out
 
 
