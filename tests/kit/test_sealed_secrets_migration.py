@@ -234,3 +234,30 @@ def test_an_empty_database_migrates_without_making_a_key(
         get_settings.cache_clear()
     assert not (tmp_path / "nowhere" / "field.keys").exists()
     assert cxloop.kit.crypto._ring is None
+
+
+def test_db_upgrade_with_an_unusable_key_ring_says_why_and_changes_nothing(
+    empty_url: str, ring: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.cli.conftest import Cli, cli_env
+
+    upgrade(empty_url, BEFORE)
+    _seed_before(empty_url)
+    monkeypatch.setattr(cxloop.kit.crypto, "_ring", None)  # the command builds it from its environment
+    cli = Cli(cli_env(empty_url, tmp_path / "cli-data"))
+    refused = cli("db", "upgrade", env={"CXLOOP_FIELD_KEYS": "k1:not-base64!"})
+    assert refused.exit_code == 2
+    assert refused.stdout == ""
+    assert refused.stderr.startswith("error: cannot migrate ")
+    assert refused.stderr.endswith(
+        ": field key k1: not base64 (the migration seals the stored secrets with CXLOOP_FIELD_KEYS)\n"
+    )
+    # The migration's transaction was rolled back whole: still at 0013, the secret in clear.
+    from cxloop.kit.migrate import current_heads
+
+    assert current_heads(empty_url) == {BEFORE}
+    assert _read(empty_url, "SELECT secret FROM webhooks") == [(SECRET,)]
+    good = cli("db", "upgrade", env={"CXLOOP_FIELD_KEYS": cxloop.kit.crypto.new_key_spec("k7")})
+    assert good.exit_code == 0, good.output
+    [(sealed,)] = _read(empty_url, "SELECT secret_enc FROM webhooks")
+    assert str(sealed).startswith("k7:")

@@ -7,6 +7,7 @@ from sqlalchemy.exc import OperationalError
 
 from cxloop.cli.common import fail, redact_url, sqlite_file_missing
 from cxloop.kit import migrate
+from cxloop.kit.crypto import FieldKeyError
 from cxloop.kit.settings import get_settings
 
 db_app = typer.Typer(no_args_is_help=True, help="Database schema: upgrade, current revision.")
@@ -25,6 +26,15 @@ def upgrade() -> None:
         heads = migrate.current_heads(url)
     except OperationalError as error:
         fail(f"cannot migrate {redact_url(url)}: {str(error.orig).strip().splitlines()[0]}")
+    except FieldKeyError as error:
+        # Migration 0014 seals stored secrets with the installation's key ring: a ring that
+        # cannot be built is the operator's setting to fix, not a crash (its transaction is
+        # rolled back, so the database stays at the revision before).
+        fail(
+            f"cannot migrate {redact_url(url)}: {error} "
+            "(the migration seals the stored secrets with CXLOOP_FIELD_KEYS)",
+            2,
+        )
     typer.echo(f"database {redact_url(url)} is at {', '.join(sorted(heads))} (head)")
 
 
