@@ -138,3 +138,40 @@ def test_rotation_reseals_the_secret_and_sending_still_signs(
     crypto.configure(settings.model_copy(update={"field_keys": NEW_KEY}))
     invite(client, org, people.add(phone=PHONE, language="zh-CN"), make_survey(client, org), channel="sms")
     assert rows(database_url, "SELECT status FROM invitations") == [("sent",)]
+
+
+def test_a_mask_sent_back_for_a_secret_no_key_opens_is_a_422_and_keeps_the_row(
+    client: TestClient, org: Org, provider: ProviderServer, database_url: str, settings: Settings
+) -> None:
+    _put(client, org, provider, SECRET)
+    before = _stored(database_url)
+    crypto.configure(settings.model_copy(update={"field_keys": NEW_KEY}))  # k1 dropped too early
+    kept = client.put(
+        "/api/v1/channels/sms",
+        json={
+            "provider": "aliyun",
+            "config": {
+                "endpoint": provider.base + "/aliyun/",
+                "access_key_id": "AK2",
+                "access_key_secret": "********",
+                "sign_name": "签名",
+                "template_code": "SMS_1",
+            },
+        },
+        headers=org.auth("admin"),
+    )
+    assert kept.status_code == 422, kept.text
+    assert kept.headers["content-type"] == "application/problem+json"
+    problem = kept.json()
+    assert problem["code"] == "validation_failed"
+    assert problem["errors"] == [
+        {
+            "path": "config.access_key_secret",
+            "message": "the stored value does not decrypt with the configured field keys: enter it again",
+        }
+    ]
+    assert _stored(database_url) == before  # nothing written
+    # Given again in clear, it is sealed under the key that is configured now.
+    _put(client, org, provider, "the-secret-given-again")
+    assert _opened(database_url) == {"access_key_secret": "the-secret-given-again"}
+    assert str(_stored(database_url)[1]).startswith("k2:")

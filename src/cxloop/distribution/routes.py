@@ -58,6 +58,7 @@ from cxloop.distribution.schemas import (
 from cxloop.distribution.service import invite, now_utc, require_tenant_config
 from cxloop.distribution.trigger_routes import router as trigger_router
 from cxloop.identity import CurrentPrincipal, Perm, Principal, Unit
+from cxloop.kit.crypto import FieldKeyError
 from cxloop.kit.db import Database
 from cxloop.kit.errors import FieldError, ValidationFailed, invalid, not_found
 from cxloop.kit.http import DbSession, TransactionalRoute
@@ -220,7 +221,22 @@ async def put_channel(
     config = dict(body.config)
     if row is not None and row.provider == body.provider and MASK in config.values():
         # A masked secret sent back unchanged keeps the stored one.
-        stored = settings_of(row)
+        try:
+            stored = settings_of(row)
+        except FieldKeyError:
+            # Sealed under a key no longer in CXLOOP_FIELD_KEYS: it cannot be kept, only given
+            # again (a 422 naming the settings, not a 500; nothing is written).
+            raise ValidationFailed(
+                "The stored secrets cannot be kept; enter them again.",
+                errors=[
+                    FieldError(
+                        f"config.{key}",
+                        "the stored value does not decrypt with the configured field keys: enter it again",
+                    )
+                    for key, value in config.items()
+                    if value == MASK
+                ],
+            ) from None
         for key, value in list(config.items()):
             if value == MASK:
                 config[key] = stored.get(key)
