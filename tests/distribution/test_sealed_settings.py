@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from cxloop.customers import crypto
@@ -175,3 +177,41 @@ def test_a_mask_sent_back_for_a_secret_no_key_opens_is_a_422_and_keeps_the_row(
     _put(client, org, provider, "the-secret-given-again")
     assert _opened(database_url) == {"access_key_secret": "the-secret-given-again"}
     assert str(_stored(database_url)[1]).startswith("k2:")
+
+
+def test_the_worker_s_log_never_shows_a_secret_a_provider_takes_in_its_query_string(
+    client: TestClient,
+    org: Org,
+    people: FakeDirectory,
+    provider: ProviderServer,
+    database_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # WeCom's gettoken takes the corp secret (sealed at rest) in its query string; the
+    # HTTP client logs every request's URL at INFO, the level `cxloop worker` logs at.
+    from cxloop.cli.runtime import configure_logging
+    from tests.distribution.test_wechat import FakeWeChat, configure
+
+    FakeWeChat(provider, "/cgi-bin/gettoken", "/cgi-bin/message/send", wecom=True)
+    configure(
+        client,
+        org,
+        "wecom",
+        "wecom",
+        {"endpoint": provider.base, "corp_id": "ww1", "corp_secret": "CS", "agent_id": "1000002"},
+    )
+    root = logging.getLogger()
+    handlers = list(root.handlers)
+    try:
+        configure_logging()
+        caplog.set_level(logging.INFO)
+        invite(client, org, people.add(wecom_userid="zhangsan"), make_survey(client, org), channel="wecom")
+        assert rows(database_url, "SELECT status, channel FROM invitations") == [("sent", "wecom")]
+        assert "corpsecret" not in caplog.text
+        assert "access_token=" not in caplog.text
+    finally:
+        for name in ("httpx", "httpcore"):
+            logging.getLogger(name).setLevel(logging.NOTSET)
+        for handler in root.handlers[:]:
+            if handler not in handlers:
+                root.removeHandler(handler)

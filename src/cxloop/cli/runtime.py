@@ -12,6 +12,18 @@ import typer
 
 from cxloop.kit.settings import get_settings
 
+# HTTP clients that log every request's full URL at INFO. Providers take credentials in
+# query strings (WeCom's corpsecret, WeChat's secret and access_token, a robot key in an
+# SMS gateway's URL); those are sealed at rest (ADR 0032) and must not reach the log.
+QUIET_LOGGERS = ("httpx", "httpcore")
+
+
+def configure_logging() -> None:
+    """The worker's log: INFO and up, less the HTTP clients' request lines."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
 
 def register(app: typer.Typer) -> None:
     app.command()(serve)
@@ -80,7 +92,7 @@ def worker(
             err=True,
         )
         raise typer.Exit(1)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     load_job_handlers()
     huey = make_huey(settings)
     runner = EmbeddedWorker(huey, settings.effective_database_url, threads=threads)
