@@ -239,3 +239,20 @@ def test_the_reencrypt_command_covers_webhooks_and_both_kinds_of_channel(
     missing = cli("contacts", "reencrypt", env={**env, "CXLOOP_FIELD_KEYS": old})
     assert missing.exit_code == 2
     assert "is every old key still listed in CXLOOP_FIELD_KEYS?" in missing.stderr
+
+
+def test_a_key_id_that_differs_only_in_case_is_another_key_for_rotation(
+    client: TestClient, org: Org, database_url: str, settings: Settings
+) -> None:
+    # "K1" and "k1" are two keys: a value under the older one is stale on either database
+    # (SQLite's LIKE ignores case), or the old key could be dropped with values still under it.
+    older = "K1:" + base64.urlsafe_b64encode(b"\x05" * 32).decode()
+    newer = "k1:" + base64.urlsafe_b64encode(b"\x06" * 32).decode()
+    crypto.configure(settings.model_copy(update={"field_keys": older}))
+    assert _webhook(client, org, "http://127.0.0.1:9/hooks").status_code == 201
+    crypto.configure(settings.model_copy(update={"field_keys": f"{newer},{older}"}))
+    assert _stale(database_url) == {"webhooks.secret_enc": 1}
+    assert _rotate(database_url, 1000) == 1
+    assert _stale(database_url) == {}
+    [(stored,)] = rows(database_url, "SELECT secret_enc FROM webhooks")
+    assert str(stored).startswith("k1:")

@@ -73,8 +73,11 @@ def unseal_json(stored: str, where: str) -> Any:
 
 
 def _stale(spec: SealedColumn, active: str) -> Any:
+    # The key id compared exactly, not with LIKE: SQLite's LIKE ignores case, so a value
+    # under "K1" would pass for one under the active "k1" and never be re-sealed.
     column = spec.attribute
-    return column.is_not(None) & ~column.startswith(f"{active}:")
+    prefix = f"{active}:"
+    return column.is_not(None) & (func.substr(column, 1, len(prefix)) != prefix)
 
 
 async def stale_counts(session: AsyncSession) -> dict[str, int]:
