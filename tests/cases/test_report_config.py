@@ -307,3 +307,36 @@ def test_in_one_pipeline_batch_the_first_later_answer_is_the_later_score(
     assert answer.status_code == 200, answer.text
     later, _second = [item["id"] for item in answer.json()["results"]]
     assert rows(database_url, "SELECT later_score, later_response_id FROM cases") == [(6, later)]
+
+
+def test_a_merge_later_in_the_same_batch_keeps_the_earlier_answer_s_recovery(
+    client: TestClient, org: Org, database_url: str
+) -> None:
+    """The first answer of the batch is the phone's customer's, who has a resolved case; the
+    second names that phone and another customer's email, both verified, so linking it merges
+    the phone's customer into the email's. Answer by answer, the first was the case's later
+    score before the merge; set-based, the recovery runs after it and must still find it."""
+    from tests.customers.support import make_contact
+
+    survey_id = survey_with_case_field(client, org)
+    emailed = make_contact(client, org, identities={"email": "zhao@example.com"}, verified=["email"])
+    phoned = make_contact(client, org, identities={"phone": "13500135002"}, verified=["phone"])
+    case_id, _ = open_one(database_url, org, response_id=None, contact_id=phoned["id"])
+    move(client, org, case_id, "acknowledged")
+    move(client, org, case_id, "resolved")
+    answers = {**FULL_ANSWERS, "why": "还行"}
+    contacts = [{"phone": "13500135002"}, {"email": "zhao@example.com", "phone": "13500135002"}]
+    items = [
+        {"answers": {**answers, "nps": nps}, "unit_code": "SH001", "contact": contact}
+        for nps, contact in zip((9, 4), contacts, strict=True)
+    ]
+    answer = client.post(
+        f"/api/v1/surveys/{survey_id}/responses/batch", json={"responses": items}, headers=org.auth("store")
+    )
+    assert answer.status_code == 200, answer.text
+    first, _second = [item["id"] for item in answer.json()["results"]]
+    assert rows(database_url, "SELECT id, merged_into FROM contacts ORDER BY created_at") == [
+        (emailed["id"], None),
+        (phoned["id"], emailed["id"]),
+    ]
+    assert rows(database_url, "SELECT later_score, later_response_id FROM cases") == [(9, first)]

@@ -6,6 +6,12 @@ later response is linked through the contact (customers resolves the
 response's contact before this subscriber runs). The recovery rate is then
 "detractor cases whose later score is 7 or more" over "detractor cases with
 a later score" (reported by ``cases.report``).
+
+A case keeps the contact id it was opened for; when that contact has since
+been merged into another, the survivor's later answers still count for it
+(a merge keeps all of a contact's history). That also keeps a set-based batch
+equal to answer-by-answer handling when a later response of the same batch
+merges the contact of an earlier one.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from cxloop.cases.models import Case
 from cxloop.cases.service import response_score
 from cxloop.cases.states import CLOSED, RESOLVED
 from cxloop.collection import Response, subscribe_batch
-from cxloop.customers import contact_ids_for_responses
+from cxloop.customers import Contact, contact_ids_for_responses
 
 
 def _named_case_id(response: Response) -> str | None:
@@ -32,16 +38,27 @@ async def _candidates(
     session: AsyncSession, tenant_id: str, responses: list[Response]
 ) -> tuple[dict[str, str], dict[str, list[Case]]]:
     """The batch's contacts ({response id: contact id}) and each contact's resolved
-    cases still without a later score, latest resolution first: two queries per
-    tenant and batch."""
+    cases still without a later score (its own and those of contacts merged into
+    it), latest resolution first: three queries per tenant and batch."""
     contacts = await contact_ids_for_responses(session, tenant_id, [r.id for r in responses])
     if not contacts:
         return contacts, {}
+    linked = sorted(set(contacts.values()))
+    # Each linked contact and those merged into it (a merge points every one it folded,
+    # however long ago, straight at the survivor): a case names the id it was opened for.
+    owner = {contact_id: contact_id for contact_id in linked}
+    folded = await session.execute(
+        select(Contact.id, Contact.merged_into).where(
+            Contact.tenant_id == tenant_id, Contact.merged_into.in_(linked)
+        )
+    )
+    for merged_id, survivor_id in folded.all():
+        owner[str(merged_id)] = str(survivor_id)
     found = await session.execute(
         select(Case)
         .where(
             Case.tenant_id == tenant_id,
-            Case.contact_id.in_(sorted(set(contacts.values()))),
+            Case.contact_id.in_(sorted(owner)),
             Case.status.in_((RESOLVED, CLOSED)),
             Case.later_score.is_(None),
         )
@@ -50,7 +67,7 @@ async def _candidates(
     by_contact: dict[str, list[Case]] = {}
     for case in found.scalars():
         if case.contact_id is not None:
-            by_contact.setdefault(case.contact_id, []).append(case)
+            by_contact.setdefault(owner[case.contact_id], []).append(case)
     return contacts, by_contact
 
 
