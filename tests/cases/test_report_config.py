@@ -340,3 +340,39 @@ def test_a_merge_later_in_the_same_batch_keeps_the_earlier_answer_s_recovery(
         (phoned["id"], emailed["id"]),
     ]
     assert rows(database_url, "SELECT later_score, later_response_id FROM cases") == [(9, first)]
+
+
+def test_a_merge_later_in_the_same_batch_keeps_the_earlier_alert_on_the_open_case(
+    client: TestClient, org: Org, database_url: str
+) -> None:
+    """As above for an alert's case: the first answer's customer has an open case and the
+    rule opens at most one per customer in 7 days, so answer by answer its alert joins that
+    case; set-based, the alert is evaluated after the merge (with the survivor as its
+    contact) and must still join it."""
+    from tests.alerts.support import DETRACTOR, rule
+    from tests.customers.support import make_contact
+
+    survey_id = survey_with_case_field(client, org)
+    make_contact(client, org, identities={"email": "qian@example.com"}, verified=["email"])
+    phoned = make_contact(client, org, identities={"phone": "13500135003"}, verified=["phone"])
+    case_id, _ = open_one(database_url, org, response_id=None, contact_id=phoned["id"])
+    rule(client, org, {**DETRACTOR, "actions": {"open_case": {"dedupe_days": 7}}})
+    # A rule on a contact attribute: alerts are given their contact only when a rule reads one.
+    vip = {
+        "kind": "response",
+        "condition": {"source": "contact", "field": "tier", "op": "eq", "value": "vip"},
+    }
+    rule(client, org, vip, name="VIP")
+    answers = {**FULL_ANSWERS, "why": "还行"}
+    contacts = [{"phone": "13500135003"}, {"email": "qian@example.com", "phone": "13500135003"}]
+    items = [
+        {"answers": {**answers, "nps": nps}, "unit_code": "SH001", "contact": contact}
+        for nps, contact in zip((2, 9), contacts, strict=True)
+    ]
+    answer = client.post(
+        f"/api/v1/surveys/{survey_id}/responses/batch", json={"responses": items}, headers=org.auth("store")
+    )
+    assert answer.status_code == 200, answer.text
+    first, _second = [item["id"] for item in answer.json()["results"]]
+    assert rows(database_url, "SELECT response_id, case_id FROM alerts") == [(first, case_id)]
+    assert rows(database_url, "SELECT id FROM cases") == [(case_id,)]

@@ -22,10 +22,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cxloop.cases.models import Case
-from cxloop.cases.service import response_score
+from cxloop.cases.service import response_score, with_merged
 from cxloop.cases.states import CLOSED, RESOLVED
 from cxloop.collection import Response, subscribe_batch
-from cxloop.customers import Contact, contact_ids_for_responses
+from cxloop.customers import contact_ids_for_responses
 
 
 def _named_case_id(response: Response) -> str | None:
@@ -43,17 +43,7 @@ async def _candidates(
     contacts = await contact_ids_for_responses(session, tenant_id, [r.id for r in responses])
     if not contacts:
         return contacts, {}
-    linked = sorted(set(contacts.values()))
-    # Each linked contact and those merged into it (a merge points every one it folded,
-    # however long ago, straight at the survivor): a case names the id it was opened for.
-    owner = {contact_id: contact_id for contact_id in linked}
-    folded = await session.execute(
-        select(Contact.id, Contact.merged_into).where(
-            Contact.tenant_id == tenant_id, Contact.merged_into.in_(linked)
-        )
-    )
-    for merged_id, survivor_id in folded.all():
-        owner[str(merged_id)] = str(survivor_id)
+    owner = await with_merged(session, tenant_id, sorted(set(contacts.values())))
     found = await session.execute(
         select(Case)
         .where(

@@ -21,6 +21,7 @@ from cxloop.cases.models import Case, CaseCounter
 from cxloop.cases.sla import calendar_for, due, policy_for
 from cxloop.cases.states import NEW, OPEN_STATUSES, PRIORITIES
 from cxloop.collection import Response
+from cxloop.customers import Contact
 from cxloop.identity import Perm, Principal, Tenant, Unit, get_unit_by_code
 from cxloop.kit import clock
 from cxloop.kit.errors import invalid, not_found
@@ -93,6 +94,23 @@ async def set_deadlines(session: AsyncSession, case: Case, unit: Unit | None, st
     case.next_escalation_at = case.ack_due_at if case.status == NEW else case.resolve_due_at
 
 
+async def with_merged(session: AsyncSession, tenant_id: str, contact_ids: list[str]) -> dict[str, str]:
+    """{contact id: the given contact it now belongs to}: each given contact and those merged
+    into it. A case keeps the contact id it was opened for, while a merge moves the contact's
+    responses to the survivor; this lets the survivor's answers and alerts find those cases.
+    One query: a merge points every contact it folded, however long ago, at the survivor."""
+    owner = {contact_id: contact_id for contact_id in contact_ids}
+    if contact_ids:
+        folded = await session.execute(
+            select(Contact.id, Contact.merged_into).where(
+                Contact.tenant_id == tenant_id, Contact.merged_into.in_(sorted(owner))
+            )
+        )
+        for merged_id, survivor_id in folded.all():
+            owner[str(merged_id)] = str(survivor_id)
+    return owner
+
+
 async def open_case(
     session: AsyncSession,
     tenant_id: str,
@@ -133,7 +151,7 @@ async def open_case(
                 select(Case)
                 .where(
                     Case.tenant_id == tenant_id,
-                    Case.contact_id == contact_id,
+                    Case.contact_id.in_(sorted(await with_merged(session, tenant_id, [contact_id]))),
                     Case.status.in_(OPEN_STATUSES),
                     Case.created_at >= at - timedelta(days=dedupe_days),
                 )
