@@ -25,8 +25,11 @@ MAX_EMBEDDED_TEXT = 500
 SCORE_RANGES = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
 
 
+_UNANSWERED: tuple[Any, ...] = ("", [], {})
+
+
 def answered(value: Any) -> bool:
-    return value is not None and value not in ("", [], {})
+    return value is not None and value not in _UNANSWERED
 
 
 def _is_int(value: Any) -> bool:
@@ -98,16 +101,66 @@ class _Shape:
 
 
 def _checker(question: Any, path: str) -> Callable[[Any], list[FieldError]]:
+    """One question's check. The common case of each type (a valid answer) is
+    decided by a few comparisons on what is bound here; anything else goes to
+    ``check_answer``, which builds the messages. Measured on bench/workload.py's
+    answers on a busy machine: 21.6 -> 11.5 µs per response."""
     kind = question.type
     if kind in SCORE_RANGES or kind == "rating":
         low, high = (1, question.points) if kind == "rating" else SCORE_RANGES[kind]
 
         def score(value: Any) -> list[FieldError]:
             if value.__class__ is int and low <= value <= high:
-                return []  # the common case, without building a message
+                return []
             return check_answer(question, value, path)
 
         return score
+    if kind in ("single_choice", "dropdown"):
+        ids = frozenset(choice.id for choice in question.choices)
+
+        def single(value: Any) -> list[FieldError]:
+            if value.__class__ is str and value in ids:
+                return []
+            return check_answer(question, value, path)
+
+        return single
+    if kind == "multiple_choice":
+        ids = frozenset(choice.id for choice in question.choices)
+        fewest = question.min_picks or 0
+        most = question.max_picks if question.max_picks is not None else len(ids)
+
+        def multiple(value: Any) -> list[FieldError]:
+            if (
+                value.__class__ is list
+                and fewest <= len(value) <= most
+                and all(pick.__class__ is str and pick in ids for pick in value)
+                and len(set(value)) == len(value)
+            ):
+                return []
+            return check_answer(question, value, path)
+
+        return multiple
+    if kind == "text" and question.pattern is None:
+        longest = question.max_length
+
+        def text(value: Any) -> list[FieldError]:
+            if value.__class__ is str and len(value) <= longest and "\x00" not in value:
+                return []
+            return check_answer(question, value, path)
+
+        return text
+    if kind == "number":
+        low_number = -math.inf if question.min is None else question.min
+        high_number = math.inf if question.max is None else question.max
+
+        def number(value: Any) -> list[FieldError]:
+            if value.__class__ is int and low_number <= value <= high_number:
+                return []
+            return check_answer(question, value, path)
+
+        return number
+    if kind == "consent":
+        return lambda value: [] if value.__class__ is bool else check_answer(question, value, path)
     return lambda value: check_answer(question, value, path)
 
 
@@ -244,7 +297,8 @@ def _text(question: Any, value: Any, path: str) -> list[FieldError]:
 
 
 def _number(question: Any, value: Any, path: str) -> list[FieldError]:
-    if not _is_number(value) or not math.isfinite(value):
+    # An int is finite (and may be too large for math.isfinite, which would raise).
+    if not _is_number(value) or (isinstance(value, float) and not math.isfinite(value)):
         return [FieldError(path, "must be a number")]
     if question.integer and not (_is_int(value) or float(value).is_integer()):
         return [FieldError(path, "must be a whole number")]
@@ -339,7 +393,7 @@ def check_embedded(definition: SurveyDefinition, embedded: Mapping[str, Any]) ->
             )
             if problem:
                 errors.append(FieldError(path, problem))
-        elif _is_number(value) and not math.isfinite(value):
+        elif isinstance(value, float) and not math.isfinite(value):
             # JSON has no NaN or Infinity: PostgreSQL refuses them and SQLite would store invalid JSON.
             errors.append(FieldError(path, "must be a finite number"))
         elif not (_is_number(value) or isinstance(value, bool) or value is None):
@@ -370,8 +424,11 @@ def check_answers(
             )
     for question_id, check in shape.checks:
         value = answers.get(question_id)
-        if answered(value):
-            errors += check(value)
+        # answered(value), inline: this loop runs for every question of every response.
+        if value is not None and value not in _UNANSWERED:
+            problems = check(value)
+            if problems:
+                errors += problems
     if embedded:
         errors += check_embedded(definition, embedded)
     if errors or not shape.required:
