@@ -9,8 +9,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+from fastapi import Request
 from fastapi.testclient import TestClient
 
+from cxloop.identity.auth import current_principal
 from tests.collection.support import FULL_ANSWERS, definition, make_survey, rows, written
 from tests.factories import Org, make_org
 
@@ -171,8 +174,8 @@ def test_the_guarded_step_writes_the_rows_the_ordinary_path_writes(
     guarded: list[bool] = []
     original = service.insert_guarded
 
-    async def spy(*args: Any) -> bool:
-        guarded.append(await original(*args))
+    async def spy(*args: Any, **kwargs: Any) -> bool:
+        guarded.append(await original(*args, **kwargs))
         return guarded[-1]
 
     monkeypatch.setattr(service, "insert_guarded", spy)
@@ -215,3 +218,63 @@ def test_without_aiosqlite_calls_on_its_thread_the_statements_run_one_by_one(
     assert rows(database_url, "SELECT count(*) FROM responses") == [(2,)]
     stored_jobs = "SELECT status FROM outbox_jobs WHERE name = 'collection.response_stored'"
     assert rows(database_url, stored_jobs) == [("done",)] * 2
+
+
+def test_on_postgresql_a_lone_submission_commits_its_one_statement_by_itself(
+    client: TestClient, org: Org, database_url: str, monkeypatch: Any
+) -> None:
+    """Without an Idempotency-Key the guarded statement runs in autocommit (no BEGIN and COMMIT
+    round trips); with a key, and on the ordinary path after the guard stored nothing, the
+    request's work runs in one transaction."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only")
+    from cxloop.collection import service
+
+    seen: list[tuple[str, bool]] = []
+    guarded, checked = service.insert_guarded, service._submit_checked
+
+    async def autocommit(session: Any) -> bool:
+        raw = await (await session.connection()).get_raw_connection()
+        return bool(raw.driver_connection.autocommit)
+
+    async def spy_guarded(session: Any, *args: Any, **kwargs: Any) -> bool:
+        stored = await guarded(session, *args, **kwargs)
+        if stored:
+            seen.append(("guarded", await autocommit(session)))
+        return stored
+
+    async def spy_checked(session: Any, *args: Any) -> Any:
+        seen.append(("ordinary", await autocommit(session)))
+        return await checked(session, *args)
+
+    # Once looked up, the caller is known without the database (as the process's cache does unless
+    # an auth change was notified meanwhile, which here could arrive at any moment): otherwise
+    # its lookup begins the session, and the statement joins that transaction.
+    principals: dict[str, Any] = {}
+
+    async def known_principal(request: Request) -> Any:
+        key = request.headers["authorization"]
+        if key not in principals:
+            principals[key] = await current_principal(request)
+        return principals[key]
+
+    client.app.dependency_overrides[current_principal] = known_principal  # type: ignore[attr-defined]
+    survey_id = make_survey(client, org)
+    assert post(client, org, survey_id, BODY).status_code == 201  # the survey now known to this process
+    monkeypatch.setattr(service, "insert_guarded", spy_guarded)
+    monkeypatch.setattr(service, "_submit_checked", spy_checked)
+    assert post(client, org, survey_id, BODY).status_code == 201
+    keyed = client.post(
+        f"/api/v1/surveys/{survey_id}/responses",
+        json=BODY,
+        headers={**org.auth("cx"), "Idempotency-Key": "k-1"},
+    )
+    assert keyed.status_code == 201, keyed.text
+    before = written(database_url)
+    refused = post(client, org, survey_id, {**BODY, "unit_code": "NOPE"})
+    assert refused.status_code == 422, refused.text
+    assert written(database_url) == before
+    client.app.dependency_overrides.clear()  # type: ignore[attr-defined]
+    assert seen == [("guarded", True), ("guarded", False), ("ordinary", False)]
+    stored_jobs = "SELECT status FROM outbox_jobs WHERE name = 'collection.response_stored'"
+    assert rows(database_url, stored_jobs) == [("done",)] * 3

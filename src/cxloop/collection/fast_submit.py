@@ -198,12 +198,18 @@ async def insert_guarded(
     unit_code: str | None,
     row: dict[str, Any],
     job: dict[str, Any],
+    *,
+    alone: bool = False,
 ) -> bool:
     """Store ``row`` (the columns of ``_VALUE_COLUMNS``) and the outbox row
     ``job`` (from ``kit.jobs.outbox_values``) if the survey is still published
     at ``version`` and the unit exists within the caller's DATA_WRITE reach;
     the job is then handed off after the commit. False, and neither written,
-    otherwise."""
+    otherwise.
+
+    ``alone``: the caller writes nothing else in ``session``. On PostgreSQL,
+    if the session has not begun yet, the statement then commits by itself
+    (a single statement is atomic), and a False leaves the session unbegun."""
     reach = principal.reach(Perm.DATA_WRITE)
     if unit_code is None and not reach.everywhere:
         return False  # the ordinary path explains that a unit is required
@@ -213,15 +219,25 @@ async def insert_guarded(
     params.update(survey_id=survey_id, tenant_id=principal.tenant_id, version=version)
     if unit_code is not None:
         params["unit_code"] = unit_code
-    connection = await session.connection()
-    if connection.dialect.name == "sqlite":
+    if session.get_bind().dialect.name == "sqlite":
+        connection = await session.connection()
         statements = _sqlite_statements(unit_code is not None, limited, connection.dialect)
         stored = await _run_sqlite(connection, statements, params)
     else:
+        # A session with nothing done yet runs the one statement on its own, in
+        # autocommit: it is then its own transaction, and psycopg's BEGIN and
+        # the boundary's COMMIT, a round trip each, are not sent.
+        alone = alone and not session.in_transaction()
+        options = {"isolation_level": "AUTOCOMMIT"} if alone else None
+        connection = await session.connection(execution_options=options)
         statement = _COMBINED[unit_code is not None] if limited is None else _combined(True, limited)
         result = await connection.execute(statement, params)
         # At most one row: a unit code is unique within its tenant.
         stored = result.scalar_one_or_none() is not None
+        if not stored and alone:
+            # Nothing written: give the autocommit connection back, so that the
+            # ordinary path the caller takes next runs in one transaction.
+            await session.rollback()
     if stored:
         added(session, job)
     return stored

@@ -364,17 +364,20 @@ async def submit(
     """Store one response. ``session`` may be a callable that opens the
     request's session: the answers to a survey already seen published are
     then checked before it is opened, so that on SQLite the write turn is
-    held only for the statements (see ``fast_submit``)."""
+    held only for the statements, and the caller does nothing else in it:
+    on PostgreSQL the one statement of a known survey then commits by itself
+    (see ``fast_submit``)."""
     principal.require(Perm.DATA_WRITE)
     if len(survey_id) > 26:
         raise not_found("survey")
     known = _checked_known(principal, survey_id, item)
     if isinstance(session, AsyncSession):
-        opened = session
+        opened, alone = session, False
     else:
-        opened = await session()
+        # Opened for this submission alone: its one statement may commit by itself.
+        opened, alone = await session(), True
     if known is not None:
-        quick = await _store_known(opened, principal, known, item)
+        quick = await _store_known(opened, principal, known, item, alone=alone)
         if quick is not None:
             return quick
     return await _submit_checked(opened, principal, survey_id, item)
@@ -421,13 +424,15 @@ def _checked_known(principal: Principal, survey_id: str, item: ResponseIn) -> _K
 
 
 async def _store_known(
-    session: AsyncSession, principal: Principal, known: _Known, item: ResponseIn
+    session: AsyncSession, principal: Principal, known: _Known, item: ResponseIn, *, alone: bool
 ) -> ResponseOut | None:
     """Stored with its pipeline job by one guarded step, or None with nothing written."""
     survey_id, version, row = known.published.survey_id, known.published.version, known.row
     payload = {"response_id": row["id"], "survey_id": survey_id, "tenant_id": principal.tenant_id}
     job = outbox_values(RESPONSE_STORED, payload)
-    if not await insert_guarded(session, principal, survey_id, version, item.unit_code, row, job):
+    if not await insert_guarded(
+        session, principal, survey_id, version, item.unit_code, row, job, alone=alone
+    ):
         forget_published(principal.tenant_id, survey_id)
         return None
     # Every value is already of its field's type: nothing to validate again.
