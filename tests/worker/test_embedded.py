@@ -124,13 +124,22 @@ def redis_url() -> Iterator[str]:
     client.close()
 
 
-def test_jobs_travel_through_redis(database_url: str, tmp_path: Path, redis_url: str) -> None:
+@pytest.mark.parametrize("direct", [False, True], ids=["huey-client", "asyncio-client"])
+def test_jobs_travel_through_redis(database_url: str, tmp_path: Path, redis_url: str, direct: bool) -> None:
+    """Both ways of sending (huey's client on a thread; the web process's asyncio client) feed the worker."""
     calls.clear()
     huey = make_huey(embedded_settings(database_url, tmp_path, redis_url=redis_url))
-    transport = HueyTransport(huey)
-    ids = [
-        asyncio.run(_enqueue_and_hand_off(database_url, transport, "tests.count", f"r{i}")) for i in range(5)
-    ]
+
+    async def hand_off_five() -> list[str]:
+        transport = HueyTransport(huey, redis_url=redis_url if direct else None)
+        try:
+            return [
+                await _enqueue_and_hand_off(database_url, transport, "tests.count", f"r{i}") for i in range(5)
+            ]
+        finally:
+            await transport.aclose()
+
+    ids = asyncio.run(hand_off_five())
     assert huey.pending_count() == 5  # queued on Redis, nothing consumed yet
 
     worker = EmbeddedWorker(huey, database_url, threads=2, relay_every=0.2, periodic=())
@@ -145,3 +154,34 @@ def test_jobs_travel_through_redis(database_url: str, tmp_path: Path, redis_url:
         worker.stop()
     assert [calls[f"r{i}"] for i in range(5)] == [1] * 5
     assert huey.pending_count() == 0
+
+
+def test_the_asyncio_client_queues_what_hueys_own_enqueue_would(tmp_path: Path, redis_url: str) -> None:
+    """Same member (time prefix + huey's serialised task) and score (the negated priority) as huey.enqueue."""
+    huey = make_huey(
+        embedded_settings("sqlite:///" + str(tmp_path / "unused.db"), tmp_path, redis_url=redis_url)
+    )
+    client = redis.Redis.from_url(redis_url)
+    queue = huey.storage.queue_key
+
+    async def send(transport: HueyTransport) -> None:
+        try:
+            await transport.send_prioritised("01JOBID", None, 20)
+        finally:
+            await transport.aclose()
+
+    def queued() -> list[tuple[bytes, float]]:
+        items = client.zrange(queue, 0, -1, withscores=True)
+        client.delete(queue)
+        return [(member[8:], score) for member, score in items]
+
+    asyncio.run(send(HueyTransport(huey)))
+    by_huey = queued()
+    asyncio.run(send(HueyTransport(huey, redis_url=redis_url)))
+    direct = queued()
+    client.close()
+    assert [score for _, score in direct] == [score for _, score in by_huey] == [-20.0]
+    task = huey.deserialize_task(direct[0][0])
+    expected = huey.deserialize_task(by_huey[0][0])
+    assert (task.name, task.args, task.priority) == (expected.name, expected.args, expected.priority)
+    assert (task.name, task.args, task.priority) == ("cxloop.run_job", ("01JOBID",), 20)

@@ -17,6 +17,7 @@ from typing import Any
 from huey import MemoryHuey, PriorityRedisHuey, SqliteHuey
 from huey.api import Huey
 from huey.exceptions import RetryTask
+from huey.storage import RedisPriorityQueue
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from cxloop.kit.db import Database
@@ -106,14 +107,45 @@ def register_tasks(huey: Huey, database_url: str) -> None:
     huey.cxloop_run_job = run_outbox_job
 
 
+class _CapturedZadd:
+    """Stands in for huey's Redis storage so that its own ``enqueue`` builds the
+    member and score (a time prefix, the negated priority) for an asyncio
+    client to send: the format stays huey's."""
+
+    def __init__(self, queue_key: str) -> None:
+        self.queue_key = queue_key
+        self.conn = self
+        self.sent: tuple[str, dict[bytes, float]] = (queue_key, {})
+
+    def zadd(self, key: str, mapping: dict[bytes, float]) -> None:
+        self.sent = (key, mapping)
+
+    @classmethod
+    def of(cls, huey: Huey, message: Any) -> tuple[str, dict[bytes, float]]:
+        captured = cls(huey.storage.queue_key)
+        RedisPriorityQueue.enqueue(captured, huey.serialize_task(message), message.priority)
+        return captured.sent
+
+
 class HueyTransport:
     """Sends job ids to Huey, most urgent first (SQLite and Redis queues both
-    order by priority): a webhook never queues behind a pipeline backlog."""
+    order by priority): a webhook never queues behind a pipeline backlog.
+
+    With ``redis_url`` (the web process, on its event loop) a Redis queue is
+    written by an asyncio client instead of huey's blocking one on a thread:
+    a thread hop per message cost the request path ~75 futex calls, the
+    threads taking the GIL in turns with the loop (issue 3, ADR 0031)."""
 
     takes_priority = True
 
-    def __init__(self, huey: Huey) -> None:
+    def __init__(self, huey: Huey, *, redis_url: str | None = None) -> None:
         self.huey = huey
+        self._redis: Any = None
+        direct = isinstance(huey.storage, RedisPriorityQueue) and not (huey.results or huey.immediate)
+        if redis_url and direct:
+            import redis.asyncio
+
+            self._redis = redis.asyncio.Redis.from_url(redis_url)
 
     async def send(self, job_id: str, eta: datetime | None) -> None:
         await self.send_prioritised(job_id, eta, 0)
@@ -122,7 +154,16 @@ class HueyTransport:
         message = self.huey.cxloop_run_job.s(job_id, priority=priority or None)
         if eta is not None:
             message.eta = eta.astimezone(UTC).replace(tzinfo=None)
-        await asyncio.to_thread(self.huey.enqueue, message)
+        if self._redis is None:
+            await asyncio.to_thread(self.huey.enqueue, message)
+            return
+        # What huey.enqueue does for this queue (no expiry, no results, no signal
+        # receivers), with its one round trip on the loop.
+        await self._redis.zadd(*_CapturedZadd.of(self.huey, message))
+
+    async def aclose(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()
 
 
 class InlineTransport:
@@ -130,6 +171,9 @@ class InlineTransport:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+
+    async def aclose(self) -> None:
+        return None
 
     async def send(self, job_id: str, eta: datetime | None) -> None:
         if eta is not None and eta > datetime.now(UTC):
@@ -143,7 +187,7 @@ class InlineTransport:
 def make_transport(settings: Settings, db: Database, huey: Huey | None) -> Any:
     if settings.jobs_immediate or huey is None:
         return InlineTransport(db)
-    return HueyTransport(huey)
+    return HueyTransport(huey, redis_url=settings.redis_url)
 
 
 class EmbeddedWorker:
