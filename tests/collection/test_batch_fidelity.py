@@ -94,3 +94,41 @@ def test_each_item_gets_the_faults_it_would_get_alone(
     assert sorted((r["id"], r["language"], r["touchpoint"]) for r in stored) == sorted(
         [(ids[0], "zh-CN", None), (ids[2], "zh-CN", "t"), (ids[5], "en", None)]
     )
+
+
+# A lone surrogate is valid JSON text (an escape) but no UTF-8 text can hold it, so no database can
+# store it: the body is refused whole, like malformed JSON. A paired one (an emoji from an ASCII-only
+# encoder) is text.
+LONE = "\\ud800"
+PAIR = "\\ud83d\\ude00"
+
+
+def post_raw(client: TestClient, org: Org, path: str, body: str) -> Any:
+    return client.post(
+        path, content=body.encode(), headers={**org.auth("cx"), "Content-Type": "application/json"}
+    )
+
+
+def test_a_lone_surrogate_is_refused_with_its_path_and_nothing_is_stored(
+    client: TestClient, org: Org, database_url: str
+) -> None:
+    survey_id = make_survey(client, org)
+    before = written(database_url)
+    one = f"/api/v1/surveys/{survey_id}/responses"
+    alone = post_raw(client, org, one, f'{{"answers": {{"nps": 5, "why": "bad {LONE}"}}}}')
+    assert alone.status_code == 422, alone.text
+    assert alone.headers["content-type"].startswith("application/problem+json")
+    assert alone.json()["code"] == "invalid_text"
+    assert [(e["path"], e["message"]) for e in alone.json()["errors"]] == [
+        ("answers.why", "must be valid Unicode text (it holds a lone surrogate)")
+    ]
+    items = f'{{"answers": {{"nps": 9}}}}, {{"answers": {{"nps": 9}}, "embedded": {{"order_no": "{LONE}"}}}}'
+    whole = post_raw(client, org, f"{one}/batch", f'{{"responses": [{items}]}}')
+    assert whole.status_code == 422, whole.text
+    assert [e["path"] for e in whole.json()["errors"]] == ["responses.1.embedded.order_no"]
+    assert written(database_url) == before
+
+    paired = post_raw(client, org, one, f'{{"answers": {{"nps": 5, "why": "ok {PAIR}"}}}}')
+    assert paired.status_code == 201, paired.text
+    stored = client.get(f"/api/v1/responses/{paired.json()['id']}", headers=org.auth("cx")).json()
+    assert stored["answers"]["why"] == "ok 😀"

@@ -9,8 +9,10 @@ before). Services therefore never commit.
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable, Coroutine
+import re
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -97,6 +99,8 @@ class TransactionalRoute(APIRoute):
             refuse_nul_in_url(request)
             db: Database = request.app.state.db
             write = request.method not in SAFE_METHODS
+            if write:
+                await refuse_lone_surrogates(request)
             lazy = LazySession(db, write=write)
             request.state.lazy_session = lazy
             try:
@@ -143,6 +147,45 @@ def refuse_nul_in_url(request: Request) -> None:
     for name, value in request.query_params.multi_items():
         if "\x00" in name or "\x00" in value:
             raise invalid(f"query.{name}", "Parameters may not contain NUL characters.", code="invalid_text")
+
+
+# A JSON escape of a UTF-16 surrogate; paired ones (emoji from an ASCII-only
+# encoder) are common, lone ones are what no UTF-8 text can hold.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+async def refuse_lone_surrogates(request: Request) -> None:
+    """A lone surrogate is valid JSON (an escape) but not text: neither database
+    can store it and no answer can be written back with it. Refused up front,
+    the whole body like malformed JSON, so nothing is half-written."""
+    if "json" not in request.headers.get("content-type", ""):
+        return
+    body = await request.body()  # kept on the request, which the endpoint reads again
+    if _SURROGATE_ESCAPE.search(body) is None:
+        return
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return  # the endpoint answers malformed JSON itself
+    for path in _unencodable(document, ""):
+        message = "must be valid Unicode text (it holds a lone surrogate)"
+        raise invalid(path or "body", message, code="invalid_text")
+
+
+def _unencodable(value: Any, path: str) -> Iterator[str]:
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            inner = f"{path}.{key}" if path else str(key)
+            yield from _unencodable(key, inner)
+            yield from _unencodable(item, inner)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _unencodable(item, f"{path}.{index}" if path else str(index))
 
 
 class LazySession:
