@@ -29,8 +29,9 @@ from cxloop.analytics.plan import TIME_GROUPS, Plan, UnitInfo, make_plan
 from cxloop.analytics.providers import provider_for, run_provided
 from cxloop.analytics.response_rate import fill_response_rates
 from cxloop.analytics.schemas import MetricsQuery
-from cxloop.analytics.sources import COUNT, Groups, Key, Slice, allocating, count_of, read
+from cxloop.analytics.sources import COUNT, Groups, Key, Slice, count_of, read
 from cxloop.identity import Principal, display_name
+from cxloop.kit.allocation import allocating
 from cxloop.kit.errors import invalid
 
 ALPHA = 0.05

@@ -7,9 +7,7 @@ each group, with the same group keys, so every later step is shared.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -23,6 +21,7 @@ from cxloop.analytics.metrics import Acc, Shape, State, new_state, observe, shap
 from cxloop.analytics.models import Rollup
 from cxloop.analytics.plan import Plan, UnitInfo
 from cxloop.collection import Response
+from cxloop.kit.allocation import allocating
 from cxloop.kit.errors import invalid
 from cxloop.surveys import SurveyDefinition, published_definition
 
@@ -292,23 +291,6 @@ def _mapped(at: int, mapping: dict[str, str | None]) -> Callable[[Any], Any]:
         return mapping.get(row[at]) if row[at] else None
 
     return value
-
-
-@contextmanager
-def allocating() -> Iterator[None]:
-    """Pause the cyclic garbage collector during a burst of allocations.
-
-    Building thousands of group states is pure allocation of acyclic objects,
-    yet it triggers full collections that scan the whole heap (about a third
-    of a company-wide query). The block never awaits, so nothing else runs
-    meanwhile; the collector is back on when it ends."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _utc_window(plan: Plan, piece: Slice) -> tuple[datetime, datetime]:
