@@ -229,6 +229,9 @@ async def _count_facts(session: AsyncSession, response_ids: list[str]) -> None:
             select(dims[0], literal(grain), *dims[1:], *measures)
             .where(f.response_id.in_(response_ids))
             .group_by(*dims)
+            # Rows are locked in key order (all daily before all monthly), so two
+            # batches draining at once on PostgreSQL cannot deadlock on them.
+            .order_by(*dims)
         )
         statement = _upsert(session)(_ROLLUP_TABLE).from_select([*_KEY_NAMES, *MEASURES], rows)
         statement = statement.on_conflict_do_update(
