@@ -16,6 +16,7 @@ from cxloop.customers import crypto
 from cxloop.customers.rotation import reencrypt_batch, stale_counts
 from cxloop.kit.crypto import aad, keyring
 from cxloop.kit.db import Database
+from cxloop.kit.sealed import Rotated
 from cxloop.kit.settings import Settings
 from tests.alerts.support import DETRACTOR, Received, make_survey, receiver, rows, rule, submit
 from tests.cli.conftest import Cli, cli  # noqa: F401  (the fixture)
@@ -56,8 +57,8 @@ def _signed(request: Received) -> bool:
     return verify_webhook(SECRET, headers["x-cxloop-timestamp"], request.body, headers["x-cxloop-signature"])
 
 
-def _rotate(database_url: str, limit: int) -> int:
-    async def go() -> int:
+def _rotate(database_url: str, limit: int) -> Rotated:
+    async def go() -> Rotated:
         db = Database(database_url)
         try:
             async with db.session(write=True) as session:
@@ -149,10 +150,14 @@ def test_rotation_reseals_secrets_in_batches_and_sending_still_works(
         crypto.configure(settings.model_copy(update={"field_keys": f"{NEW_KEY},{old}"}))
         assert _stale(database_url) == {"alert_channels.config_enc": 1, "webhooks.secret_enc": 1}
         # One value per batch: an interrupted rotation leaves whole values, the next run does the rest.
-        assert _rotate(database_url, 1) == 1
+        # A full batch says more may follow; the batch that finds fewer than it may take says done.
+        first = _rotate(database_url, 1)
+        assert (first, first.more) == (Rotated(examined=1, changed=1, limit=1), True)
         assert sum(_stale(database_url).values()) == 1
-        assert _rotate(database_url, 1000) == 1
-        assert _rotate(database_url, 1000) == 0  # idempotent: nothing is under the old key any more
+        rest = _rotate(database_url, 1000)
+        assert (rest, rest.more) == (Rotated(examined=1, changed=1, limit=1000), False)
+        # idempotent: nothing is under the old key any more
+        assert _rotate(database_url, 1000) == Rotated(examined=0, changed=0, limit=1000)
         assert _stale(database_url) == {}
         sealed = rows(database_url, "SELECT secret_enc FROM webhooks") + rows(
             database_url, "SELECT config_enc FROM alert_channels"
@@ -252,7 +257,7 @@ def test_a_key_id_that_differs_only_in_case_is_another_key_for_rotation(
     assert _webhook(client, org, "http://127.0.0.1:9/hooks").status_code == 201
     crypto.configure(settings.model_copy(update={"field_keys": f"{newer},{older}"}))
     assert _stale(database_url) == {"webhooks.secret_enc": 1}
-    assert _rotate(database_url, 1000) == 1
+    assert _rotate(database_url, 1000).changed == 1
     assert _stale(database_url) == {}
     [(stored,)] = rows(database_url, "SELECT secret_enc FROM webhooks")
     assert str(stored).startswith("k1:")

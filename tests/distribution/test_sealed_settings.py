@@ -127,7 +127,7 @@ def test_rotation_reseals_the_secret_and_sending_still_signs(
         db = Database(database_url)
         try:
             async with db.session(write=True) as session:
-                done = await reencrypt_batch(session)
+                done = (await reencrypt_batch(session)).changed
                 await session.commit()
             return done
         finally:

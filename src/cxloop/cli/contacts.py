@@ -172,12 +172,12 @@ def reencrypt_command(
         while True:
             async with taking_turn(db), db.session(write=True) as session:
                 try:
-                    done = await reencrypt_batch(session)
+                    batch = await reencrypt_batch(session)
                 except crypto.FieldKeyError as exc:
                     fail(f"{exc}; is every old key still listed in CXLOOP_FIELD_KEYS?", 2)
                 await session.commit()
-            changed += done
-            if done == 0:
+            changed += batch.changed
+            if not batch.more:
                 return stale, changed
 
     stale, changed = run_async(work)

@@ -39,13 +39,14 @@ async def stale_count(session: AsyncSession) -> int:
     return sum((await stale_counts(session)).values())
 
 
-async def reencrypt_batch(session: AsyncSession, limit: int = BATCH) -> int:
-    """Re-encrypt up to ``limit`` values with the active key; returns how many were changed."""
+async def reencrypt_batch(session: AsyncSession, limit: int = BATCH) -> sealed.Rotated:
+    """Re-encrypt up to ``limit`` values with the active key (``.changed`` of them; ``.more``
+    when the batch was full, so another may follow)."""
     return await sealed.reencrypt_batch(session, limit)
 
 
 @job(REENCRYPT)
 async def run_reencrypt(session: AsyncSession, payload: dict[str, Any]) -> None:
     # One batch per job run keeps each transaction short; the next batch is a new job.
-    if await reencrypt_batch(session) >= BATCH:
+    if (await reencrypt_batch(session)).more:
         enqueue(session, REENCRYPT, {})

@@ -90,8 +90,24 @@ async def stale_counts(session: AsyncSession) -> dict[str, int]:
     return counts
 
 
-async def reencrypt_batch(session: AsyncSession, limit: int) -> int:
-    """Re-seal up to ``limit`` values with the active key; returns how many were changed.
+@dataclass(frozen=True)
+class Rotated:
+    """One re-encryption batch: how many stale values it read and how many it re-sealed."""
+
+    examined: int
+    changed: int
+    limit: int
+
+    @property
+    def more(self) -> bool:
+        # Decided by what was read, not by what was written: a value replaced meanwhile
+        # counts as examined but not changed, and a full batch of those still means
+        # more stale rows may follow.
+        return self.examined >= self.limit
+
+
+async def reencrypt_batch(session: AsyncSession, limit: int) -> Rotated:
+    """Re-seal up to ``limit`` values with the active key.
 
     Each value is written with ``WHERE column = <the value read>``, so a value that
     an administrator replaced meanwhile (a new webhook secret, new channel settings)
@@ -100,18 +116,19 @@ async def reencrypt_batch(session: AsyncSession, limit: int) -> int:
     """
     ring = keyring()
     active = ring.active_id
-    done = 0
+    examined = changed_count = 0
     for spec in registered():
-        if done >= limit:
+        if examined >= limit:
             break
         mapper = spec.model.__mapper__
         primary = mapper.primary_key
         rows = (
             await session.execute(
-                select(spec.model).where(_stale(spec, active)).order_by(*primary).limit(limit - done)
+                select(spec.model).where(_stale(spec, active)).order_by(*primary).limit(limit - examined)
             )
         ).scalars()
         for row in list(rows):
+            examined += 1
             where = spec.where(row)
             old = getattr(row, spec.column)
             same_row = [key == getattr(row, mapper.get_property_by_column(key).key) for key in primary]
@@ -121,5 +138,5 @@ async def reencrypt_batch(session: AsyncSession, limit: int) -> int:
                 .values({spec.column: ring.encrypt(ring.decrypt(old, where), where)})
                 .execution_options(synchronize_session=False)
             )
-            done += 1 if getattr(changed, "rowcount", 0) == 1 else 0
-    return done
+            changed_count += 1 if getattr(changed, "rowcount", 0) == 1 else 0
+    return Rotated(examined=examined, changed=changed_count, limit=limit)
