@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from cxloop.kit.db import Database
 from cxloop.kit.jobs import enqueue, hand_off, take_enqueued
 from cxloop.kit.settings import Settings
 from cxloop.web import create_app
-from cxloop.worker import EmbeddedWorker, HueyTransport, make_huey
+from cxloop.worker import EmbeddedWorker, HueyTransport, make_huey, runtime
 from tests.factories import Org
 from tests.worker.procs import wait_for
 from tests.worker.support import calls, outbox_row
@@ -185,3 +186,35 @@ def test_the_asyncio_client_queues_what_hueys_own_enqueue_would(tmp_path: Path, 
     expected = huey.deserialize_task(by_huey[0][0])
     assert (task.name, task.args, task.priority) == (expected.name, expected.args, expected.priority)
     assert (task.name, task.args, task.priority) == ("cxloop.run_job", ("01JOBID",), 20)
+
+
+def test_a_redis_that_stops_answering_fails_the_hand_off_within_its_timeout(
+    database_url: str, tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hand-off runs on the request path: a Redis that accepts connections and then says
+    nothing must not hold the request; the job stays pending for the relay."""
+    monkeypatch.setattr(runtime, "REDIS_HANDOFF_TIMEOUT_SECONDS", 0.5)
+    silent = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    threading.Thread(target=lambda: held.append(silent.accept()[0]), daemon=True).start()
+    silent_url = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
+    huey = make_huey(embedded_settings(database_url, tmp_path, redis_url=redis_url))
+
+    async def hand_off_one() -> str:
+        transport = HueyTransport(huey, redis_url=silent_url)
+        try:
+            return await _enqueue_and_hand_off(database_url, transport, "tests.count", "silent")
+        finally:
+            await transport.aclose()
+
+    started = time.monotonic()
+    try:
+        job_id = asyncio.run(hand_off_one())
+    finally:
+        silent.close()
+        for connection in held:
+            connection.close()
+    assert time.monotonic() - started < 5
+    row = asyncio.run(_row(database_url, job_id))
+    assert (row.status, row.attempts) == ("pending", 0)
+    assert huey.pending_count() == 0

@@ -107,6 +107,10 @@ def register_tasks(huey: Huey, database_url: str) -> None:
     huey.cxloop_run_job = run_outbox_job
 
 
+REDIS_HANDOFF_CONNECTIONS = 32
+REDIS_HANDOFF_TIMEOUT_SECONDS = 5.0
+
+
 class _CapturedZadd:
     """Stands in for huey's Redis storage so that its own ``enqueue`` builds the
     member and score (a time prefix, the negated priority) for an asyncio
@@ -145,7 +149,18 @@ class HueyTransport:
         if redis_url and direct:
             import redis.asyncio
 
-            self._redis = redis.asyncio.Redis.from_url(redis_url)
+            # Bounded and timed: a hand-off runs on the request path, so a Redis that
+            # stops answering must fail it within seconds (the relay sends the job
+            # later) rather than hold requests, and a burst waits for a free
+            # connection instead of opening thousands.
+            pool = redis.asyncio.BlockingConnectionPool.from_url(
+                redis_url,
+                max_connections=REDIS_HANDOFF_CONNECTIONS,
+                timeout=REDIS_HANDOFF_TIMEOUT_SECONDS,
+                socket_timeout=REDIS_HANDOFF_TIMEOUT_SECONDS,
+                socket_connect_timeout=REDIS_HANDOFF_TIMEOUT_SECONDS,
+            )
+            self._redis = redis.asyncio.Redis(connection_pool=pool)
 
     async def send(self, job_id: str, eta: datetime | None) -> None:
         await self.send_prioritised(job_id, eta, 0)
