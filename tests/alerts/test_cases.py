@@ -56,3 +56,37 @@ def test_two_rules_one_response_one_case_and_case_created_is_delivered(
         assert verify_webhook(SECRET, headers["x-cxloop-timestamp"], got.body, headers["x-cxloop-signature"])
         assert got.json()["data"]["case_id"] == case_id
         assert got.json()["data"]["response_id"] == rid
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["one-response", "batch"])
+def test_a_rule_that_reads_no_contact_attribute_still_gives_its_alert_and_case_the_contact(
+    client: TestClient, org: Org, database_url: str, batch: bool
+) -> None:
+    """The case's follow-up and its per-contact dedupe need the contact even when the rule
+    looks only at the score."""
+    survey = make_survey(client, org)
+    rule(client, org, {**DETRACTOR, "actions": {"open_case": {"dedupe_days": 7}}}, name="Detractor")
+    contact = {"email": "wang.fang@example.com"}
+    if batch:
+        answer = client.post(
+            f"/api/v1/surveys/{survey}/responses/batch",
+            json={
+                "responses": [
+                    {"answers": {"nps": 2}, "unit_code": "SH001", "contact": contact},
+                    {"answers": {"nps": 3}, "unit_code": "SH001", "contact": contact},
+                    {"answers": {"nps": 1}, "unit_code": "SH001"},
+                ]
+            },
+            headers=org.auth("cx"),
+        )
+        assert answer.status_code == 200, answer.text
+    else:
+        submit(client, org, survey, {"nps": 2}, contact=contact)
+        submit(client, org, survey, {"nps": 3}, contact=contact)
+        submit(client, org, survey, {"nps": 1})
+    (linked,) = rows(database_url, "SELECT DISTINCT contact_id FROM contact_responses")
+    alerts = rows(database_url, "SELECT contact_id FROM alerts ORDER BY contact_id IS NULL, id")
+    assert alerts == [linked, linked, (None,)]
+    # The second detractor of the same contact joined the first one's open case.
+    cases = rows(database_url, "SELECT contact_id FROM cases ORDER BY contact_id IS NULL")
+    assert cases == [linked, (None,)]

@@ -86,6 +86,16 @@ def _attributes_of(reach: Any) -> dict[str, Any]:
 Contacts = dict[str, tuple[str | None, dict[str, Any]]]
 
 
+async def contact_ids_of(session: AsyncSession, tenant_id: str, response_ids: list[str]) -> dict[str, str]:
+    """Only the linked contact ids (one query), for matches of rules that read no contact
+    attribute: the alert, and the case it opens, still know whom to follow up with."""
+    ids_for = getattr(customers_api, "contact_ids_for_responses", None)
+    if ids_for is None or not response_ids:
+        return {}
+    found: dict[str, str] = await ids_for(session, tenant_id, response_ids)
+    return found
+
+
 async def contacts_of(session: AsyncSession, tenant_id: str, responses: list[Response]) -> Contacts:
     """``contact_of`` for a batch of one tenant's responses: two or three queries in all
     (the links, the contacts, their identities) instead of as many per response. The
@@ -190,6 +200,8 @@ async def fire_for_response(
     matched = [rule for rule in rules if rule.matches(subject)]
     if not matched:
         return []
+    if not config.needs_contact:
+        contact_id = (await contact_ids_of(session, response.tenant_id, [response.id])).get(response.id)
     return await _fire_matched(session, config, response, matched, contact_id, fired_already=None)
 
 
@@ -214,6 +226,11 @@ async def fire_for_responses(
             matches.append((response, matched, contact_id))
     if not matches:
         return []
+    if not config.needs_contact:
+        linked = await contact_ids_of(
+            session, responses[0].tenant_id, [response.id for response, _, _ in matches]
+        )
+        matches = [(response, matched, linked.get(response.id)) for response, matched, _ in matches]
     existing = await _existing_alerts(
         session,
         responses[0].tenant_id,
