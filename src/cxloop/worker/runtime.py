@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from huey import MemoryHuey, PriorityRedisHuey, SqliteHuey
+from huey import MemoryHuey, PriorityRedisHuey
 from huey.api import Huey
 from huey.exceptions import RetryTask
 from huey.storage import RedisPriorityQueue
@@ -31,6 +31,7 @@ from cxloop.kit.jobs import (
 )
 from cxloop.kit.settings import Settings
 from cxloop.worker.jobs import PERIODIC_JOBS
+from cxloop.worker.sqlite_queue import TurnTakingSqliteStorage
 
 log = logging.getLogger("cxloop.worker")
 
@@ -83,7 +84,9 @@ def make_huey(settings: Settings, *, immediate: bool = False) -> Huey:
     else:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         filename = str((settings.data_dir / "jobs.db").resolve())
-        huey = SqliteHuey("cxloop", filename=filename, utc=True, results=False)
+        huey = Huey(
+            "cxloop", storage_class=TurnTakingSqliteStorage, filename=filename, utc=True, results=False
+        )
     register_tasks(huey, settings.effective_database_url)
     return huey
 
