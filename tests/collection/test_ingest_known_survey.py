@@ -278,3 +278,70 @@ def test_on_postgresql_a_lone_submission_commits_its_one_statement_by_itself(
     assert seen == [("guarded", True), ("guarded", False), ("ordinary", False)]
     stored_jobs = "SELECT status FROM outbox_jobs WHERE name = 'collection.response_stored'"
     assert rows(database_url, stored_jobs) == [("done",)] * 3
+
+
+def test_on_sqlite_a_lone_submission_is_one_transaction_on_the_drivers_thread(
+    client: TestClient, org: Org, database_url: str, monkeypatch: Any
+) -> None:
+    """BEGIN, both INSERTs and COMMIT in one call, after which the write turn is free at once; the
+    ordinary path after a guard that stored nothing still runs in one transaction of its own, and a
+    failure inside the call leaves nothing behind and the turn free."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite only")
+    from cxloop.collection import fast_submit, service
+    from cxloop.kit.writelock import held_turn, write_turn
+
+    seen: list[tuple[str, bool, bool]] = []
+    guarded, checked = service.insert_guarded, service._submit_checked
+
+    async def spy_guarded(session: Any, *args: Any, **kwargs: Any) -> bool:
+        stored = await guarded(session, *args, **kwargs)
+        turn = write_turn(client.app.state.db)  # type: ignore[attr-defined]
+        assert turn is not None
+        seen.append(("guarded", stored, held_turn(session) is None and not turn._lock.locked()))
+        return stored
+
+    async def spy_checked(session: Any, *args: Any) -> Any:
+        raw = (await (await session.connection()).get_raw_connection()).driver_connection._conn
+        seen.append(("ordinary", raw.in_transaction, held_turn(session) is not None))
+        return await checked(session, *args)
+
+    principals: dict[str, Any] = {}
+
+    async def known_principal(request: Request) -> Any:
+        key = request.headers["authorization"]
+        if key not in principals:
+            principals[key] = await current_principal(request)
+        return principals[key]
+
+    client.app.dependency_overrides[current_principal] = known_principal  # type: ignore[attr-defined]
+    survey_id = make_survey(client, org)
+    assert post(client, org, survey_id, BODY).status_code == 201
+    monkeypatch.setattr(service, "insert_guarded", spy_guarded)
+    monkeypatch.setattr(service, "_submit_checked", spy_checked)
+    assert post(client, org, survey_id, BODY).status_code == 201
+    before = written(database_url)
+    refused = post(client, org, survey_id, {**BODY, "unit_code": "NOPE"})
+    assert refused.status_code == 422, refused.text
+    assert written(database_url) == before
+    assert seen == [("guarded", True, True), ("guarded", False, False), ("ordinary", True, True)]
+
+    # The job's INSERT fails after the response's: both are rolled back.
+    assert post(client, org, survey_id, BODY).status_code == 201  # known again after the refusal
+    before = written(database_url)
+    statements = fast_submit._sqlite_statements
+
+    def failing(*args: Any) -> Any:
+        response, _job = statements(*args)
+        return response, fast_submit._Raw("INSERT INTO no_such_table VALUES (1)", (), {}, ())
+
+    monkeypatch.setattr(fast_submit, "_sqlite_statements", failing)
+    failed = post(client, org, survey_id, BODY)  # an OperationalError, answered as the database's
+    assert (failed.status_code, failed.headers["content-type"]) == (503, "application/problem+json")
+    assert written(database_url) == before
+    monkeypatch.setattr(fast_submit, "_sqlite_statements", statements)
+    assert post(client, org, survey_id, BODY).status_code == 201
+    client.app.dependency_overrides.clear()  # type: ignore[attr-defined]
+    assert rows(database_url, "SELECT count(*) FROM responses") == [(4,)]
+    stored_jobs = "SELECT status FROM outbox_jobs WHERE name = 'collection.response_stored'"
+    assert rows(database_url, stored_jobs) == [("done",)] * 4

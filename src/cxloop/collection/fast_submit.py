@@ -39,8 +39,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from cxloop.collection.models import Response
 from cxloop.identity import Perm, Principal, Reach, Unit
-from cxloop.kit.db import IdColumnType, JSONType, UTCDateTime
+from cxloop.kit.db import CALLER_BEGINS, IdColumnType, JSONType, UTCDateTime
 from cxloop.kit.jobs import OutboxJob, added
+from cxloop.kit.writelock import WriteTurn, end_held_turn, held_turn
 from cxloop.surveys import PUBLISHED, Survey
 
 # (tenant id, survey id) -> the version last found published. A hint only: see above.
@@ -220,9 +221,22 @@ async def insert_guarded(
     if unit_code is not None:
         params["unit_code"] = unit_code
     if session.get_bind().dialect.name == "sqlite":
-        connection = await session.connection()
+        # Alone, the whole transaction is one call on aiosqlite's thread (BEGIN, both
+        # INSERTs, COMMIT), and that call gives the write turn to the other processes
+        # the moment it commits: the turn is then held for SQLite's own work only, not
+        # for three trips through a busy event loop (the p99 on SQLite, issue 3).
+        alone = alone and not session.in_transaction()
+        options = {"sqlite_begin": CALLER_BEGINS} if alone else None
+        connection = await session.connection(execution_options=options)
         statements = _sqlite_statements(unit_code is not None, limited, connection.dialect)
-        stored = await _run_sqlite(connection, statements, params)
+        turn = held_turn(session) if alone else None
+        stored = await _run_sqlite(connection, statements, params, own_transaction=alone, turn=turn)
+        if alone and stored:
+            end_held_turn(session)  # committed: this process's next writer may go too
+        elif alone:
+            # Nothing written and nothing begun: the ordinary path the caller takes
+            # next begins a real transaction, still within the turn.
+            await session.rollback()
     else:
         # A session with nothing done yet runs the one statement on its own, in
         # autocommit: it is then its own transaction, and psycopg's BEGIN and
@@ -244,30 +258,56 @@ async def insert_guarded(
 
 
 async def _run_sqlite(
-    connection: AsyncConnection, statements: tuple[_Raw, _Raw], params: dict[str, Any]
+    connection: AsyncConnection,
+    statements: tuple[_Raw, _Raw],
+    params: dict[str, Any],
+    *,
+    own_transaction: bool = False,
+    turn: WriteTurn | None = None,
 ) -> bool:
-    """Both INSERTs in the connection's open transaction, in one call on
-    aiosqlite's thread (SQLAlchemy's adapter makes three per statement: open a
-    cursor, execute, close it), the job only if the response was stored."""
+    """Both INSERTs in one call on aiosqlite's thread (SQLAlchemy's adapter makes
+    three per statement: open a cursor, execute, close it), the job only if the
+    response was stored: in the connection's open transaction, or
+    (``own_transaction``) in one the call begins and commits itself, then letting
+    other processes have ``turn``."""
     response, job = statements
     first, second = response.parameters(params), job.parameters(params)
 
-    def run(raw: sqlite3.Connection) -> bool:
+    def insert(raw: sqlite3.Connection) -> bool:
         if raw.execute(response.sql, first).rowcount != 1:
             return False
         raw.execute(job.sql, second)
         return True
 
+    def run(raw: sqlite3.Connection) -> bool:
+        if not own_transaction:
+            return insert(raw)
+        raw.execute("BEGIN IMMEDIATE")
+        try:
+            stored = insert(raw)
+            raw.execute("COMMIT" if stored else "ROLLBACK")
+        except BaseException:
+            if raw.in_transaction:
+                raw.execute("ROLLBACK")
+            raise
+        if stored and turn is not None:
+            turn.release_file()
+        return stored
+
     pooled = await connection.get_raw_connection()
     driver: Any = pooled.driver_connection
     call = on_driver_thread(driver)
     if call is None:
-        # Another driver: the same two statements, one after the other.
+        # Another driver: the same statements, one after the other.
+        if own_transaction:
+            await connection.exec_driver_sql("BEGIN IMMEDIATE")
         result = await connection.exec_driver_sql(response.sql, first)
-        if result.rowcount != 1:
-            return False
-        await connection.exec_driver_sql(job.sql, second)
-        return True
+        inserted = result.rowcount == 1
+        if inserted:
+            await connection.exec_driver_sql(job.sql, second)
+        if own_transaction:
+            await connection.exec_driver_sql("COMMIT" if inserted else "ROLLBACK")
+        return inserted
     try:
         stored: bool = await call(run, driver._conn)
     except sqlite3.Error as exc:

@@ -80,6 +80,12 @@ def sync_url(url: str) -> str:
     return url.replace("sqlite+aiosqlite:", "sqlite:")
 
 
+# ``sqlite_begin`` for a connection whose user sends BEGIN itself, together with
+# its statements and COMMIT in one call on aiosqlite's thread (collection's
+# one-response submission): SQLAlchemy then only tracks the transaction.
+CALLER_BEGINS = "CALLER"
+
+
 def _tune_sqlite(engine: Any) -> None:
     """Pragmas per connection, and BEGIN emitted by us (deferred or immediate)."""
 
@@ -96,6 +102,8 @@ def _tune_sqlite(engine: Any) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        if mode == CALLER_BEGINS:
+            return
         statement = f"BEGIN {mode}"
         driver = connection.connection.driver_connection
         run_on_thread = getattr(driver, "_execute", None)

@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from cxloop.kit.db import Database
 from cxloop.kit.errors import AppError, Conflict, FieldError, PayloadTooLarge, ValidationFailed, invalid
 from cxloop.kit.jobs import forget_enqueued, hand_off, take_enqueued
-from cxloop.kit.writelock import WriteTurn, write_turn
+from cxloop.kit.writelock import WriteTurn, forget_held, hold, write_turn
 
 log = logging.getLogger("cxloop.http")
 
@@ -213,11 +213,14 @@ class LazySession:
             if turn is not None:
                 await turn.acquire()
                 self._turn = turn
+                hold(self.get(), turn, self.end_turn)
         return self.get()
 
     def end_turn(self) -> None:
         turn, self._turn = self._turn, None
         if turn is not None:
+            if self.session is not None:
+                forget_held(self.session)
             turn.release()
 
     async def abandon(self) -> None:

@@ -23,10 +23,11 @@ import asyncio
 import fcntl
 import os
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cxloop.kit.db import Database
 
@@ -69,9 +70,17 @@ class WriteTurn:
             raise
 
     def release(self) -> None:
+        self.release_file()
+        self._lock.release()
+
+    def release_file(self) -> None:
+        """Let other processes write now; this process's writers wait for ``release``.
+
+        Safe from any thread, and again in ``release``: unlocking a lock this file
+        description no longer holds does nothing, and no other writer of this
+        process can have taken it meanwhile (they wait on the in-process lock)."""
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
-        self._lock.release()
 
     @asynccontextmanager
     async def held(self) -> AsyncIterator[None]:
@@ -107,6 +116,31 @@ def write_turn(db: Database) -> WriteTurn | None:
         weakref.finalize(db, turn.close)
         _turns[db] = turn
     return turn
+
+
+_HELD = "cxloop_write_turn"
+
+
+def hold(session: AsyncSession, turn: WriteTurn, end: Callable[[], None]) -> None:
+    """Record that ``session``'s writer holds ``turn``, and how its holder ends it."""
+    session.info[_HELD] = (turn, end)
+
+
+def held_turn(session: AsyncSession) -> WriteTurn | None:
+    """The turn ``session``'s writer holds (the request boundary's), if any."""
+    held: tuple[WriteTurn, Callable[[], None]] | None = session.info.get(_HELD)
+    return held[0] if held is not None else None
+
+
+def forget_held(session: AsyncSession) -> None:
+    session.info.pop(_HELD, None)
+
+
+def end_held_turn(session: AsyncSession) -> None:
+    """End the turn early, once what needed it is committed; the holder's own end is then a no-op."""
+    held: tuple[WriteTurn, Callable[[], None]] | None = session.info.pop(_HELD, None)
+    if held is not None:
+        held[1]()
 
 
 @asynccontextmanager
