@@ -25,6 +25,21 @@ def post(client: TestClient, org: Org, survey_id: str, body: dict[str, Any], who
 BODY: dict[str, Any] = {"answers": FULL_ANSWERS, "unit_code": "SH001"}
 
 
+def remember_principals(client: TestClient) -> None:
+    """Once looked up, the caller is known without the database (as the process's cache does unless
+    an auth change was notified meanwhile, which here could arrive at any moment): otherwise its
+    lookup begins the session, and the guarded statement joins that transaction."""
+    principals: dict[str, Any] = {}
+
+    async def known_principal(request: Request) -> Any:
+        key = request.headers["authorization"]
+        if key not in principals:
+            principals[key] = await current_principal(request)
+        return principals[key]
+
+    client.app.dependency_overrides[current_principal] = known_principal  # type: ignore[attr-defined]
+
+
 def test_repeated_submissions_are_stored_alike_with_one_job_each(
     client: TestClient, org: Org, database_url: str
 ) -> None:
@@ -247,18 +262,7 @@ def test_on_postgresql_a_lone_submission_commits_its_one_statement_by_itself(
         seen.append(("ordinary", await autocommit(session)))
         return await checked(session, *args)
 
-    # Once looked up, the caller is known without the database (as the process's cache does unless
-    # an auth change was notified meanwhile, which here could arrive at any moment): otherwise
-    # its lookup begins the session, and the statement joins that transaction.
-    principals: dict[str, Any] = {}
-
-    async def known_principal(request: Request) -> Any:
-        key = request.headers["authorization"]
-        if key not in principals:
-            principals[key] = await current_principal(request)
-        return principals[key]
-
-    client.app.dependency_overrides[current_principal] = known_principal  # type: ignore[attr-defined]
+    remember_principals(client)
     survey_id = make_survey(client, org)
     assert post(client, org, survey_id, BODY).status_code == 201  # the survey now known to this process
     monkeypatch.setattr(service, "insert_guarded", spy_guarded)
@@ -306,15 +310,7 @@ def test_on_sqlite_a_lone_submission_is_one_transaction_on_the_drivers_thread(
         seen.append(("ordinary", raw.in_transaction, held_turn(session) is not None))
         return await checked(session, *args)
 
-    principals: dict[str, Any] = {}
-
-    async def known_principal(request: Request) -> Any:
-        key = request.headers["authorization"]
-        if key not in principals:
-            principals[key] = await current_principal(request)
-        return principals[key]
-
-    client.app.dependency_overrides[current_principal] = known_principal  # type: ignore[attr-defined]
+    remember_principals(client)
     survey_id = make_survey(client, org)
     assert post(client, org, survey_id, BODY).status_code == 201
     monkeypatch.setattr(service, "insert_guarded", spy_guarded)
