@@ -23,13 +23,28 @@ import asyncio
 import fcntl
 import os
 import weakref
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cxloop.kit.db import Database
+
+
+def open_lock_file(path: str) -> int:
+    """The file whose ``flock`` is the write turn of the SQLite file at ``path``."""
+    return os.open(f"{path}-write.lock", os.O_RDWR | os.O_CREAT, 0o600)
+
+
+@contextmanager
+def holding_lock_file(fd: int) -> Iterator[None]:
+    """The turn across processes, for a thread that may block (not the event loop)."""
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 class WriteTurn:
@@ -39,7 +54,7 @@ class WriteTurn:
         self._lock = asyncio.Lock()
         self._fd: int | None = None
         if path is not None:
-            self._fd = os.open(f"{path}-write.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            self._fd = open_lock_file(path)
 
     async def acquire(self) -> None:
         await self._lock.acquire()

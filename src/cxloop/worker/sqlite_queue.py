@@ -19,7 +19,6 @@ corruption), as on the main database.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import sqlite3
 import threading
@@ -29,11 +28,13 @@ from typing import Any
 
 from huey.storage import SqliteStorage
 
+from cxloop.kit.writelock import holding_lock_file, open_lock_file
+
 
 class TurnTakingSqliteStorage(SqliteStorage):  # type: ignore[misc]
     def __init__(self, *args: Any, create_tables: bool = True, **kwargs: Any) -> None:
         filename = kwargs.get("filename", "huey.db")
-        self._turn_fd = os.open(f"{filename}-write.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        self._turn_fd = open_lock_file(filename)
         weakref.finalize(self, os.close, self._turn_fd)
         super().__init__(*args, create_tables=False, **kwargs)
         # Re-entrant, so that a write can hold it around huey's own use of it.
@@ -53,10 +54,5 @@ class TurnTakingSqliteStorage(SqliteStorage):  # type: ignore[misc]
                 yield cursor
             return
         # The process's threads queue on huey's own lock first, then one of them on the file.
-        with self.lock:
-            fcntl.flock(self._turn_fd, fcntl.LOCK_EX)
-            try:
-                with super().db(commit=commit, close=close) as cursor:
-                    yield cursor
-            finally:
-                fcntl.flock(self._turn_fd, fcntl.LOCK_UN)
+        with self.lock, holding_lock_file(self._turn_fd), super().db(commit=commit, close=close) as cursor:
+            yield cursor
