@@ -183,3 +183,36 @@ def test_a_tenants_weak_labels_shift_english_sentiment_too() -> None:
         context=Context(topics=default_topics(), adapters={"en": weights}),
     )
     assert adapted.sentiment_score < plain.sentiment_score
+
+
+def test_the_class_mix_of_a_tenants_comments_is_estimated_from_the_text_alone() -> None:
+    from cxloop.text.engine import model_dir
+    from cxloop.text.sentiment import EN_PRIOR_MIN_COMMENTS, estimate_en_prior
+
+    complaints = [
+        "The delivery was late again",
+        "Nobody answered the phone for an hour",
+        "My bag never arrived and the desk was closed",
+        "Still waiting for the refund you promised",
+    ]
+    comments = complaints * 45 + ["Thanks, the driver was lovely"] * 20
+    mix = estimate_en_prior(comments, model_dir())
+    assert mix is not None
+    assert list(mix) == ["negative", "neutral", "positive"]
+    assert abs(sum(mix.values()) - 1) < 1e-3
+    assert mix["negative"] > 0.7 > 0.1 > mix["positive"] > 0
+    assert estimate_en_prior(comments[: EN_PRIOR_MIN_COMMENTS - 1], model_dir()) is None
+
+
+def test_a_tenants_class_mix_moves_the_reading_of_an_unclear_comment() -> None:
+    text = "They moved my seat"
+    [plain] = analyze_texts([text], language="en")
+    assert plain.sentiment == "neutral"
+    mostly_complaints = {"negative": 0.9, "neutral": 0.05, "positive": 0.05}
+    [adapted] = analyze_texts(
+        [text],
+        language="en",
+        context=Context(topics=default_topics(), class_priors={"en": mostly_complaints}),
+    )
+    assert adapted.sentiment_score < plain.sentiment_score
+    assert adapted.sentiment == "negative"

@@ -85,22 +85,34 @@ def reanalyze(
 
 @text_app.command("adapt")
 def adapt(*, tenant: TenantOption = None) -> None:
-    """Learn the tenant's own sentiment words from its scored comments (NPS 0-6 negative, 9-10 positive)."""
+    """Learn the tenant's own sentiment words from its scored comments (NPS 0-6 negative, 9-10 positive)
+    and the mix of negative, neutral and positive in its English comments."""
     from cxloop.text import engine
-    from cxloop.text.adapt import train_sentiment_adapters
+    from cxloop.text.adapt import Adaptation, train_sentiment_adapters
+    from cxloop.text.sentiment import EN_PRIOR_MIN_COMMENTS
 
-    async def work(db: Database, settings: Settings) -> dict[str, int]:
+    async def work(db: Database, settings: Settings) -> Adaptation:
         engine.configure(engine.text_model_dir(settings))
         async with db.session(write=True) as session:
             tenant_id = (await find_tenant(session, tenant)).id
-            learned = await train_sentiment_adapters(session, tenant_id)
+            adaptation = await train_sentiment_adapters(session, tenant_id)
             await session.commit()
-        return learned
+        return adaptation
 
-    learned = run_async(work)
-    for language, count in sorted(learned.items()):
+    adaptation = run_async(work)
+    for language, count in sorted(adaptation.learned.items()):
         typer.echo(
             f"{language}: learned from {count} comments" if count else f"{language}: too few scored comments"
         )
-    if not learned:
+    if not adaptation.learned:
         typer.echo("no scored comments yet")
+    if adaptation.mix is not None:
+        shares = ", ".join(f"{label} {share:.2f}" for label, share in adaptation.mix.items())
+        typer.echo(f"en: class mix of {adaptation.mix_comments} comments: {shares}")
+    elif adaptation.mix_comments:
+        typer.echo(
+            f"en: {adaptation.mix_comments} comments, too few to estimate the class mix"
+            f" (needs {EN_PRIOR_MIN_COMMENTS})"
+        )
+    if adaptation.mix is not None or any(adaptation.learned.values()):
+        typer.echo("new comments use it now; `cxloop text reanalyze` applies it to the past ones")

@@ -1,12 +1,18 @@
-"""Adapting sentiment to a tenant with its own weak labels.
+"""Adapting sentiment to a tenant: its own weak labels and its own class mix.
 
 Comments whose response gave an NPS of 0-6 are taken as negative and 9-10
 as positive (7-8 are left out); per language, a small word-weight model
-learned from them nudges the shipped model (``sentiment.Adapter``). The
-weights are JSON in ``text_models``, readable by anyone who asks why.
+learned from them nudges the shipped model (``sentiment.Adapter``).
+English also gets the mix of negative, neutral and positive in the
+tenant's comments, estimated from the text alone
+(``sentiment.estimate_en_prior``): the model learned balanced classes,
+while most feedback is complaints. Both are JSON in ``text_models``,
+readable by anyone who asks why.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,10 +20,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cxloop.collection import Response
 from cxloop.kit.clock import utc_now
 from cxloop.surveys import published_definition
-from cxloop.text import sentiment
+from cxloop.text import engine, sentiment
 from cxloop.text.models import CommentAnalysis, TextModel
 
 MAX_EXAMPLES = 20_000
+PRIOR_KIND = "prior-en"
+
+
+@dataclass
+class Adaptation:
+    """What ``adapt`` learned: per language, comments used (0: too few, left as is)."""
+
+    learned: dict[str, int] = field(default_factory=dict)
+    #: English comments read for the class mix, and the mix (None: too few to estimate).
+    mix_comments: int = 0
+    mix: dict[str, float] | None = None
 
 
 async def weak_labels(session: AsyncSession, tenant_id: str) -> dict[str, tuple[list[str], list[int]]]:
@@ -58,24 +75,51 @@ async def weak_labels(session: AsyncSession, tenant_id: str) -> dict[str, tuple[
     return out
 
 
-async def train_sentiment_adapters(session: AsyncSession, tenant_id: str) -> dict[str, int]:
-    """Refit each language's adapter; returns how many comments each learned from (0: too few, left as is)."""
-    learned: dict[str, int] = {}
+async def _save(session: AsyncSession, tenant_id: str, kind: str, params: object, examples: int) -> None:
+    row = await session.get(TextModel, (tenant_id, kind))
+    if row is None:
+        session.add(
+            TextModel(tenant_id=tenant_id, kind=kind, params=params, examples=examples, trained_at=utc_now())
+        )
+    else:
+        row.params, row.examples, row.trained_at = params, examples, utc_now()
+
+
+async def english_comments(session: AsyncSession, tenant_id: str) -> list[str]:
+    """The tenant's latest analysed English comments, as users see them."""
+    return list(
+        (
+            await session.execute(
+                select(CommentAnalysis.masked_text)
+                .where(CommentAnalysis.tenant_id == tenant_id, CommentAnalysis.language == "en")
+                .order_by(CommentAnalysis.analyzed_at.desc())
+                .limit(MAX_EXAMPLES)
+            )
+        ).scalars()
+    )
+
+
+async def train_sentiment_adapters(session: AsyncSession, tenant_id: str) -> Adaptation:
+    """Refit each language's adapter, then estimate the English class mix with it applied."""
+    result = Adaptation()
+    english_adapter: dict[str, float] | None = None
     for language, (texts, labels) in (await weak_labels(session, tenant_id)).items():
         weights = sentiment.train_adapter(texts, labels, language)
         if not weights:
-            learned[language] = 0
+            result.learned[language] = 0
             continue
-        kind = f"sentiment-{language}"
-        row = await session.get(TextModel, (tenant_id, kind))
-        if row is None:
-            session.add(
-                TextModel(
-                    tenant_id=tenant_id, kind=kind, params=weights, examples=len(texts), trained_at=utc_now()
-                )
-            )
-        else:
-            row.params, row.examples, row.trained_at = weights, len(texts), utc_now()
-        learned[language] = len(texts)
+        await _save(session, tenant_id, f"sentiment-{language}", weights, len(texts))
+        result.learned[language] = len(texts)
+        if language == "en":
+            english_adapter = weights
+    if english_adapter is None:
+        stored = await session.get(TextModel, (tenant_id, "sentiment-en"))
+        english_adapter = stored.params if stored is not None else None
+    comments = [text for text in await english_comments(session, tenant_id) if text.strip()]
+    result.mix_comments = len(comments)
+    adapter = sentiment.Adapter(english_adapter, "en") if english_adapter else None
+    result.mix = sentiment.estimate_en_prior(comments, engine.model_dir(), adapter)
+    if result.mix is not None:
+        await _save(session, tenant_id, PRIOR_KIND, result.mix, len(comments))
     await session.flush()
-    return learned
+    return result

@@ -45,6 +45,8 @@ class Context:
     topics: tuple[TopicSpec, ...] = ()
     topic_model: dict[str, Any] | None = None
     adapters: dict[str, dict[str, float]] | None = None
+    #: {"en": {"negative": p, "neutral": p, "positive": p}}: the tenant's estimated class mix.
+    class_priors: dict[str, dict[str, float]] | None = None
     mask_pii: bool = True
 
 
@@ -142,8 +144,9 @@ def analyze_texts(
     zh_scores = sentiment.zh_scores([prepared[i][0] for i in zh_indexes], model_dir(), adapters.get("zh"))
     scores: dict[int, float] = dict(zip(zh_indexes, zh_scores, strict=True))
     en_indexes = [i for i, (text, lang, _, _) in enumerate(prepared) if lang == "en" and text]
+    en_prior = (context.class_priors or {}).get("en")
     en_results = sentiment.en_sentiments(
-        [prepared[i][0] for i in en_indexes], model_dir(), adapters.get("en")
+        [prepared[i][0] for i in en_indexes], model_dir(), adapters.get("en"), en_prior
     )
     english: dict[int, sentiment.Sentiment] = dict(zip(en_indexes, en_results, strict=True))
     # English mentions get the model's reading of their clause, scored in one batch below.
@@ -194,7 +197,9 @@ def analyze_texts(
             )
         )
     if en_clauses:
-        readings = sentiment.en_sentiments([clause for _, clause in en_clauses], model_dir())
+        readings = sentiment.en_sentiments(
+            [clause for _, clause in en_clauses], model_dir(), adapters.get("en"), en_prior
+        )
         for (hit, _), reading in zip(en_clauses, readings, strict=True):
             hit.score, hit.sentiment = round(reading.score, 3), reading.label
     return out

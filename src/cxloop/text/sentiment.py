@@ -391,10 +391,8 @@ def en_model(model_dir: Path) -> EnModel:
     return model
 
 
-def en_sentiments(texts: list[str], model_dir: Path, adapter: Adapter | None = None) -> list[Sentiment]:
-    """Label (the likeliest class) and score (P(positive) - P(negative)) per text."""
-    if not texts:
-        return []
+def en_log_probabilities(texts: list[str], model_dir: Path, adapter: Adapter | None = None) -> np.ndarray:
+    """Rows of (negative, neutral, positive) log-probabilities, the tenant's words applied."""
     log_p = en_model(model_dir).log_probabilities(texts)
     if adapter is not None:
         # The tenant's words move mass between negative and positive, as in Chinese.
@@ -402,12 +400,65 @@ def en_sentiments(texts: list[str], model_dir: Path, adapter: Adapter | None = N
         log_p[:, 0] -= shifts / 2
         log_p[:, 2] += shifts / 2
         log_p = log_p - np.log(np.exp(log_p).sum(axis=1, keepdims=True))
+    return log_p
+
+
+def _with_prior(log_p: np.ndarray, prior: dict[str, float]) -> np.ndarray:
+    """Bayes' rule for a new class mix: the model learned balanced classes (a uniform prior)."""
+    shift = np.log(np.asarray([max(prior.get(label, 0.0), EN_PRIOR_FLOOR) for label in EN_LABELS]) * 3)
+    moved = log_p + shift
+    return np.asarray(moved - np.log(np.exp(moved).sum(axis=1, keepdims=True)))
+
+
+def en_sentiments(
+    texts: list[str],
+    model_dir: Path,
+    adapter: Adapter | None = None,
+    prior: dict[str, float] | None = None,
+) -> list[Sentiment]:
+    """Label (the likeliest class) and score (P(positive) - P(negative)) per text.
+
+    ``prior`` is the tenant's estimated class mix (``estimate_en_prior``)."""
+    if not texts:
+        return []
+    log_p = en_log_probabilities(texts, model_dir, adapter)
+    if prior:
+        log_p = _with_prior(log_p, prior)
     probabilities = np.exp(log_p)
     out = []
     for row in probabilities:
         label = EN_LABELS[int(np.argmax(row))]
         out.append(Sentiment(label, round(float(row[2] - row[0]), 4)))
     return out
+
+
+EN_PRIOR_FLOOR = 0.02
+EN_PRIOR_MIN_COMMENTS = 200
+
+
+def estimate_en_prior(
+    texts: list[str], model_dir: Path, adapter: Adapter | None = None, *, iterations: int = 200
+) -> dict[str, float] | None:
+    """The class mix of a tenant's unlabelled comments, by EM over the model's posteriors.
+
+    Saerens, Latinne & Decaestecker (2002): reweight each posterior by the
+    current mix, average, repeat. Complaints dominate most CX feedback while
+    the model learned balanced classes, so without this it over-calls
+    positive and neutral. None below ``EN_PRIOR_MIN_COMMENTS`` comments."""
+    if len(texts) < EN_PRIOR_MIN_COMMENTS:
+        return None
+    posteriors = np.exp(en_log_probabilities(texts, model_dir, adapter))
+    mix = np.full(len(EN_LABELS), 1 / len(EN_LABELS))
+    for _ in range(iterations):
+        weighted = posteriors * (mix * len(EN_LABELS))
+        weighted /= weighted.sum(axis=1, keepdims=True)
+        estimate = np.maximum(weighted.mean(axis=0), EN_PRIOR_FLOOR)
+        estimate /= estimate.sum()
+        converged = float(np.abs(estimate - mix).max()) < 1e-5
+        mix = estimate
+        if converged:
+            break
+    return {label: round(float(share), 4) for label, share in zip(EN_LABELS, mix, strict=True)}
 
 
 # --- tenant adaptation ---------------------------------------------------------

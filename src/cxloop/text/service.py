@@ -92,11 +92,13 @@ async def analysis_context(session: AsyncSession, tenant_id: str) -> Context:
     specs = await topic_specs(session, tenant_id)
     models = await _model_params(session, tenant_id)
     adapters = {lang: models[f"sentiment-{lang}"] for lang in ("zh", "en") if f"sentiment-{lang}" in models}
+    priors = {"en": models["prior-en"]} if "prior-en" in models else None
     settings = await text_settings(session, tenant_id)
     return Context(
         topics=specs,
         topic_model=models.get(TOPIC_MODEL),
         adapters=adapters or None,
+        class_priors=priors,
         mask_pii=settings.mask_pii,
     )
 
