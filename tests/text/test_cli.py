@@ -8,6 +8,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from cxloop.text import analyze_texts
+from cxloop.text.engine import Context, default_topics
 from tests.cli.conftest import Cli, cli_env
 from tests.collection.support import rows
 from tests.factories import Org
@@ -59,6 +61,7 @@ ENGLISH_COMMENTS = [
     "Still waiting for the refund you promised",
     "The app logs me out every time",
     "Great food, thank you",
+    "Is the store open on Sunday?",
 ]
 
 
@@ -74,36 +77,46 @@ def _english_responses(client: TestClient, org: Org, survey_id: str, count: int)
     return [item["answers"]["why"] for item in items]
 
 
-def test_adapt_estimates_the_class_mix_of_the_english_comments(
+def test_adapt_estimates_the_class_mix_and_teaches_a_word_model_from_the_english_comments(
     client: TestClient, org: Org, database_url: str, tmp_path: Path
 ) -> None:
-    from cxloop.text import engine
-    from cxloop.text.sentiment import estimate_en_prior
+    from cxloop.text import engine, self_training, sentiment
 
     survey_id = publish(client, org)
-    texts = _english_responses(client, org, survey_id, 200)
+    texts = _english_responses(client, org, survey_id, 210)
     env = cli_env(database_url, tmp_path / "cli-data")
     env["CXLOOP_TEXT_MODEL_DIR"] = os.environ["CXLOOP_TEXT_MODEL_DIR"]
     result = Cli(env).ok("text", "adapt")
 
+    # The same steps in this process, from the same text, must give the same figures.
     engine.configure(Path(os.environ["CXLOOP_TEXT_MODEL_DIR"]))
-    expected = estimate_en_prior(texts, engine.model_dir())
-    assert expected is not None and expected["negative"] > 0.5
-    shares = ", ".join(f"{label} {share:.2f}" for label, share in expected.items())
+    log_p = sentiment.en_log_probabilities(texts, engine.model_dir())
+    mix = sentiment.en_class_mix(log_p)
+    assert mix is not None and mix["negative"] > 0.5
+    reader = self_training.train(texts, sentiment.with_prior(log_p, mix))
+    assert reader is not None
+    assert reader["taught_by"] == {"negative": 140, "neutral": 35, "positive": 35}
+    shares = ", ".join(f"{label} {share:.2f}" for label, share in mix.items())
     assert result.stdout == (
         "no scored comments yet\n"
-        f"en: class mix of 200 comments: {shares}\n"
+        f"en: class mix of 210 comments: {shares}\n"
+        f"en: word model of {len(reader['terms'])} terms, taught by the comments it is sure of:"
+        " negative 140, neutral 35, positive 35\n"
         "new comments use it now; `cxloop text reanalyze` applies it to the past ones\n"
     )
-    query = "SELECT params, examples FROM text_models WHERE kind = 'prior-en'"
-    [(params, examples)] = rows(database_url, query)
-    assert (json.loads(params) if isinstance(params, str) else params) == expected
-    assert examples == 200
-    # The pipeline reads the stored mix for every new comment.
+    stored = dict(rows(database_url, "SELECT kind, params FROM text_models"))
+    assert set(stored) == {"prior-en", "reader-en"}
+    params = {kind: json.loads(v) if isinstance(v, str) else v for kind, v in stored.items()}
+    assert params["prior-en"] == mix
+    assert params["reader-en"] == reader
+    assert rows(database_url, "SELECT examples FROM text_models") == [(210,), (210,)]
+
+    # The pipeline reads both for every new comment.
+    context = Context(topics=default_topics(), class_priors={"en": mix}, word_readers={"en": reader})
+    [expected] = analyze_texts(["They moved my seat"], language="en", context=context)
     seat = respond(client, org, survey_id, {"why": "They moved my seat"})
-    assert rows(database_url, f"SELECT sentiment FROM comment_analyses WHERE response_id = '{seat}'") == [
-        ("negative",)
-    ]
+    query = f"SELECT sentiment, sentiment_score FROM comment_analyses WHERE response_id = '{seat}'"
+    assert rows(database_url, query) == [(expected.sentiment, expected.sentiment_score)]
 
 
 def test_adapt_leaves_the_class_mix_alone_below_200_comments(

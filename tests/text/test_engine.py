@@ -216,3 +216,36 @@ def test_a_tenants_class_mix_moves_the_reading_of_an_unclear_comment() -> None:
     )
     assert adapted.sentiment_score < plain.sentiment_score
     assert adapted.sentiment == "negative"
+
+
+def test_a_word_model_taught_by_the_shipped_models_sure_readings_reads_the_tenants_own_words() -> None:
+    import numpy as np
+
+    from cxloop.text import self_training
+
+    # "gate b" comes with complaints the shipped model is sure of, so the tenant's word model learns it.
+    comments = (
+        ["Gate B was chaos and the delivery was late again"] * 30
+        + ["Nobody answered the phone at gate B"] * 30
+        + ["Great food, thank you"] * 20
+        + ["Is the store open on Sunday?"] * 20
+    )
+    sure = {"negative": [0.0, -9.0, -9.0], "positive": [-9.0, -9.0, 0.0], "neutral": [-9.0, 0.0, -9.0]}
+    labels = ["negative"] * 60 + ["positive"] * 20 + ["neutral"] * 20
+    log_p = np.asarray([sure[label] for label in labels])
+    params = self_training.train(comments, log_p)
+    assert params is not None
+    assert params["taught_by"] == {"negative": 60, "neutral": 20, "positive": 20}
+    assert params["terms"]["gate b"][0] > 0 > params["terms"]["gate b"][2]
+    reader = self_training.WordReader(params)
+    text = "Went to gate B"
+    [plain] = analyze_texts([text], language="en")
+    [adapted] = analyze_texts(
+        [text], language="en", context=Context(topics=default_topics(), word_readers={"en": params})
+    )
+    assert adapted.sentiment_score < plain.sentiment_score
+    assert reader.log_probabilities([""]).shape == (1, 3)
+    # Too few sure comments of one class: nothing is taught.
+    unsure = log_p.copy()
+    unsure[80:] = np.log([0.4, 0.3, 0.3])
+    assert self_training.train(comments, unsure) is None

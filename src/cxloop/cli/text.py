@@ -109,6 +109,14 @@ def adapt(*, tenant: TenantOption = None) -> None:
     if adaptation.mix is not None:
         shares = ", ".join(f"{label} {share:.2f}" for label, share in adaptation.mix.items())
         typer.echo(f"en: class mix of {adaptation.mix_comments} comments: {shares}")
+        if adaptation.taught_by is not None:
+            taught = ", ".join(f"{label} {count}" for label, count in adaptation.taught_by.items())
+            typer.echo(
+                f"en: word model of {adaptation.reader_terms} terms,"
+                f" taught by the comments it is sure of: {taught}"
+            )
+        else:
+            typer.echo("en: too few comments the model is sure of in every class for a word model")
     elif adaptation.mix_comments:
         typer.echo(
             f"en: {adaptation.mix_comments} comments, too few to estimate the class mix"

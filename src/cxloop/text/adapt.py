@@ -3,11 +3,11 @@
 Comments whose response gave an NPS of 0-6 are taken as negative and 9-10
 as positive (7-8 are left out); per language, a small word-weight model
 learned from them nudges the shipped model (``sentiment.Adapter``).
-English also gets the mix of negative, neutral and positive in the
-tenant's comments, estimated from the text alone
-(``sentiment.estimate_en_prior``): the model learned balanced classes,
-while most feedback is complaints. Both are JSON in ``text_models``,
-readable by anyone who asks why.
+English also gets, from the text of the tenant's comments alone, the mix
+of negative, neutral and positive in them (``sentiment.en_class_mix``: the
+model learned balanced classes, while most feedback is complaints) and a
+word model of the tenant's own (``self_training``). All are JSON in
+``text_models``, readable by anyone who asks why.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cxloop.collection import Response
 from cxloop.kit.clock import utc_now
 from cxloop.surveys import published_definition
-from cxloop.text import engine, sentiment
+from cxloop.text import engine, self_training, sentiment
 from cxloop.text.models import CommentAnalysis, TextModel
 
 MAX_EXAMPLES = 20_000
@@ -35,6 +35,9 @@ class Adaptation:
     #: English comments read for the class mix, and the mix (None: too few to estimate).
     mix_comments: int = 0
     mix: dict[str, float] | None = None
+    #: Per class, the comments that taught the word model (None: not trained).
+    taught_by: dict[str, int] | None = None
+    reader_terms: int = 0
 
 
 async def weak_labels(session: AsyncSession, tenant_id: str) -> dict[str, tuple[list[str], list[int]]]:
@@ -118,8 +121,14 @@ async def train_sentiment_adapters(session: AsyncSession, tenant_id: str) -> Ada
     comments = [text for text in await english_comments(session, tenant_id) if text.strip()]
     result.mix_comments = len(comments)
     adapter = sentiment.Adapter(english_adapter, "en") if english_adapter else None
-    result.mix = sentiment.estimate_en_prior(comments, engine.model_dir(), adapter)
+    if len(comments) >= sentiment.EN_PRIOR_MIN_COMMENTS:
+        log_p = sentiment.en_log_probabilities(comments, engine.model_dir(), adapter)
+        result.mix = sentiment.en_class_mix(log_p)
     if result.mix is not None:
         await _save(session, tenant_id, PRIOR_KIND, result.mix, len(comments))
+        reader = self_training.train(comments, sentiment.with_prior(log_p, result.mix))
+        if reader is not None:
+            await _save(session, tenant_id, self_training.KIND, reader, len(comments))
+            result.taught_by, result.reader_terms = reader["taught_by"], len(reader["terms"])
     await session.flush()
     return result

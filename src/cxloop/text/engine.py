@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cxloop.text import lexicon_zh, normalize, pii, segment, sentiment, urgency
+from cxloop.text import lexicon_zh, normalize, pii, segment, self_training, sentiment, urgency
 from cxloop.text.default_taxonomy import DEFAULT_TAXONOMY
 from cxloop.text.keywords import keywords, phrases
 from cxloop.text.topics import CompiledTaxonomy, TopicHit, TopicModel, TopicSpec, clause_around
@@ -47,6 +47,8 @@ class Context:
     adapters: dict[str, dict[str, float]] | None = None
     #: {"en": {"negative": p, "neutral": p, "positive": p}}: the tenant's estimated class mix.
     class_priors: dict[str, dict[str, float]] | None = None
+    #: {"en": params}: the tenant's self-trained word model (self_training.py).
+    word_readers: dict[str, dict[str, Any]] | None = None
     mask_pii: bool = True
 
 
@@ -145,8 +147,10 @@ def analyze_texts(
     scores: dict[int, float] = dict(zip(zh_indexes, zh_scores, strict=True))
     en_indexes = [i for i, (text, lang, _, _) in enumerate(prepared) if lang == "en" and text]
     en_prior = (context.class_priors or {}).get("en")
+    reader_params = (context.word_readers or {}).get("en")
+    en_reader = self_training.WordReader(reader_params) if reader_params else None
     en_results = sentiment.en_sentiments(
-        [prepared[i][0] for i in en_indexes], model_dir(), adapters.get("en"), en_prior
+        [prepared[i][0] for i in en_indexes], model_dir(), adapters.get("en"), en_prior, en_reader
     )
     english: dict[int, sentiment.Sentiment] = dict(zip(en_indexes, en_results, strict=True))
     # English mentions get the model's reading of their clause, scored in one batch below.
@@ -198,7 +202,7 @@ def analyze_texts(
         )
     if en_clauses:
         readings = sentiment.en_sentiments(
-            [clause for _, clause in en_clauses], model_dir(), adapters.get("en"), en_prior
+            [clause for _, clause in en_clauses], model_dir(), adapters.get("en"), en_prior, en_reader
         )
         for (hit, _), reading in zip(en_clauses, readings, strict=True):
             hit.score, hit.sentiment = round(reading.score, 3), reading.label

