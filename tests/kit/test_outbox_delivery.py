@@ -25,7 +25,15 @@ from cxloop.kit.jobs import (
 from cxloop.ops import Heartbeat
 from cxloop.worker.jobs import load_job_handlers
 from tests.factories import Org
-from tests.worker.support import RecordingTransport, calls, failures_left, outbox_row, outbox_rows, set_times
+from tests.worker.support import (
+    RecordingTransport,
+    calls,
+    failures_left,
+    outbox_row,
+    outbox_rows,
+    prepared_seen,
+    set_times,
+)
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("reset_calls")]
 
@@ -335,3 +343,28 @@ async def test_housekeeping_purges_what_has_expired(db: Database, org: Org) -> N
         assert list((await session.execute(select(LoginAttempt.id))).scalars()) == ["attempt-new"]
         assert list((await session.execute(select(UserSession.id))).scalars()) == ["session-new"]
     assert (await outbox_row(db, job_id)).status == "done"  # type: ignore[arg-type]
+
+
+async def test_a_preparer_reads_before_the_write_transaction_and_hands_its_result_to_the_handler(
+    db: Database, database_url: str
+) -> None:
+    job_id = await committed(db, "tests.prepared", "p", n=21, database_url=database_url)
+
+    await asyncio.wait_for(run_job(db, job_id), timeout=30)
+
+    assert calls["p"] == 1
+    assert prepared_seen["p"] == {"doubled": 42}
+    row = await outbox_row(db, job_id)
+    assert (row.status, row.attempts) == ("done", 1)
+
+
+async def test_a_failing_preparer_fails_the_job_without_running_the_handler(db: Database) -> None:
+    job_id = await committed(db, "tests.prepared", "f", n=1, fail=True)
+
+    with pytest.raises(RetryLater):
+        await run_job(db, job_id)
+
+    assert calls["f"] == 0
+    row = await outbox_row(db, job_id)
+    assert (row.status, row.attempts) == ("dispatched", 1)
+    assert "LookupError: could not read what the job needs" in (row.last_error or "")

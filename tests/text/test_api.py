@@ -175,9 +175,10 @@ def test_masking_is_a_tenant_setting(client: TestClient, org: Org, database_url:
     assert client.get("/api/v1/text/settings", headers=org.auth("cx")).json() == {
         "mask_pii": True,
         "keep_original": False,
+        "auto_adapt": True,
     }
     put = client.put("/api/v1/text/settings", json={"mask_pii": False}, headers=org.auth("cx"))
-    assert put.json() == {"mask_pii": False, "keep_original": False}
+    assert put.json() == {"mask_pii": False, "keep_original": False, "auto_adapt": True}
     survey_id = publish(client, org)
     respond(client, org, survey_id, {"nps": 5, "why": "打我电话13812345678"})
     assert rows(database_url, "SELECT masked_text FROM comment_analyses") == [("打我电话13812345678",)]

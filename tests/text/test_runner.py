@@ -15,8 +15,15 @@ from cxloop.kit.settings import Settings
 from cxloop.text import runner
 settings = Settings(text_engine="process")
 [result] = runner.analyze_sync(["送餐太慢了，13812345678"], settings=settings)
+# Adapting (the automatic job runs in the web process's embedded worker) stays out of the caller too.
+import asyncio
+comments = ["The delivery was late again", "Great food, thank you", "Is the store open on Sunday?"] * 70
+mix, reader = asyncio.run(runner.adapt_english(comments, None, settings=settings))
+scored = ["太慢了"] * 20 + ["很好吃"] * 20
+weights = asyncio.run(runner.train_adapter(scored, [0] * 20 + [1] * 20, "zh", settings=settings))
 heavy = sorted(m for m in ("sklearn", "jieba", "vaderSentiment", "snownlp") if m in sys.modules)
-print(json.dumps({"sentiment": result.sentiment, "masked": result.masked_text, "heavy": heavy}))
+print(json.dumps({"sentiment": result.sentiment, "masked": result.masked_text, "heavy": heavy,
+                  "adapted": [sorted(mix), sorted(reader["taught_by"]), bool(weights)]}))
 runner.shutdown()
 """
 
@@ -29,7 +36,13 @@ def test_the_caller_stays_free_of_the_models() -> None:
     )
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout.strip().splitlines()[-1])
-    assert out == {"sentiment": "negative", "masked": "送餐太慢了，[PHONE]", "heavy": []}
+    labels = ["negative", "neutral", "positive"]
+    assert out == {
+        "sentiment": "negative",
+        "masked": "送餐太慢了，[PHONE]",
+        "heavy": [],
+        "adapted": [labels, labels, True],
+    }
 
 
 MODEL_ONCE_SCRIPT = """

@@ -371,12 +371,15 @@ def test_text_masking_setting_saved_and_audited(signed_in, database_url: str) ->
     client, token = form_client(signed_in, "admin", "/settings/analytics")
     html = client.get("/settings/analytics").text
     assert 'id="mask-pii" type="checkbox" name="mask_pii" value="1" checked' in html
+    assert 'id="auto-adapt" type="checkbox" name="auto_adapt" value="1" checked' in html
     response = client.post("/settings/text", data={"csrf_token": token, "keep_original": "1"})
     assert response.status_code == 200
     assert scalar(database_url, "SELECT mask_pii FROM text_settings") in (0, False)
     assert scalar(database_url, "SELECT keep_original FROM text_settings") in (1, True)
+    assert scalar(database_url, "SELECT auto_adapt FROM text_settings") in (0, False)
     details = json_of(
         scalar(database_url, "SELECT details FROM audit_events WHERE action = 'text.settings_changed'")
     )
-    assert details == {"mask_pii": False, "keep_original": True}
+    assert details == {"mask_pii": False, "keep_original": True, "auto_adapt": False}
     assert 'id="mask-pii" type="checkbox" name="mask_pii" value="1">' in response.text
+    assert 'id="auto-adapt" type="checkbox" name="auto_adapt" value="1">' in response.text

@@ -64,6 +64,33 @@ async def writes_then_fails(session: AsyncSession, payload: dict[str, Any]) -> N
     raise RuntimeError("after writing")
 
 
+# What each "tests.prepared" handler got from its preparer, by key; the preparer saw a read-only session.
+prepared_seen: dict[str, Any] = {}
+
+
+async def _prepare(session: AsyncSession, payload: dict[str, Any]) -> Any:
+    if payload.get("fail"):
+        raise LookupError("could not read what the job needs")
+    if payload.get("database_url"):
+        # Another writer commits while the preparer runs: no write lock is held yet.
+        other = Database(payload["database_url"])
+        try:
+            async with other.session(write=True) as writer:
+                await writer.execute(update(OutboxJob).where(OutboxJob.id == "none").values(attempts=0))
+                await asyncio.wait_for(writer.commit(), timeout=5)
+        finally:
+            await other.dispose()
+    return {"doubled": payload["n"] * 2}
+
+
+@job("tests.prepared", max_attempts=2, prepare=_prepare)
+async def prepared_job(session: AsyncSession, payload: dict[str, Any]) -> None:
+    from cxloop.kit.jobs import PREPARED
+
+    calls[payload["key"]] += 1
+    prepared_seen[payload["key"]] = payload[PREPARED]
+
+
 class RecordingTransport:
     def __init__(self, *, fail_on: set[str] | None = None) -> None:
         self.sent: list[tuple[str, datetime | None]] = []

@@ -70,6 +70,10 @@ class OutboxJob(Base):
 
 
 Handler = Callable[[AsyncSession, dict[str, Any]], Awaitable[None]]
+# Reads and computes before the job's write transaction (see ``job``).
+Preparer = Callable[[AsyncSession, dict[str, Any]], Awaitable[Any]]
+#: Where the handler finds what its preparer returned.
+PREPARED = "prepared"
 
 
 # Broker priorities (higher runs first where the broker supports it): what a person
@@ -86,13 +90,22 @@ class JobSpec:
     handler: Handler
     max_attempts: int
     priority: int = PRIORITY_NORMAL
+    prepare: Preparer | None = None
 
 
 _registry: dict[str, JobSpec] = {}
 
 
-def job(name: str, *, max_attempts: int = 8, priority: int = PRIORITY_NORMAL) -> Callable[[Handler], Handler]:
+def job(
+    name: str, *, max_attempts: int = 8, priority: int = PRIORITY_NORMAL, prepare: Preparer | None = None
+) -> Callable[[Handler], Handler]:
     """Register an async ``handler(session, payload)`` under a stable name.
+
+    ``prepare(session, payload)``, if given, runs first in a read-only session
+    and its result reaches the handler as ``payload[PREPARED]``: slow reading
+    and computing (a model over thousands of comments) then happens before
+    the write transaction, which on SQLite holds the database's one write
+    lock for as long as it lasts. A failure in it counts as the handler's.
 
     The handler never commits; ``run_job`` commits its writes together with
     the job's completion. It must tolerate running again after a crash that
@@ -106,7 +119,7 @@ def job(name: str, *, max_attempts: int = 8, priority: int = PRIORITY_NORMAL) ->
     def register(handler: Handler) -> Handler:
         if name in _registry and _registry[name].handler is not handler:
             raise ValueError(f"job {name!r} is registered twice")
-        _registry[name] = JobSpec(name, handler, max_attempts, priority)
+        _registry[name] = JobSpec(name, handler, max_attempts, priority, prepare)
         return handler
 
     return register
@@ -436,11 +449,23 @@ async def run_job(db: Database, job_id: str, transport: Transport | None = None)
     if job_id in _finished_here:
         log.info("job %s skipped: done", job_id)
         return
+    prepared: Any = None
+    prepare_error: Exception | None = None
     async with db.session(write=False) as session:
-        status = (await session.execute(select(OutboxJob.status).where(OutboxJob.id == job_id))).scalar()
-    if status in (DONE, DEAD):
-        log.info("job %s skipped: %s", job_id, status)
-        return
+        found = (
+            await session.execute(select(OutboxJob.status, OutboxJob.name).where(OutboxJob.id == job_id))
+        ).first()
+        status = found.status if found is not None else None
+        if status in (DONE, DEAD):
+            log.info("job %s skipped: %s", job_id, status)
+            return
+        early = _registry.get(found.name) if found is not None else None
+        if early is not None and early.prepare is not None:
+            try:
+                read = select(OutboxJob.payload).where(OutboxJob.id == job_id)
+                prepared = await early.prepare(session, dict((await session.execute(read)).scalar_one()))
+            except Exception as error:  # recorded as the handler's failure below
+                prepare_error = error
     async with db.session(write=True) as session:
         query = select(OutboxJob).where(OutboxJob.id == job_id)
         if db.dialect == "postgresql":
@@ -458,9 +483,13 @@ async def run_job(db: Database, job_id: str, transport: Transport | None = None)
             log.error("job %s (%s) is dead: no handler", job_id, name)
             return
         payload = dict(row.payload)
+        if spec.prepare is not None:
+            payload[PREPARED] = prepared
         running = _running.set(job_id)
         try:
             async with session.begin_nested():
+                if prepare_error is not None:
+                    raise prepare_error
                 await spec.handler(session, payload)
         except Exception as error:
             forget_enqueued(session)

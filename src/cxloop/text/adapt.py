@@ -13,31 +13,45 @@ word model of the tenant's own (``self_training``). All are JSON in
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cxloop.collection import Response
+from cxloop.identity import Tenant
 from cxloop.kit.clock import utc_now
 from cxloop.surveys import published_definition
-from cxloop.text import engine, self_training, sentiment
-from cxloop.text.models import CommentAnalysis, TextModel
+from cxloop.text import runner, self_training
+from cxloop.text.models import CommentAnalysis, TextModel, TextSettings
+from cxloop.text.sentiment import EN_PRIOR_MIN_COMMENTS
 
 MAX_EXAMPLES = 20_000
 PRIOR_KIND = "prior-en"
+ADAPT_JOB = "text.adapt"
+ADAPT_DUE_JOB = "text.adapt_due"
 
 
 @dataclass
 class Adaptation:
-    """What ``adapt`` learned: per language, comments used (0: too few, left as is)."""
+    """What adapting learned: per language, scored comments used (0: too few, left as is)."""
 
     learned: dict[str, int] = field(default_factory=dict)
+    #: The word weights learned from scores, per language (only where enough).
+    weights: dict[str, dict[str, float]] = field(default_factory=dict)
     #: English comments read for the class mix, and the mix (None: too few to estimate).
     mix_comments: int = 0
     mix: dict[str, float] | None = None
-    #: Per class, the comments that taught the word model (None: not trained).
-    taught_by: dict[str, int] | None = None
-    reader_terms: int = 0
+    #: The self-trained English word model's params (None: not trained).
+    reader: dict[str, Any] | None = None
+
+    @property
+    def taught_by(self) -> dict[str, int] | None:
+        return None if self.reader is None else dict(self.reader["taught_by"])
+
+    @property
+    def reader_terms(self) -> int:
+        return 0 if self.reader is None else len(self.reader["terms"])
 
 
 async def weak_labels(session: AsyncSession, tenant_id: str) -> dict[str, tuple[list[str], list[int]]]:
@@ -102,33 +116,69 @@ async def english_comments(session: AsyncSession, tenant_id: str) -> list[str]:
     )
 
 
-async def train_sentiment_adapters(session: AsyncSession, tenant_id: str) -> Adaptation:
-    """Refit each language's adapter, then estimate the English class mix with it applied."""
+async def learn(session: AsyncSession, tenant_id: str) -> Adaptation:
+    """Everything adapting learns, by reading only: the slow part, kept out of write transactions."""
     result = Adaptation()
-    english_adapter: dict[str, float] | None = None
     for language, (texts, labels) in (await weak_labels(session, tenant_id)).items():
-        weights = sentiment.train_adapter(texts, labels, language)
-        if not weights:
-            result.learned[language] = 0
-            continue
-        await _save(session, tenant_id, f"sentiment-{language}", weights, len(texts))
-        result.learned[language] = len(texts)
-        if language == "en":
-            english_adapter = weights
+        weights = await runner.train_adapter(texts, labels, language)
+        result.learned[language] = len(texts) if weights else 0
+        if weights:
+            result.weights[language] = weights
+    english_adapter = result.weights.get("en")
     if english_adapter is None:
         stored = await session.get(TextModel, (tenant_id, "sentiment-en"))
         english_adapter = stored.params if stored is not None else None
     comments = [text for text in await english_comments(session, tenant_id) if text.strip()]
     result.mix_comments = len(comments)
-    adapter = sentiment.Adapter(english_adapter, "en") if english_adapter else None
-    if len(comments) >= sentiment.EN_PRIOR_MIN_COMMENTS:
-        log_p = sentiment.en_log_probabilities(comments, engine.model_dir(), adapter)
-        result.mix = sentiment.en_class_mix(log_p)
-    if result.mix is not None:
-        await _save(session, tenant_id, PRIOR_KIND, result.mix, len(comments))
-        reader = self_training.train(comments, sentiment.with_prior(log_p, result.mix))
-        if reader is not None:
-            await _save(session, tenant_id, self_training.KIND, reader, len(comments))
-            result.taught_by, result.reader_terms = reader["taught_by"], len(reader["terms"])
-    await session.flush()
+    result.mix, result.reader = await runner.adapt_english(comments, english_adapter)
     return result
+
+
+async def save(session: AsyncSession, tenant_id: str, adaptation: Adaptation) -> None:
+    """Store what ``learn`` found; what it could not learn stays as it was."""
+    for language, weights in adaptation.weights.items():
+        await _save(session, tenant_id, f"sentiment-{language}", weights, adaptation.learned[language])
+    if adaptation.mix is not None:
+        await _save(session, tenant_id, PRIOR_KIND, adaptation.mix, adaptation.mix_comments)
+    if adaptation.reader is not None:
+        await _save(session, tenant_id, self_training.KIND, adaptation.reader, adaptation.mix_comments)
+    await session.flush()
+
+
+async def train_sentiment_adapters(session: AsyncSession, tenant_id: str) -> Adaptation:
+    """Learn and store: the scored comments' word weights, the English class mix and word model."""
+    adaptation = await learn(session, tenant_id)
+    await save(session, tenant_id, adaptation)
+    return adaptation
+
+
+async def _english_count(session: AsyncSession, tenant_id: str, *, since: Any = None, up_to: int) -> int:
+    """English comments (analysed after ``since``), counted only up to ``up_to``: the check stays cheap."""
+    query = select(CommentAnalysis.response_id).where(
+        CommentAnalysis.tenant_id == tenant_id, CommentAnalysis.language == "en"
+    )
+    if since is not None:
+        query = query.where(CommentAnalysis.analyzed_at > since)
+    bounded = query.limit(up_to).subquery()
+    return int((await session.execute(select(func.count()).select_from(bounded))).scalar_one())
+
+
+async def adaptation_due(session: AsyncSession, tenant_id: str) -> bool:
+    """Due at the first 200 English comments, then each time as many new ones have come as the last
+    adaptation read (so at 200, 400, 800, ... and every 20,000 once past 20,000): the mix and the
+    tenant's words are re-learned as they grow, without re-learning on every comment."""
+    last = await session.get(TextModel, (tenant_id, PRIOR_KIND))
+    if last is None:
+        floor = EN_PRIOR_MIN_COMMENTS
+        return await _english_count(session, tenant_id, up_to=floor) >= floor
+    needed = max(last.examples, EN_PRIOR_MIN_COMMENTS)
+    return await _english_count(session, tenant_id, since=last.trained_at, up_to=needed) >= needed
+
+
+async def tenants_due(session: AsyncSession) -> list[str]:
+    """Tenants that have not turned automatic adaptation off and whose English comments call for it."""
+    off = select(TextSettings.tenant_id).where(TextSettings.auto_adapt.is_(False))
+    candidates = (
+        await session.execute(select(Tenant.id).where(Tenant.id.not_in(off)).order_by(Tenant.id))
+    ).scalars()
+    return [tenant_id for tenant_id in list(candidates) if await adaptation_due(session, tenant_id)]

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cxloop.kit.db import Base, IdColumnType, JSONType, UTCDateTime
@@ -65,6 +65,7 @@ class CommentAnalysis(Base):
     __table_args__ = (
         Index(None, "tenant_id", "submitted_at"),
         Index(None, "tenant_id", "sentiment"),
+        Index(None, "tenant_id", "language", "analyzed_at"),
     )
 
 
@@ -121,4 +122,6 @@ class TextSettings(Base):
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
     mask_pii: Mapped[bool] = mapped_column(Boolean, default=True)
     keep_original: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Re-adapt the English model to the tenant's comments as they accumulate (adapt.py).
+    auto_adapt: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -266,11 +266,13 @@ async def get_suggestions(session: DbSession, principal: CurrentPrincipal) -> Su
 async def get_text_settings(session: DbSession, principal: CurrentPrincipal) -> SettingsOut:
     principal.require(Perm.DATA_READ)
     row = await text_settings(session, principal.tenant_id)
-    return SettingsOut(mask_pii=row.mask_pii, keep_original=row.keep_original)
+    return SettingsOut(mask_pii=row.mask_pii, keep_original=row.keep_original, auto_adapt=row.auto_adapt)
 
 
 @router.put(
-    "/text/settings", response_model=SettingsOut, summary="Turn masking on or off; keep originals or not"
+    "/text/settings",
+    response_model=SettingsOut,
+    summary="Turn masking on or off; keep originals or not; adapt automatically or not",
 )
 async def put_text_settings(body: SettingsIn, session: DbSession, principal: CurrentPrincipal) -> SettingsOut:
     principal.require(Perm.CONFIG_WRITE)
@@ -280,11 +282,13 @@ async def put_text_settings(body: SettingsIn, session: DbSession, principal: Cur
             tenant_id=principal.tenant_id,
             mask_pii=body.mask_pii,
             keep_original=body.keep_original,
+            auto_adapt=body.auto_adapt,
             updated_at=utc_now(),
         )
         session.add(row)
     else:
-        row.mask_pii, row.keep_original, row.updated_at = body.mask_pii, body.keep_original, utc_now()
+        row.mask_pii, row.keep_original, row.auto_adapt = body.mask_pii, body.keep_original, body.auto_adapt
+        row.updated_at = utc_now()
     await session.flush()
     record(
         session,
@@ -294,4 +298,4 @@ async def put_text_settings(body: SettingsIn, session: DbSession, principal: Cur
         target_id=principal.tenant_id,
         details=body.model_dump(),
     )
-    return SettingsOut(mask_pii=row.mask_pii, keep_original=row.keep_original)
+    return SettingsOut(mask_pii=row.mask_pii, keep_original=row.keep_original, auto_adapt=row.auto_adapt)

@@ -15,7 +15,7 @@ import asyncio
 import dataclasses
 import multiprocessing
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -152,3 +152,53 @@ async def train_topics(
 ) -> dict[str, Any]:
     """Fit the topic model where the models run; ``topics`` (the taxonomy) gives its rule features."""
     return await asyncio.to_thread(train_topics_sync, examples, topic_ids, topics=topics, settings=settings)
+
+
+def _in_models_process(model_dir: str, func: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    from cxloop.text import engine
+
+    engine.configure(Path(model_dir))
+    return func(Path(model_dir), *args)
+
+
+def _call_sync(func: Callable[..., Any], *args: Any, settings: Any = None) -> Any:
+    """``func(model_dir, *args)`` where the models run; ``func`` is a module-level function."""
+    from cxloop.text import engine
+
+    settings = settings or _settings()
+    model_dir = str(engine.configured_model_dir() or engine.text_model_dir(settings))
+    if settings.text_engine == "inline":
+        return _in_models_process(model_dir, func, args)
+    return _executor(Path(model_dir)).submit(_in_models_process, model_dir, func, args).result()
+
+
+def _adapt_english(model_dir: Path, texts: list[str], adapter: dict[str, float] | None) -> Any:
+    from cxloop.text import self_training
+
+    return self_training.english_adaptation(texts, model_dir, adapter)
+
+
+def _train_adapter(model_dir: Path, texts: list[str], labels: list[int], language: str) -> Any:
+    from cxloop.text import sentiment
+
+    return sentiment.train_adapter(texts, labels, language)
+
+
+async def adapt_english(
+    texts: list[str], adapter: dict[str, float] | None, *, settings: Any = None
+) -> tuple[dict[str, float] | None, dict[str, Any] | None]:
+    """``self_training.english_adaptation`` where the models run (the English model is ~150 MB)."""
+    result: tuple[dict[str, float] | None, dict[str, Any] | None] = await asyncio.to_thread(
+        _call_sync, _adapt_english, texts, adapter, settings=settings
+    )
+    return result
+
+
+async def train_adapter(
+    texts: list[str], labels: list[int], language: str, *, settings: Any = None
+) -> dict[str, float]:
+    """``sentiment.train_adapter`` where the models run (it needs scikit-learn)."""
+    result: dict[str, float] = await asyncio.to_thread(
+        _call_sync, _train_adapter, texts, labels, language, settings=settings
+    )
+    return result

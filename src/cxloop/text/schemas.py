@@ -171,11 +171,14 @@ class SettingsIn(BaseModel):
 
     mask_pii: bool
     keep_original: bool = False
+    #: Adapt the English model to the tenant's own comments as they accumulate.
+    auto_adapt: bool = True
 
 
 class SettingsOut(BaseModel):
     mask_pii: bool
     keep_original: bool
+    auto_adapt: bool
 
 
 class SuggestionOut(BaseModel):

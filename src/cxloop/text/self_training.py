@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -90,3 +91,22 @@ def train(texts: list[str], log_p: np.ndarray) -> dict[str, Any] | None:
         "weight": WEIGHT,
         "taught_by": {label: int(count) for label, count in zip(EN_LABELS, taught, strict=True)},
     }
+
+
+def english_adaptation(
+    texts: list[str], model_dir: Path, adapter_weights: dict[str, float] | None = None
+) -> tuple[dict[str, float] | None, dict[str, Any] | None]:
+    """(class mix, word model params) of a tenant's English comments; (None, None) below 200 of them.
+
+    Pure and in one place, so the analysis process (runner.py), a command
+    and the benchmark all adapt the same way."""
+    from cxloop.text import sentiment
+
+    if len(texts) < sentiment.EN_PRIOR_MIN_COMMENTS:
+        return None, None
+    adapter = sentiment.Adapter(adapter_weights, "en") if adapter_weights else None
+    log_p = sentiment.en_log_probabilities(texts, model_dir, adapter)
+    mix = sentiment.en_class_mix(log_p)
+    if mix is None:
+        return None, None
+    return mix, train(texts, sentiment.with_prior(log_p, mix))

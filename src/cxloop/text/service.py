@@ -52,7 +52,9 @@ def open_texts(definition: SurveyDefinition | None, answers: dict[str, Any]) -> 
 async def text_settings(session: AsyncSession, tenant_id: str) -> TextSettings:
     row = await session.get(TextSettings, tenant_id)
     if row is None:
-        row = TextSettings(tenant_id=tenant_id, mask_pii=True, keep_original=False, updated_at=utc_now())
+        row = TextSettings(
+            tenant_id=tenant_id, mask_pii=True, keep_original=False, auto_adapt=True, updated_at=utc_now()
+        )
     return row
 
 

@@ -14,7 +14,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cxloop.collection import BACKGROUND, subscribe, subscribe_edits
-from cxloop.kit.jobs import job
+from cxloop.identity import Actor, record
+from cxloop.kit.jobs import PREPARED, enqueue, job
+from cxloop.text.adapt import ADAPT_DUE_JOB, ADAPT_JOB, Adaptation, adaptation_due, learn, save, tenants_due
 from cxloop.text.service import TRAIN_TOPICS, analyze_response, train_topics
 
 log = logging.getLogger("cxloop.text")
@@ -37,3 +39,43 @@ async def run_train_topics(session: AsyncSession, payload: dict[str, Any]) -> No
     tenant_id = str(payload["tenant_id"])
     examples = await train_topics(session, tenant_id)
     log.info("tenant %s: topic model refit from %d corrected comment(s)", tenant_id, examples)
+
+
+async def _due_tenants(session: AsyncSession, payload: dict[str, Any]) -> list[str]:
+    return await tenants_due(session)
+
+
+@job(ADAPT_DUE_JOB, prepare=_due_tenants)
+async def run_adapt_due(session: AsyncSession, payload: dict[str, Any]) -> None:
+    """Periodic: one adaptation job per tenant whose English comments call for one."""
+    for tenant_id in payload[PREPARED]:
+        enqueue(session, ADAPT_JOB, {"tenant_id": tenant_id})
+
+
+async def _learn_if_due(session: AsyncSession, payload: dict[str, Any]) -> Adaptation | None:
+    tenant_id = str(payload["tenant_id"])
+    return await learn(session, tenant_id) if await adaptation_due(session, tenant_id) else None
+
+
+# The model runs over up to 20,000 comments: before the write transaction (kit.jobs ``prepare``).
+@job(ADAPT_JOB, max_attempts=3, prepare=_learn_if_due)
+async def run_adapt(session: AsyncSession, payload: dict[str, Any]) -> None:
+    adaptation: Adaptation | None = payload[PREPARED]
+    if adaptation is None:  # not due (any more): a second job for the same growth
+        return
+    tenant_id = str(payload["tenant_id"])
+    await save(session, tenant_id, adaptation)
+    record(
+        session,
+        Actor(tenant_id=tenant_id, label="automatic adaptation"),
+        "text.adapted",
+        target_type="tenant",
+        target_id=tenant_id,
+        details={
+            "english_comments": adaptation.mix_comments,
+            "class_mix": adaptation.mix,
+            "word_model_taught_by": adaptation.taught_by,
+            "scored_comments": adaptation.learned,
+        },
+    )
+    log.info("tenant %s: sentiment adapted to %d English comments", tenant_id, adaptation.mix_comments)

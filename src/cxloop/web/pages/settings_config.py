@@ -573,6 +573,7 @@ async def _analytics_page(
             {
                 "mask_pii": "1" if text_current.mask_pii else "",
                 "keep_original": "1" if text_current.keep_original else "",
+                "auto_adapt": "1" if text_current.auto_adapt else "",
             },
         ),
         "errors": errors or {},
@@ -666,5 +667,8 @@ async def text_form(request: Request, session: DbSession, principal: SignedIn) -
         return refused
     mask = bool(form.get("mask_pii"))
     keep = bool(form.get("keep_original"))
-    await text_api.put_text_settings(SettingsIn(mask_pii=mask, keep_original=keep), session, principal)
+    adapt = bool(form.get("auto_adapt"))
+    await text_api.put_text_settings(
+        SettingsIn(mask_pii=mask, keep_original=keep, auto_adapt=adapt), session, principal
+    )
     return see_other("/settings/analytics?saved=saved")

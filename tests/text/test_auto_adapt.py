@@ -1,0 +1,144 @@
+"""The English model re-adapts itself to a tenant's comments as they accumulate
+(hourly ``text.adapt_due``, then ``text.adapt`` per tenant), unless the tenant turned it off."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from cxloop.kit.db import Database
+from cxloop.kit.jobs import OutboxJob, enqueue, run_job
+from tests.collection.support import rows
+from tests.factories import Org
+from tests.text.support import publish
+
+COMMENTS = [
+    "The delivery was late again",
+    "Nobody answered the phone for an hour",
+    "Still waiting for the refund you promised",
+    "The app logs me out every time",
+    "Great food, thank you",
+    "Is the store open on Sunday?",
+]
+
+
+def _comments(client: TestClient, org: Org, survey_id: str, count: int) -> None:
+    items = [{"answers": {"why": COMMENTS[i % len(COMMENTS)]}, "unit_code": "SH001"} for i in range(count)]
+    stored = client.post(
+        f"/api/v1/surveys/{survey_id}/responses/batch", json={"responses": items}, headers=org.auth("cx")
+    )
+    assert stored.status_code == 200, stored.text
+
+
+def _run(database_url: str, name: str) -> list[str]:
+    """Run the job ``name`` now, then return the ids of the ``text.adapt`` jobs waiting."""
+
+    async def go() -> list[str]:
+        db = Database(database_url)
+        try:
+            async with db.session(write=True) as session:
+                job_id = enqueue(session, name, {})
+                await session.commit()
+            await run_job(db, job_id)
+            async with db.session(write=False) as session:
+                waiting = select(OutboxJob.id, OutboxJob.payload).where(
+                    OutboxJob.name == "text.adapt", OutboxJob.status.in_(("pending", "dispatched"))
+                )
+                return [job for job, _ in (await session.execute(waiting)).all()]
+        finally:
+            await db.dispose()
+
+    return asyncio.run(go())
+
+
+def _run_adapt(database_url: str, job_ids: list[str]) -> None:
+    async def go() -> None:
+        db = Database(database_url)
+        try:
+            for job_id in job_ids:
+                await run_job(db, job_id)
+        finally:
+            await db.dispose()
+
+    asyncio.run(go())
+
+
+def _models(database_url: str) -> dict[str, tuple[object, int]]:
+    return {
+        kind: (json.loads(params) if isinstance(params, str) else params, examples)
+        for kind, params, examples in rows(database_url, "SELECT kind, params, examples FROM text_models")
+    }
+
+
+def test_the_english_model_adapts_at_200_comments_and_again_when_they_have_doubled(
+    client: TestClient, org: Org, database_url: str
+) -> None:
+    survey_id = publish(client, org)
+    _comments(client, org, survey_id, 199)
+    assert _run(database_url, "text.adapt_due") == []
+    assert _models(database_url) == {}
+
+    _comments(client, org, survey_id, 11)
+    [job_id] = _run(database_url, "text.adapt_due")
+    _run_adapt(database_url, [job_id])
+    models = _models(database_url)
+    assert set(models) == {"prior-en", "reader-en"}
+    assert models["prior-en"][1] == models["reader-en"][1] == 210
+    mix = models["prior-en"][0]
+    assert isinstance(mix, dict) and mix["negative"] > 0.5
+    [(action, label, details)] = rows(
+        database_url, "SELECT action, actor_label, details FROM audit_events WHERE action = 'text.adapted'"
+    )
+    details = json.loads(details) if isinstance(details, str) else details
+    assert (action, label) == ("text.adapted", "automatic adaptation")
+    assert details == {
+        "english_comments": 210,
+        "class_mix": mix,
+        "word_model_taught_by": {"negative": 141, "neutral": 34, "positive": 35},
+        "scored_comments": {},
+    }
+
+    # Not due again until as many new comments have come as it read.
+    _comments(client, org, survey_id, 209)
+    assert _run(database_url, "text.adapt_due") == []
+    _comments(client, org, survey_id, 1)
+    [again] = _run(database_url, "text.adapt_due")
+    _run_adapt(database_url, [again, again])  # a duplicate delivery does nothing more
+    assert _models(database_url)["prior-en"][1] == 420
+    assert rows(database_url, "SELECT count(*) FROM audit_events WHERE action = 'text.adapted'") == [(2,)]
+
+
+def test_a_tenant_that_turned_adaptation_off_is_left_alone(
+    client: TestClient, org: Org, database_url: str
+) -> None:
+    assert client.get("/api/v1/text/settings", headers=org.auth("cx")).json() == {
+        "mask_pii": True,
+        "keep_original": False,
+        "auto_adapt": True,
+    }
+    turned = client.put(
+        "/api/v1/text/settings", json={"mask_pii": True, "auto_adapt": False}, headers=org.auth("admin")
+    )
+    assert turned.status_code == 200, turned.text
+    assert turned.json() == {"mask_pii": True, "keep_original": False, "auto_adapt": False}
+    survey_id = publish(client, org)
+    _comments(client, org, survey_id, 210)
+    assert _run(database_url, "text.adapt_due") == []
+    assert _models(database_url) == {}
+
+
+def test_a_second_adaptation_job_for_the_same_growth_changes_nothing(
+    client: TestClient, org: Org, database_url: str
+) -> None:
+    survey_id = publish(client, org)
+    _comments(client, org, survey_id, 210)
+    [first] = _run(database_url, "text.adapt_due")
+    [_, second] = _run(database_url, "text.adapt_due")  # the first has not run yet
+    _run_adapt(database_url, [first])
+    stamp = rows(database_url, "SELECT kind, trained_at FROM text_models ORDER BY kind")
+    _run_adapt(database_url, [second])
+    assert rows(database_url, "SELECT kind, trained_at FROM text_models ORDER BY kind") == stamp
+    assert rows(database_url, "SELECT count(*) FROM audit_events WHERE action = 'text.adapted'") == [(1,)]
