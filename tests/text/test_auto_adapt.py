@@ -142,3 +142,31 @@ def test_a_second_adaptation_job_for_the_same_growth_changes_nothing(
     _run_adapt(database_url, [second])
     assert rows(database_url, "SELECT kind, trained_at FROM text_models ORDER BY kind") == stamp
     assert rows(database_url, "SELECT count(*) FROM audit_events WHERE action = 'text.adapted'") == [(1,)]
+
+
+def test_an_adaptation_prepared_before_another_one_committed_is_dropped(
+    client: TestClient, org: Org, database_url: str
+) -> None:
+    from cxloop.kit.jobs import PREPARED
+    from cxloop.text.adapt import Adaptation
+    from cxloop.text.tasks import run_adapt
+
+    survey_id = publish(client, org)
+    _comments(client, org, survey_id, 210)
+    _run_adapt(database_url, _run(database_url, "text.adapt_due"))
+    stamp = rows(database_url, "SELECT kind, trained_at, params FROM text_models ORDER BY kind")
+
+    async def late() -> None:
+        db = Database(database_url)
+        try:
+            async with db.session(write=True) as session:
+                # Prepared when nothing had been adapted yet (seen: None), committed after the other job.
+                stale = Adaptation(mix_comments=210, mix={"negative": 0.1, "neutral": 0.1, "positive": 0.8})
+                await run_adapt(session, {"tenant_id": org.tenant_id, PREPARED: (stale, None)})
+                await session.commit()
+        finally:
+            await db.dispose()
+
+    asyncio.run(late())
+    assert rows(database_url, "SELECT kind, trained_at, params FROM text_models ORDER BY kind") == stamp
+    assert rows(database_url, "SELECT count(*) FROM audit_events WHERE action = 'text.adapted'") == [(1,)]

@@ -11,12 +11,23 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cxloop.collection import BACKGROUND, subscribe, subscribe_edits
 from cxloop.identity import Actor, record
-from cxloop.kit.jobs import PREPARED, enqueue, job
-from cxloop.text.adapt import ADAPT_DUE_JOB, ADAPT_JOB, Adaptation, adaptation_due, learn, save, tenants_due
+from cxloop.kit.jobs import PREPARED, PRIORITY_BACKGROUND, enqueue, job
+from cxloop.text.adapt import (
+    ADAPT_DUE_JOB,
+    ADAPT_JOB,
+    PRIOR_KIND,
+    Adaptation,
+    adaptation_due,
+    learn,
+    save,
+    tenants_due,
+)
+from cxloop.text.models import TextModel
 from cxloop.text.service import TRAIN_TOPICS, analyze_response, train_topics
 
 log = logging.getLogger("cxloop.text")
@@ -45,23 +56,34 @@ async def _due_tenants(session: AsyncSession, payload: dict[str, Any]) -> list[s
     return await tenants_due(session)
 
 
-@job(ADAPT_DUE_JOB, prepare=_due_tenants)
+@job(ADAPT_DUE_JOB, priority=PRIORITY_BACKGROUND, prepare=_due_tenants)
 async def run_adapt_due(session: AsyncSession, payload: dict[str, Any]) -> None:
     """Periodic: one adaptation job per tenant whose English comments call for one."""
     for tenant_id in payload[PREPARED]:
         enqueue(session, ADAPT_JOB, {"tenant_id": tenant_id})
 
 
-async def _learn_if_due(session: AsyncSession, payload: dict[str, Any]) -> Adaptation | None:
+async def _last_adapted(session: AsyncSession, tenant_id: str) -> Any:
+    return await session.scalar(
+        select(TextModel.trained_at).where(TextModel.tenant_id == tenant_id, TextModel.kind == PRIOR_KIND)
+    )
+
+
+async def _learn_if_due(session: AsyncSession, payload: dict[str, Any]) -> tuple[Adaptation, Any] | None:
     tenant_id = str(payload["tenant_id"])
-    return await learn(session, tenant_id) if await adaptation_due(session, tenant_id) else None
+    if not await adaptation_due(session, tenant_id):
+        return None
+    return await learn(session, tenant_id), await _last_adapted(session, tenant_id)
 
 
 # The model runs over up to 20,000 comments: before the write transaction (kit.jobs ``prepare``).
-@job(ADAPT_JOB, max_attempts=3, prepare=_learn_if_due)
+@job(ADAPT_JOB, max_attempts=3, priority=PRIORITY_BACKGROUND, prepare=_learn_if_due)
 async def run_adapt(session: AsyncSession, payload: dict[str, Any]) -> None:
-    adaptation: Adaptation | None = payload[PREPARED]
-    if adaptation is None:  # not due (any more): a second job for the same growth
+    prepared: tuple[Adaptation, Any] | None = payload[PREPARED]
+    if prepared is None:  # not due (any more): a second job for the same growth
+        return
+    adaptation, seen = prepared
+    if await _last_adapted(session, str(payload["tenant_id"])) != seen:  # another job adapted meanwhile
         return
     tenant_id = str(payload["tenant_id"])
     await save(session, tenant_id, adaptation)
