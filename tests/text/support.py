@@ -46,6 +46,30 @@ def publish(client: TestClient, org: Org) -> str:
     return survey_id
 
 
+# Four complaints, a thanks and a question: what the shipped model reads surely in each class.
+ENGLISH_COMMENTS = [
+    "The delivery was late again",
+    "Nobody answered the phone for an hour",
+    "Still waiting for the refund you promised",
+    "The app logs me out every time",
+    "Great food, thank you",
+    "Is the store open on Sunday?",
+]
+
+
+def english_responses(client: TestClient, org: Org, survey_id: str, count: int) -> list[str]:
+    """``count`` responses in one batch, cycling through ENGLISH_COMMENTS; returns their comments."""
+    items = [
+        {"answers": {"why": ENGLISH_COMMENTS[i % len(ENGLISH_COMMENTS)]}, "unit_code": "SH001"}
+        for i in range(count)
+    ]
+    stored = client.post(
+        f"/api/v1/surveys/{survey_id}/responses/batch", json={"responses": items}, headers=org.auth("cx")
+    )
+    assert stored.status_code == 200, stored.text
+    return [item["answers"]["why"] for item in items]
+
+
 def respond(
     client: TestClient, org: Org, survey_id: str, answers: dict[str, Any], unit: str = "SH001"
 ) -> str:

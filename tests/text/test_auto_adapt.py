@@ -13,24 +13,7 @@ from cxloop.kit.db import Database
 from cxloop.kit.jobs import OutboxJob, enqueue, run_job
 from tests.collection.support import rows
 from tests.factories import Org
-from tests.text.support import publish
-
-COMMENTS = [
-    "The delivery was late again",
-    "Nobody answered the phone for an hour",
-    "Still waiting for the refund you promised",
-    "The app logs me out every time",
-    "Great food, thank you",
-    "Is the store open on Sunday?",
-]
-
-
-def _comments(client: TestClient, org: Org, survey_id: str, count: int) -> None:
-    items = [{"answers": {"why": COMMENTS[i % len(COMMENTS)]}, "unit_code": "SH001"} for i in range(count)]
-    stored = client.post(
-        f"/api/v1/surveys/{survey_id}/responses/batch", json={"responses": items}, headers=org.auth("cx")
-    )
-    assert stored.status_code == 200, stored.text
+from tests.text.support import english_responses, publish
 
 
 def _run(database_url: str, name: str) -> list[str]:
@@ -77,11 +60,11 @@ def test_the_english_model_adapts_at_200_comments_and_again_when_they_have_doubl
     client: TestClient, org: Org, database_url: str
 ) -> None:
     survey_id = publish(client, org)
-    _comments(client, org, survey_id, 199)
+    english_responses(client, org, survey_id, 199)
     assert _run(database_url, "text.adapt_due") == []
     assert _models(database_url) == {}
 
-    _comments(client, org, survey_id, 11)
+    english_responses(client, org, survey_id, 11)
     [job_id] = _run(database_url, "text.adapt_due")
     _run_adapt(database_url, [job_id])
     models = _models(database_url)
@@ -102,9 +85,9 @@ def test_the_english_model_adapts_at_200_comments_and_again_when_they_have_doubl
     }
 
     # Not due again until as many new comments have come as it read.
-    _comments(client, org, survey_id, 209)
+    english_responses(client, org, survey_id, 209)
     assert _run(database_url, "text.adapt_due") == []
-    _comments(client, org, survey_id, 1)
+    english_responses(client, org, survey_id, 1)
     [again] = _run(database_url, "text.adapt_due")
     _run_adapt(database_url, [again, again])  # a duplicate delivery does nothing more
     assert _models(database_url)["prior-en"][1] == 420
@@ -125,7 +108,7 @@ def test_a_tenant_that_turned_adaptation_off_is_left_alone(
     assert turned.status_code == 200, turned.text
     assert turned.json() == {"mask_pii": True, "keep_original": False, "auto_adapt": False}
     survey_id = publish(client, org)
-    _comments(client, org, survey_id, 210)
+    english_responses(client, org, survey_id, 210)
     assert _run(database_url, "text.adapt_due") == []
     assert _models(database_url) == {}
 
@@ -134,7 +117,7 @@ def test_a_second_adaptation_job_for_the_same_growth_changes_nothing(
     client: TestClient, org: Org, database_url: str
 ) -> None:
     survey_id = publish(client, org)
-    _comments(client, org, survey_id, 210)
+    english_responses(client, org, survey_id, 210)
     [first] = _run(database_url, "text.adapt_due")
     [_, second] = _run(database_url, "text.adapt_due")  # the first has not run yet
     _run_adapt(database_url, [first])
@@ -152,7 +135,7 @@ def test_an_adaptation_prepared_before_another_one_committed_is_dropped(
     from cxloop.text.tasks import run_adapt
 
     survey_id = publish(client, org)
-    _comments(client, org, survey_id, 210)
+    english_responses(client, org, survey_id, 210)
     _run_adapt(database_url, _run(database_url, "text.adapt_due"))
     stamp = rows(database_url, "SELECT kind, trained_at, params FROM text_models ORDER BY kind")
 

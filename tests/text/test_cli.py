@@ -13,7 +13,7 @@ from cxloop.text.engine import Context, default_topics
 from tests.cli.conftest import Cli, cli_env
 from tests.collection.support import rows
 from tests.factories import Org
-from tests.text.support import publish, respond
+from tests.text.support import english_responses, publish, respond
 
 
 def test_reanalyze_rewrites_history_after_a_taxonomy_change(
@@ -55,35 +55,13 @@ def test_adapt_says_when_there_are_too_few_scored_comments(
     assert rows(database_url, "SELECT count(*) FROM text_models") == [(0,)]
 
 
-ENGLISH_COMMENTS = [
-    "The delivery was late again",
-    "Nobody answered the phone for an hour",
-    "Still waiting for the refund you promised",
-    "The app logs me out every time",
-    "Great food, thank you",
-    "Is the store open on Sunday?",
-]
-
-
-def _english_responses(client: TestClient, org: Org, survey_id: str, count: int) -> list[str]:
-    items = [
-        {"answers": {"why": ENGLISH_COMMENTS[i % len(ENGLISH_COMMENTS)]}, "unit_code": "SH001"}
-        for i in range(count)
-    ]
-    stored = client.post(
-        f"/api/v1/surveys/{survey_id}/responses/batch", json={"responses": items}, headers=org.auth("cx")
-    )
-    assert stored.status_code == 200, stored.text
-    return [item["answers"]["why"] for item in items]
-
-
 def test_adapt_estimates_the_class_mix_and_teaches_a_word_model_from_the_english_comments(
     client: TestClient, org: Org, database_url: str, tmp_path: Path
 ) -> None:
     from cxloop.text import engine, self_training, sentiment
 
     survey_id = publish(client, org)
-    texts = _english_responses(client, org, survey_id, 210)
+    texts = english_responses(client, org, survey_id, 210)
     env = cli_env(database_url, tmp_path / "cli-data")
     env["CXLOOP_TEXT_MODEL_DIR"] = os.environ["CXLOOP_TEXT_MODEL_DIR"]
     result = Cli(env).ok("text", "adapt")
@@ -123,7 +101,7 @@ def test_adapt_leaves_the_class_mix_alone_below_200_comments(
     client: TestClient, org: Org, database_url: str, tmp_path: Path
 ) -> None:
     survey_id = publish(client, org)
-    _english_responses(client, org, survey_id, 199)
+    english_responses(client, org, survey_id, 199)
     env = cli_env(database_url, tmp_path / "cli-data")
     env["CXLOOP_TEXT_MODEL_DIR"] = os.environ["CXLOOP_TEXT_MODEL_DIR"]
     result = Cli(env).ok("text", "adapt")

@@ -187,7 +187,7 @@ def test_a_tenants_weak_labels_shift_english_sentiment_too() -> None:
 
 def test_the_class_mix_of_a_tenants_comments_is_estimated_from_the_text_alone() -> None:
     from cxloop.text.engine import model_dir
-    from cxloop.text.sentiment import EN_PRIOR_MIN_COMMENTS, estimate_en_prior
+    from cxloop.text.sentiment import EN_PRIOR_MIN_COMMENTS, en_class_mix, en_log_probabilities
 
     complaints = [
         "The delivery was late again",
@@ -196,12 +196,12 @@ def test_the_class_mix_of_a_tenants_comments_is_estimated_from_the_text_alone() 
         "Still waiting for the refund you promised",
     ]
     comments = complaints * 45 + ["Thanks, the driver was lovely"] * 20
-    mix = estimate_en_prior(comments, model_dir())
+    mix = en_class_mix(en_log_probabilities(comments, model_dir()))
     assert mix is not None
     assert list(mix) == ["negative", "neutral", "positive"]
     assert abs(sum(mix.values()) - 1) < 1e-3
     assert mix["negative"] > 0.7 > 0.1 > mix["positive"] > 0
-    assert estimate_en_prior(comments[: EN_PRIOR_MIN_COMMENTS - 1], model_dir()) is None
+    assert en_class_mix(en_log_probabilities(comments[: EN_PRIOR_MIN_COMMENTS - 1], model_dir())) is None
 
 
 def test_a_tenants_class_mix_moves_the_reading_of_an_unclear_comment() -> None:

@@ -24,10 +24,9 @@ from cxloop.kit.clock import utc_now
 from cxloop.surveys import published_definition
 from cxloop.text import runner, self_training
 from cxloop.text.models import CommentAnalysis, TextModel, TextSettings
-from cxloop.text.sentiment import EN_PRIOR_MIN_COMMENTS
+from cxloop.text.sentiment import EN_PRIOR_KIND, EN_PRIOR_MIN_COMMENTS
 
 MAX_EXAMPLES = 20_000
-PRIOR_KIND = "prior-en"
 ADAPT_JOB = "text.adapt"
 ADAPT_DUE_JOB = "text.adapt_due"
 
@@ -139,7 +138,7 @@ async def save(session: AsyncSession, tenant_id: str, adaptation: Adaptation) ->
     for language, weights in adaptation.weights.items():
         await _save(session, tenant_id, f"sentiment-{language}", weights, adaptation.learned[language])
     if adaptation.mix is not None:
-        await _save(session, tenant_id, PRIOR_KIND, adaptation.mix, adaptation.mix_comments)
+        await _save(session, tenant_id, EN_PRIOR_KIND, adaptation.mix, adaptation.mix_comments)
     if adaptation.reader is not None:
         await _save(session, tenant_id, self_training.KIND, adaptation.reader, adaptation.mix_comments)
     await session.flush()
@@ -167,7 +166,7 @@ async def adaptation_due(session: AsyncSession, tenant_id: str) -> bool:
     """Due at the first 200 English comments, then each time as many new ones have come as the last
     adaptation read (so at 200, 400, 800, ... and every 20,000 once past 20,000): the mix and the
     tenant's words are re-learned as they grow, without re-learning on every comment."""
-    last = await session.get(TextModel, (tenant_id, PRIOR_KIND))
+    last = await session.get(TextModel, (tenant_id, EN_PRIOR_KIND))
     if last is None:
         floor = EN_PRIOR_MIN_COMMENTS
         return await _english_count(session, tenant_id, up_to=floor) >= floor

@@ -123,37 +123,6 @@ async def analyze(
     return await asyncio.to_thread(analyze_sync, texts, language, context, settings=settings)
 
 
-def _child_train_topics(examples: list[Any], topic_ids: list[str], topics: Any = ()) -> dict[str, Any]:
-    from cxloop.text.topics import train_topic_model
-
-    return train_topic_model(examples, topic_ids, topics=topics)
-
-
-def train_topics_sync(
-    examples: list[Any], topic_ids: list[str], *, topics: Any = (), settings: Any = None
-) -> dict[str, Any]:
-    settings = settings or _settings()
-    if settings.text_engine == "inline":
-        from cxloop.text import engine
-
-        engine.configure(engine.text_model_dir(settings))
-        return _child_train_topics(examples, topic_ids, topics)
-    from cxloop.text import engine
-
-    future = _executor(engine.text_model_dir(settings)).submit(
-        _child_train_topics, examples, topic_ids, topics
-    )
-    result: dict[str, Any] = future.result()
-    return result
-
-
-async def train_topics(
-    examples: list[Any], topic_ids: list[str], *, topics: Any = (), settings: Any = None
-) -> dict[str, Any]:
-    """Fit the topic model where the models run; ``topics`` (the taxonomy) gives its rule features."""
-    return await asyncio.to_thread(train_topics_sync, examples, topic_ids, topics=topics, settings=settings)
-
-
 def _in_models_process(model_dir: str, func: Callable[..., Any], args: tuple[Any, ...]) -> Any:
     from cxloop.text import engine
 
@@ -165,11 +134,33 @@ def _call_sync(func: Callable[..., Any], *args: Any, settings: Any = None) -> An
     """``func(model_dir, *args)`` where the models run; ``func`` is a module-level function."""
     from cxloop.text import engine
 
+    # As in analyze_sync: an assembly's configured directory, unless settings are given.
+    model_dir = None if settings else engine.configured_model_dir()
     settings = settings or _settings()
-    model_dir = str(engine.configured_model_dir() or engine.text_model_dir(settings))
+    where = str(model_dir or engine.text_model_dir(settings))
     if settings.text_engine == "inline":
-        return _in_models_process(model_dir, func, args)
-    return _executor(Path(model_dir)).submit(_in_models_process, model_dir, func, args).result()
+        return _in_models_process(where, func, args)
+    return _executor(Path(where)).submit(_in_models_process, where, func, args).result()
+
+
+def _train_topics(model_dir: Path, examples: list[Any], topic_ids: list[str], topics: Any) -> dict[str, Any]:
+    from cxloop.text.topics import train_topic_model
+
+    return train_topic_model(examples, topic_ids, topics=topics)
+
+
+def train_topics_sync(
+    examples: list[Any], topic_ids: list[str], *, topics: Any = (), settings: Any = None
+) -> dict[str, Any]:
+    result: dict[str, Any] = _call_sync(_train_topics, examples, topic_ids, topics, settings=settings)
+    return result
+
+
+async def train_topics(
+    examples: list[Any], topic_ids: list[str], *, topics: Any = (), settings: Any = None
+) -> dict[str, Any]:
+    """Fit the topic model where the models run; ``topics`` (the taxonomy) gives its rule features."""
+    return await asyncio.to_thread(train_topics_sync, examples, topic_ids, topics=topics, settings=settings)
 
 
 def _adapt_english(model_dir: Path, texts: list[str], adapter: dict[str, float] | None) -> Any:

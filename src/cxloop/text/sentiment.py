@@ -422,7 +422,7 @@ def en_sentiments(
 ) -> list[Sentiment]:
     """Label (the likeliest class) and score (P(positive) - P(negative)) per text.
 
-    ``prior`` is the tenant's estimated class mix (``estimate_en_prior``),
+    ``prior`` is the tenant's estimated class mix (``en_class_mix``),
     ``reader`` its self-trained word model (``self_training``)."""
     if not texts:
         return []
@@ -441,6 +441,8 @@ def en_sentiments(
 
 EN_PRIOR_FLOOR = 0.02
 EN_PRIOR_MIN_COMMENTS = 200
+#: Where a tenant's English class mix is stored (``text_models.kind``).
+EN_PRIOR_KIND = "prior-en"
 
 
 def en_class_mix(log_p: np.ndarray, *, iterations: int = 200) -> dict[str, float] | None:
@@ -464,15 +466,6 @@ def en_class_mix(log_p: np.ndarray, *, iterations: int = 200) -> dict[str, float
         if converged:
             break
     return {label: round(float(share), 4) for label, share in zip(EN_LABELS, mix, strict=True)}
-
-
-def estimate_en_prior(
-    texts: list[str], model_dir: Path, adapter: Adapter | None = None
-) -> dict[str, float] | None:
-    """``en_class_mix`` of the shipped model's (and the tenant's word adapter's) reading of ``texts``."""
-    if len(texts) < EN_PRIOR_MIN_COMMENTS:
-        return None
-    return en_class_mix(en_log_probabilities(texts, model_dir, adapter))
 
 
 # --- tenant adaptation ---------------------------------------------------------

@@ -20,7 +20,6 @@ from cxloop.kit.jobs import PREPARED, PRIORITY_BACKGROUND, enqueue, job
 from cxloop.text.adapt import (
     ADAPT_DUE_JOB,
     ADAPT_JOB,
-    PRIOR_KIND,
     Adaptation,
     adaptation_due,
     learn,
@@ -28,6 +27,7 @@ from cxloop.text.adapt import (
     tenants_due,
 )
 from cxloop.text.models import TextModel
+from cxloop.text.sentiment import EN_PRIOR_KIND
 from cxloop.text.service import TRAIN_TOPICS, analyze_response, train_topics
 
 log = logging.getLogger("cxloop.text")
@@ -65,7 +65,7 @@ async def run_adapt_due(session: AsyncSession, payload: dict[str, Any]) -> None:
 
 async def _last_adapted(session: AsyncSession, tenant_id: str) -> Any:
     return await session.scalar(
-        select(TextModel.trained_at).where(TextModel.tenant_id == tenant_id, TextModel.kind == PRIOR_KIND)
+        select(TextModel.trained_at).where(TextModel.tenant_id == tenant_id, TextModel.kind == EN_PRIOR_KIND)
     )
 
 
