@@ -70,6 +70,32 @@ def english_responses(client: TestClient, org: Org, survey_id: str, count: int) 
     return [item["answers"]["why"] for item in items]
 
 
+# Scored Chinese comments: three detractors, two promoters and a passive (left out of training).
+CHINESE_SCORED = [
+    ("送餐太慢了，饭都凉了", 2),
+    ("骑手态度很差", 3),
+    ("包装破了，汤洒了一袋子", 1),
+    ("味道很好，下次还点", 10),
+    ("送得很快，谢谢", 9),
+    ("还行吧", 8),
+]
+
+
+def chinese_scored_responses(client: TestClient, org: Org, survey_id: str, count: int) -> None:
+    """``count`` responses in one batch, cycling through CHINESE_SCORED."""
+    items = [
+        {
+            "answers": {"nps": CHINESE_SCORED[i % 6][1], "why": CHINESE_SCORED[i % 6][0]},
+            "unit_code": "SH001",
+        }
+        for i in range(count)
+    ]
+    stored = client.post(
+        f"/api/v1/surveys/{survey_id}/responses/batch", json={"responses": items}, headers=org.auth("cx")
+    )
+    assert stored.status_code == 200, stored.text
+
+
 def respond(
     client: TestClient, org: Org, survey_id: str, answers: dict[str, Any], unit: str = "SH001"
 ) -> str:

@@ -1,5 +1,6 @@
-"""The English model re-adapts itself to a tenant's comments as they accumulate
-(hourly ``text.adapt_due``, then ``text.adapt`` per tenant), unless the tenant turned it off."""
+"""Sentiment re-adapts itself to a tenant's comments as they accumulate (hourly
+``text.adapt_due``, then ``text.adapt`` per tenant), unless the tenant turned it off: the English
+class mix and word model from the text alone, the Chinese scored model from NPS-scored comments."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from cxloop.kit.db import Database
 from cxloop.kit.jobs import OutboxJob, enqueue, run_job
 from tests.collection.support import rows
 from tests.factories import Org
-from tests.text.support import english_responses, publish
+from tests.text.support import chinese_scored_responses, english_responses, publish, respond
 
 
 def _run(database_url: str, name: str) -> list[str]:
@@ -68,8 +69,9 @@ def test_the_english_model_adapts_at_200_comments_and_again_when_they_have_doubl
     [job_id] = _run(database_url, "text.adapt_due")
     _run_adapt(database_url, [job_id])
     models = _models(database_url)
-    assert set(models) == {"prior-en", "reader-en"}
-    assert models["prior-en"][1] == models["reader-en"][1] == 210
+    assert set(models) == {"adapted", "prior-en", "reader-en"}
+    assert models["prior-en"][1] == models["reader-en"][1] == models["adapted"][1] == 210
+    assert models["adapted"][0] == {"scored_comments": {}, "english_comments": 210}
     mix = models["prior-en"][0]
     assert isinstance(mix, dict) and mix["negative"] > 0.5
     [(action, label, details)] = rows(
@@ -78,6 +80,7 @@ def test_the_english_model_adapts_at_200_comments_and_again_when_they_have_doubl
     details = json.loads(details) if isinstance(details, str) else details
     assert (action, label) == ("text.adapted", "automatic adaptation")
     assert details == {
+        "comments": 210,
         "english_comments": 210,
         "class_mix": mix,
         "word_model_taught_by": {"negative": 141, "neutral": 34, "positive": 35},
@@ -90,7 +93,7 @@ def test_the_english_model_adapts_at_200_comments_and_again_when_they_have_doubl
     english_responses(client, org, survey_id, 1)
     [again] = _run(database_url, "text.adapt_due")
     _run_adapt(database_url, [again, again])  # a duplicate delivery does nothing more
-    assert _models(database_url)["prior-en"][1] == 420
+    assert _models(database_url)["prior-en"][1] == _models(database_url)["adapted"][1] == 420
     assert rows(database_url, "SELECT count(*) FROM audit_events WHERE action = 'text.adapted'") == [(2,)]
 
 
@@ -153,3 +156,50 @@ def test_an_adaptation_prepared_before_another_one_committed_is_dropped(
     asyncio.run(late())
     assert rows(database_url, "SELECT kind, trained_at, params FROM text_models ORDER BY kind") == stamp
     assert rows(database_url, "SELECT count(*) FROM audit_events WHERE action = 'text.adapted'") == [(1,)]
+
+
+def test_chinese_scored_comments_adapt_it_and_replace_the_old_word_weights(
+    client: TestClient, org: Org, database_url: str
+) -> None:
+    from cxloop.kit.clock import utc_now
+    from cxloop.text import analyze_texts
+    from cxloop.text.engine import Context, default_topics
+    from cxloop.text.models import TextModel
+
+    async def legacy() -> None:
+        db = Database(database_url)
+        try:
+            async with db.session(write=True) as session:
+                old = TextModel(tenant_id=org.tenant_id, kind="sentiment-zh", params={"慢": -1.0})
+                old.examples, old.trained_at = 40, utc_now()
+                session.add(old)
+                await session.commit()
+        finally:
+            await db.dispose()
+
+    asyncio.run(legacy())
+    survey_id = publish(client, org)
+    chinese_scored_responses(client, org, survey_id, 199)
+    assert _run(database_url, "text.adapt_due") == []  # Chinese comments count too, from 200
+    chinese_scored_responses(client, org, survey_id, 11)
+    _run_adapt(database_url, _run(database_url, "text.adapt_due"))
+    models = _models(database_url)
+    assert set(models) == {"adapted", "scored-zh"}  # the old word weights are gone
+    params, examples = models["scored-zh"]
+    assert isinstance(params, dict)
+    # Two batches of 199 and 11, cycling from the first comment: the passives (NPS 8) are not read.
+    assert (examples, params["taught_by"]) == (176, {"negative": 106, "positive": 70})
+    assert models["adapted"] == ({"scored_comments": {"zh": 176}, "english_comments": 0}, 210)
+    [(details,)] = rows(database_url, "SELECT details FROM audit_events WHERE action = 'text.adapted'")
+    details = json.loads(details) if isinstance(details, str) else details
+    assert details["scored_comments"] == {"zh": 176}
+
+    # New comments are read with it.
+    [expected] = analyze_texts(
+        ["汤洒了"], context=Context(topics=default_topics(), scored_models={"zh": params})
+    )
+    spilt = respond(client, org, survey_id, {"why": "汤洒了"})
+    query = f"SELECT sentiment, sentiment_score FROM comment_analyses WHERE response_id = '{spilt}'"
+    assert rows(database_url, query) == [(expected.sentiment, expected.sentiment_score)]
+    [unadapted] = analyze_texts(["汤洒了"])
+    assert expected.sentiment_score != unadapted.sentiment_score

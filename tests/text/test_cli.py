@@ -13,7 +13,7 @@ from cxloop.text.engine import Context, default_topics
 from tests.cli.conftest import Cli, cli_env
 from tests.collection.support import rows
 from tests.factories import Org
-from tests.text.support import english_responses, publish, respond
+from tests.text.support import chinese_scored_responses, english_responses, publish, respond
 
 
 def test_reanalyze_rewrites_history_after_a_taxonomy_change(
@@ -52,7 +52,30 @@ def test_adapt_says_when_there_are_too_few_scored_comments(
     env["CXLOOP_TEXT_MODEL_DIR"] = os.environ["CXLOOP_TEXT_MODEL_DIR"]
     result = Cli(env).ok("text", "adapt")
     assert result.stdout == "zh: too few scored comments\n"
-    assert rows(database_url, "SELECT count(*) FROM text_models") == [(0,)]
+    # Only when it ran, so the automatic run waits for as many new comments again.
+    assert rows(database_url, "SELECT kind, examples FROM text_models") == [("adapted", 1)]
+
+
+def test_adapt_teaches_a_chinese_model_from_the_scored_comments(
+    client: TestClient, org: Org, database_url: str, tmp_path: Path
+) -> None:
+    survey_id = publish(client, org)
+    chinese_scored_responses(client, org, survey_id, 90)
+    env = cli_env(database_url, tmp_path / "cli-data")
+    env["CXLOOP_TEXT_MODEL_DIR"] = os.environ["CXLOOP_TEXT_MODEL_DIR"]
+    result = Cli(env).ok("text", "adapt")
+    [(params,)] = rows(database_url, "SELECT params FROM text_models WHERE kind = 'scored-zh'")
+    params = json.loads(params) if isinstance(params, str) else params
+    assert params["taught_by"] == {"negative": 45, "positive": 30}
+    assert result.stdout == (
+        f"zh: a model of {len(params['terms'])} terms, stacked on the shipped one,"
+        " learned from 75 scored comments: negative 45, positive 30\n"
+        "new comments use it now; `cxloop text reanalyze` applies it to the past ones\n"
+    )
+    assert rows(database_url, "SELECT kind, examples FROM text_models ORDER BY kind") == [
+        ("adapted", 90),
+        ("scored-zh", 75),
+    ]
 
 
 def test_adapt_estimates_the_class_mix_and_teaches_a_word_model_from_the_english_comments(
@@ -83,11 +106,11 @@ def test_adapt_estimates_the_class_mix_and_teaches_a_word_model_from_the_english
         "new comments use it now; `cxloop text reanalyze` applies it to the past ones\n"
     )
     stored = dict(rows(database_url, "SELECT kind, params FROM text_models"))
-    assert set(stored) == {"prior-en", "reader-en"}
+    assert set(stored) == {"adapted", "prior-en", "reader-en"}
     params = {kind: json.loads(v) if isinstance(v, str) else v for kind, v in stored.items()}
     assert params["prior-en"] == mix
     assert params["reader-en"] == reader
-    assert rows(database_url, "SELECT examples FROM text_models") == [(210,), (210,)]
+    assert rows(database_url, "SELECT examples FROM text_models") == [(210,), (210,), (210,)]
 
     # The pipeline reads both for every new comment.
     context = Context(topics=default_topics(), class_priors={"en": mix}, word_readers={"en": reader})
@@ -108,4 +131,4 @@ def test_adapt_leaves_the_class_mix_alone_below_200_comments(
     assert result.stdout == (
         "no scored comments yet\nen: 199 comments, too few to estimate the class mix (needs 200)\n"
     )
-    assert rows(database_url, "SELECT count(*) FROM text_models") == [(0,)]
+    assert rows(database_url, "SELECT kind, examples FROM text_models") == [("adapted", 199)]

@@ -141,6 +141,39 @@ def test_a_tenants_weak_labels_shift_its_sentiment() -> None:
     assert adapted.sentiment_score < plain.sentiment_score
 
 
+def test_a_tenants_scored_comments_teach_a_model_stacked_on_the_shipped_one() -> None:
+    from cxloop.text.engine import train_scored_zh
+
+    texts = [f"第{i}次点排骨饭" for i in range(30)] + [f"第{i}次点鸡腿饭" for i in range(30)]
+    params = train_scored_zh(texts, [0] * 30 + [1] * 30)
+    assert params is not None
+    assert params["taught_by"] == {"negative": 30, "positive": 30}
+    assert params["terms"]["排骨饭"] < 0 < params["terms"]["鸡腿饭"]
+    assert len(params["fuse"]) == 3 and params["fuse"][1] > 0  # it trusts what it learned
+    [plain] = analyze_texts(["又点了排骨饭"])
+    [adapted] = analyze_texts(
+        ["又点了排骨饭"], context=Context(topics=default_topics(), scored_models={"zh": params})
+    )
+    assert adapted.sentiment_score < plain.sentiment_score
+    assert adapted.sentiment == "negative"
+
+
+def test_a_scored_model_reads_traditional_chinese_as_it_reads_simplified() -> None:
+    from cxloop.text.engine import train_scored_zh
+
+    texts = [f"第{i}次點排骨飯" for i in range(30)] + [f"第{i}次點雞腿飯" for i in range(30)]
+    params = train_scored_zh(texts, [0] * 30 + [1] * 30)
+    assert params is not None
+    assert "排骨饭" in params["terms"] and "排骨飯" not in params["terms"]
+
+
+def test_no_scored_model_is_trained_from_fewer_than_25_comments_in_a_class() -> None:
+    from cxloop.text.engine import train_scored_zh
+
+    texts = [f"第{i}次点排骨饭" for i in range(24)] + [f"第{i}次点鸡腿饭" for i in range(100)]
+    assert train_scored_zh(texts, [0] * 24 + [1] * 100) is None
+
+
 def test_english_neutral_is_learned_from_rated_sentences() -> None:
     from cxloop.text.resources import vader_ground_truth
 

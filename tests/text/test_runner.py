@@ -19,11 +19,14 @@ settings = Settings(text_engine="process")
 import asyncio
 comments = ["The delivery was late again", "Great food, thank you", "Is the store open on Sunday?"] * 70
 mix, reader = asyncio.run(runner.adapt_english(comments, None, settings=settings))
-scored = ["太慢了"] * 20 + ["很好吃"] * 20
-weights = asyncio.run(runner.train_adapter(scored, [0] * 20 + [1] * 20, "zh", settings=settings))
+scored = ["太慢了"] * 30 + ["很好吃"] * 30
+english = ["late"] * 20 + ["great"] * 20
+weights = asyncio.run(runner.train_adapter(english, [0] * 20 + [1] * 20, "en", settings=settings))
+stacked = asyncio.run(runner.train_scored(scored, [0] * 30 + [1] * 30, settings=settings))
 heavy = sorted(m for m in ("sklearn", "jieba", "vaderSentiment", "snownlp") if m in sys.modules)
+adapted = [sorted(mix), sorted(reader["taught_by"]), bool(weights), stacked["taught_by"]]
 print(json.dumps({"sentiment": result.sentiment, "masked": result.masked_text, "heavy": heavy,
-                  "adapted": [sorted(mix), sorted(reader["taught_by"]), bool(weights)]}))
+                  "adapted": adapted}))
 runner.shutdown()
 """
 
@@ -41,7 +44,7 @@ def test_the_caller_stays_free_of_the_models() -> None:
         "sentiment": "negative",
         "masked": "送餐太慢了，[PHONE]",
         "heavy": [],
-        "adapted": [labels, labels, True],
+        "adapted": [labels, labels, True, {"negative": 30, "positive": 30}],
     }
 
 

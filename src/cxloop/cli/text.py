@@ -85,8 +85,9 @@ def reanalyze(
 
 @text_app.command("adapt")
 def adapt(*, tenant: TenantOption = None) -> None:
-    """Learn the tenant's own sentiment words from its scored comments (NPS 0-6 negative, 9-10 positive)
-    and the mix of negative, neutral and positive in its English comments."""
+    """Learn the tenant's own sentiment words from its scored comments (NPS 0-6 negative, 9-10 positive:
+    a model stacked on the shipped one in Chinese, word weights in English) and the mix of negative,
+    neutral and positive in its English comments."""
     from cxloop.text import engine
     from cxloop.text.adapt import Adaptation, train_sentiment_adapters
     from cxloop.text.sentiment import EN_PRIOR_MIN_COMMENTS
@@ -101,9 +102,16 @@ def adapt(*, tenant: TenantOption = None) -> None:
 
     adaptation = run_async(work)
     for language, count in sorted(adaptation.learned.items()):
-        typer.echo(
-            f"{language}: learned from {count} comments" if count else f"{language}: too few scored comments"
-        )
+        if not count:
+            typer.echo(f"{language}: too few scored comments")
+        elif language == "zh" and adaptation.scored_zh is not None:
+            taught = ", ".join(f"{label} {n}" for label, n in adaptation.scored_zh["taught_by"].items())
+            typer.echo(
+                f"zh: a model of {len(adaptation.scored_zh['terms'])} terms, stacked on the shipped one,"
+                f" learned from {count} scored comments: {taught}"
+            )
+        else:
+            typer.echo(f"{language}: learned from {count} scored comments")
     if not adaptation.learned:
         typer.echo("no scored comments yet")
     if adaptation.mix is not None:

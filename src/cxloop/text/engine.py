@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cxloop.text import lexicon_zh, normalize, pii, segment, self_training, sentiment, urgency
+from cxloop.text import lexicon_zh, normalize, pii, scored, segment, self_training, sentiment, urgency
 from cxloop.text.default_taxonomy import DEFAULT_TAXONOMY
 from cxloop.text.keywords import keywords, phrases
 from cxloop.text.topics import CompiledTaxonomy, TopicHit, TopicModel, TopicSpec, clause_around
@@ -44,7 +44,11 @@ class Context:
 
     topics: tuple[TopicSpec, ...] = ()
     topic_model: dict[str, Any] | None = None
+    #: {language: word weights}: the nudge learned from scored comments (English; Chinese before
+    #: its scored model replaced it, still read where a tenant has not re-adapted since).
     adapters: dict[str, dict[str, float]] | None = None
+    #: {"zh": params}: the tenant's scored-comment model stacked on the shipped one (scored.py).
+    scored_models: dict[str, dict[str, Any]] | None = None
     #: {"en": {"negative": p, "neutral": p, "positive": p}}: the tenant's estimated class mix.
     class_priors: dict[str, dict[str, float]] | None = None
     #: {"en": params}: the tenant's self-trained word model (self_training.py).
@@ -115,6 +119,25 @@ def _zh_clause_sentiment(clause: str) -> sentiment.Sentiment:
     return sentiment.Sentiment(sentiment.label_of(score), score)
 
 
+def _prepare(given: object, language: str | None) -> tuple[str, str, bool, bool]:
+    """(cleaned text, language, was Traditional, was too long): cleaned, read as Simplified."""
+    raw = given if isinstance(given, str) else ""
+    truncated = len(raw) > normalize.MAX_ANALYZED_CHARS
+    cleaned = normalize.clean(raw)
+    lang = language if language in ("zh", "en") else normalize.detect_language(cleaned)
+    traditional = lang in ("zh", "mixed") and normalize.is_traditional(cleaned)
+    if traditional:
+        cleaned = normalize.to_simplified(cleaned)
+    return cleaned, lang, traditional, truncated
+
+
+def train_scored_zh(texts: Sequence[str], labels: Sequence[int]) -> dict[str, Any] | None:
+    """A tenant's ``scored`` model from its scored Chinese comments, each read as
+    ``analyze_texts`` reads it (cleaned, Simplified, capped) and scored by the shipped model."""
+    read = [_prepare(text, "zh")[0][: normalize.MAX_ANALYZED_CHARS] for text in texts]
+    return scored.train(read, labels, sentiment.zh_scores(read, model_dir()))
+
+
 def analyze_texts(
     texts: Sequence[str], language: str | None = None, context: Context | None = None
 ) -> list[TextAnalysis]:
@@ -128,22 +151,17 @@ def analyze_texts(
         for lang, weights in (context.adapters or {}).items()
         if weights
     }
-    prepared: list[tuple[str, str, bool, bool]] = []
-    for given in texts:
-        raw = given if isinstance(given, str) else ""
-        truncated = len(raw) > normalize.MAX_ANALYZED_CHARS
-        cleaned = normalize.clean(raw)
-        lang = language if language in ("zh", "en") else normalize.detect_language(cleaned)
-        traditional = lang in ("zh", "mixed") and normalize.is_traditional(cleaned)
-        if traditional:
-            cleaned = normalize.to_simplified(cleaned)
-        prepared.append((cleaned, lang, traditional, truncated))
+    prepared = [_prepare(given, language) for given in texts]
     # Models read the start of each comment; masking (cheap regexes) covers all that is kept.
     kept = [p[0] for p in prepared]
     prepared = [(t[: normalize.MAX_ANALYZED_CHARS], lang, trad, cut) for t, lang, trad, cut in prepared]
 
     zh_indexes = [i for i, (text, lang, _, _) in enumerate(prepared) if lang in ("zh", "mixed") and text]
-    zh_scores = sentiment.zh_scores([prepared[i][0] for i in zh_indexes], model_dir(), adapters.get("zh"))
+    zh_texts = [prepared[i][0] for i in zh_indexes]
+    zh_scores = sentiment.zh_scores(zh_texts, model_dir(), adapters.get("zh"))
+    zh_scored = (context.scored_models or {}).get("zh")
+    if zh_scored:
+        zh_scores = scored.ScoredModel(zh_scored).rescore(zh_texts, zh_scores)
     scores: dict[int, float] = dict(zip(zh_indexes, zh_scores, strict=True))
     en_indexes = [i for i, (text, lang, _, _) in enumerate(prepared) if lang == "en" and text]
     en_prior = (context.class_priors or {}).get("en")

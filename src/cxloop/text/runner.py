@@ -175,6 +175,12 @@ def _train_adapter(model_dir: Path, texts: list[str], labels: list[int], languag
     return sentiment.train_adapter(texts, labels, language)
 
 
+def _train_scored(model_dir: Path, texts: list[str], labels: list[int]) -> Any:
+    from cxloop.text import engine
+
+    return engine.train_scored_zh(texts, labels)
+
+
 async def adapt_english(
     texts: list[str], adapter: dict[str, float] | None, *, settings: Any = None
 ) -> tuple[dict[str, float] | None, dict[str, Any] | None]:
@@ -191,5 +197,13 @@ async def train_adapter(
     """``sentiment.train_adapter`` where the models run (it needs scikit-learn)."""
     result: dict[str, float] = await asyncio.to_thread(
         _call_sync, _train_adapter, texts, labels, language, settings=settings
+    )
+    return result
+
+
+async def train_scored(texts: list[str], labels: list[int], *, settings: Any = None) -> dict[str, Any] | None:
+    """``scored.train`` on Chinese scored comments where the models run (it needs the shipped scores)."""
+    result: dict[str, Any] | None = await asyncio.to_thread(
+        _call_sync, _train_scored, texts, labels, settings=settings
     )
     return result

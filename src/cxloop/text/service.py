@@ -18,7 +18,7 @@ from cxloop.kit.ids import new_id
 from cxloop.kit.jobs import enqueue
 from cxloop.kit.pagination import Page, PageRequest, decode_cursor, make_page
 from cxloop.surveys import SurveyDefinition, published_definition
-from cxloop.text import runner, self_training, sentiment
+from cxloop.text import runner, scored, self_training, sentiment
 from cxloop.text.engine import Context, TextAnalysis
 from cxloop.text.models import CommentAnalysis, CommentTopic, TextCorrection, TextModel, TextSettings
 from cxloop.text.taxonomy import get_topic, topic_specs
@@ -94,6 +94,9 @@ async def analysis_context(session: AsyncSession, tenant_id: str) -> Context:
     specs = await topic_specs(session, tenant_id)
     models = await _model_params(session, tenant_id)
     adapters = {lang: models[f"sentiment-{lang}"] for lang in ("zh", "en") if f"sentiment-{lang}" in models}
+    scored_models = {"zh": models[scored.KIND]} if scored.KIND in models else None
+    if scored_models:
+        adapters.pop("zh", None)  # the nudge it replaced, should both be there
     priors = {"en": models[sentiment.EN_PRIOR_KIND]} if sentiment.EN_PRIOR_KIND in models else None
     readers = {"en": models[self_training.KIND]} if self_training.KIND in models else None
     settings = await text_settings(session, tenant_id)
@@ -101,6 +104,7 @@ async def analysis_context(session: AsyncSession, tenant_id: str) -> Context:
         topics=specs,
         topic_model=models.get(TOPIC_MODEL),
         adapters=adapters or None,
+        scored_models=scored_models,
         class_priors=priors,
         word_readers=readers,
         mask_pii=settings.mask_pii,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cxloop.collection import BACKGROUND, subscribe, subscribe_edits
@@ -22,12 +21,11 @@ from cxloop.text.adapt import (
     ADAPT_JOB,
     Adaptation,
     adaptation_due,
+    last_adaptation,
     learn,
     save,
     tenants_due,
 )
-from cxloop.text.models import TextModel
-from cxloop.text.sentiment import EN_PRIOR_KIND
 from cxloop.text.service import TRAIN_TOPICS, analyze_response, train_topics
 
 log = logging.getLogger("cxloop.text")
@@ -58,15 +56,14 @@ async def _due_tenants(session: AsyncSession, payload: dict[str, Any]) -> list[s
 
 @job(ADAPT_DUE_JOB, priority=PRIORITY_BACKGROUND, prepare=_due_tenants)
 async def run_adapt_due(session: AsyncSession, payload: dict[str, Any]) -> None:
-    """Periodic: one adaptation job per tenant whose English comments call for one."""
+    """Periodic: one adaptation job per tenant whose comments call for one."""
     for tenant_id in payload[PREPARED]:
         enqueue(session, ADAPT_JOB, {"tenant_id": tenant_id})
 
 
 async def _last_adapted(session: AsyncSession, tenant_id: str) -> Any:
-    return await session.scalar(
-        select(TextModel.trained_at).where(TextModel.tenant_id == tenant_id, TextModel.kind == EN_PRIOR_KIND)
-    )
+    last = await last_adaptation(session, tenant_id)
+    return None if last is None else last.trained_at
 
 
 async def _learn_if_due(session: AsyncSession, payload: dict[str, Any]) -> tuple[Adaptation, Any] | None:
@@ -94,10 +91,11 @@ async def run_adapt(session: AsyncSession, payload: dict[str, Any]) -> None:
         target_type="tenant",
         target_id=tenant_id,
         details={
+            "comments": adaptation.comments,
             "english_comments": adaptation.mix_comments,
             "class_mix": adaptation.mix,
             "word_model_taught_by": adaptation.taught_by,
             "scored_comments": adaptation.learned,
         },
     )
-    log.info("tenant %s: sentiment adapted to %d English comments", tenant_id, adaptation.mix_comments)
+    log.info("tenant %s: sentiment adapted to %d comments", tenant_id, adaptation.comments)
