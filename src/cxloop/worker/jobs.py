@@ -36,7 +36,7 @@ PERIODIC_JOBS: tuple[tuple[str, float], ...] = (
     ("alerts.metric_rules", 300.0),
     # Scheduled email reports: slots are whole hours, so every 5 minutes sends each within minutes.
     ("dashboards.reports_due", 300.0),
-    # The English model re-adapts to a tenant's comments as they double (text/adapt.py).
+    # Sentiment re-adapts to a tenant's comments and their scores as they double (text/adapt.py).
     ("text.adapt_due", 3600.0),
 )
 
