@@ -14,7 +14,7 @@ from cxloop.kit.db import Database
 from cxloop.kit.jobs import OutboxJob, enqueue, run_job
 from tests.collection.support import rows
 from tests.factories import Org
-from tests.text.support import chinese_scored_responses, english_responses, publish, respond
+from tests.text.support import CHINESE_SCORED, chinese_scored_responses, english_responses, publish, respond
 
 
 def _run(database_url: str, name: str) -> list[str]:
@@ -86,6 +86,19 @@ def test_the_english_model_adapts_at_200_comments_and_again_when_they_have_doubl
         "word_model_taught_by": {"negative": 141, "neutral": 34, "positive": 35},
         "scored_comments": {},
     }
+
+    listed = client.get("/api/v1/text/models", headers=org.auth("admin")).json()["items"]
+    reader = models["reader-en"][0]
+    assert isinstance(reader, dict)
+    assert [(item["kind"], item["examples"], item["summary"]) for item in listed] == [
+        ("adapted", 210, {"scored_comments": {}, "english_comments": 210}),
+        ("prior-en", 210, {"class_mix": mix}),
+        (
+            "reader-en",
+            210,
+            {"taught_by": {"negative": 141, "neutral": 34, "positive": 35}, "terms": len(reader["terms"])},
+        ),
+    ]
 
     # Not due again until as many new comments have come as it read.
     english_responses(client, org, survey_id, 209)
@@ -193,6 +206,32 @@ def test_chinese_scored_comments_adapt_it_and_replace_the_old_word_weights(
     [(details,)] = rows(database_url, "SELECT details FROM audit_events WHERE action = 'text.adapted'")
     details = json.loads(details) if isinstance(details, str) else details
     assert details["scored_comments"] == {"zh": 176}
+
+    # The CX team sees what it learned.
+    listed = client.get("/api/v1/text/models", headers=org.auth("cx"))
+    assert listed.status_code == 200, listed.text
+    items = {item["kind"]: item for item in listed.json()["items"]}
+    assert list(items) == ["adapted", "scored-zh"]
+    assert items["adapted"]["summary"] == {"scored_comments": {"zh": 176}, "english_comments": 0}
+    learned = items["scored-zh"]
+    assert learned["examples"] == 176
+    a, b, c = params["fuse"]
+    ranked = sorted(params["terms"].items(), key=lambda item: item[1])
+    assert learned["summary"] == {
+        "taught_by": {"negative": 106, "positive": 70},
+        "fuse": {"shipped": a, "tenant": b, "bias": c},
+        "terms": len(params["terms"]),
+        "most_negative": [term for term, weight in ranked[:10] if weight < 0],
+        "most_positive": [term for term, weight in reversed(ranked[-10:]) if weight > 0],
+    }
+    detractors = [text for text, score in CHINESE_SCORED if score <= 6]
+    promoters = [text for text, score in CHINESE_SCORED if score >= 9]
+    assert all(any(g in text for text in detractors) for g in learned["summary"]["most_negative"])
+    assert all(any(g in text for text in promoters) for g in learned["summary"]["most_positive"])
+    # Learned from every store's comments: not for a store manager.
+    refused = client.get("/api/v1/text/models", headers=org.auth("store"))
+    assert refused.status_code == 403
+    assert refused.headers["content-type"] == "application/problem+json"
 
     # New comments are read with it.
     [expected] = analyze_texts(

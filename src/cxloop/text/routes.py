@@ -14,6 +14,7 @@ from cxloop.kit.http import DbSession, TransactionalRoute
 from cxloop.kit.idempotency import idempotent
 from cxloop.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageRequest
 from cxloop.text import runner
+from cxloop.text.model_summary import model_summaries
 from cxloop.text.models import CommentAnalysis, CommentTopic, TextSettings, TextTopic
 from cxloop.text.schemas import (
     AnalysisOut,
@@ -28,6 +29,8 @@ from cxloop.text.schemas import (
     SettingsOut,
     SuggestionList,
     SuggestionOut,
+    TextModelList,
+    TextModelOut,
     TopicIn,
     TopicList,
     TopicOut,
@@ -260,6 +263,18 @@ async def get_one_comment(
 )
 async def get_suggestions(session: DbSession, principal: CurrentPrincipal) -> SuggestionList:
     return SuggestionList(items=[SuggestionOut(**s) for s in await suggest_topics(session, principal)])
+
+
+@router.get(
+    "/text/models",
+    response_model=TextModelList,
+    summary="What adapting and corrections taught: each stored model, its examples and strongest words",
+)
+async def get_text_models(session: DbSession, principal: CurrentPrincipal) -> TextModelList:
+    # Learned from the whole tenant's comments: for those who configure it, not for a scoped role.
+    principal.require(Perm.CONFIG_WRITE)
+    items = await model_summaries(session, principal.tenant_id)
+    return TextModelList(items=[TextModelOut(**item) for item in items])
 
 
 @router.get("/text/settings", response_model=SettingsOut, summary="How personal data in comments is handled")

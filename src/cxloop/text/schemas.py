@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -190,3 +191,17 @@ class SuggestionOut(BaseModel):
 
 class SuggestionList(BaseModel):
     items: list[SuggestionOut]
+
+
+class TextModelOut(BaseModel):
+    #: scored-zh, sentiment-en, prior-en, reader-en, topics, adapted (when adapting last ran).
+    kind: str
+    #: How many comments taught it (for ``adapted``: how many there were when it ran).
+    examples: int
+    trained_at: datetime
+    #: Its main figures and strongest words (ADR 0018); the whole model stays in ``text_models``.
+    summary: dict[str, Any]
+
+
+class TextModelList(BaseModel):
+    items: list[TextModelOut]

@@ -1,0 +1,73 @@
+"""What a tenant's stored text models hold, in a few figures and words each.
+
+``GET /api/v1/text/models`` shows it, so the CX team can see what adapting and
+their corrections taught without reading JSON out of the database: for each
+model, how many comments taught it, when, and its strongest words.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cxloop.text import scored, self_training
+from cxloop.text.adapt import ADAPTED_KIND
+from cxloop.text.models import TextModel
+from cxloop.text.sentiment import EN_PRIOR_KIND
+from cxloop.text.service import TOPIC_MODEL
+
+STRONGEST = 10
+
+
+def _strongest(weights: dict[str, float]) -> dict[str, list[str]]:
+    ranked = sorted(weights.items(), key=lambda item: item[1])
+    return {
+        "most_negative": [term for term, weight in ranked[:STRONGEST] if weight < 0],
+        "most_positive": [term for term, weight in reversed(ranked[-STRONGEST:]) if weight > 0],
+    }
+
+
+def summary(kind: str, params: Any) -> dict[str, Any]:
+    """A small, readable account of one stored model (``{}`` for a kind this version does not know)."""
+    if not isinstance(params, dict):
+        return {}
+    if kind == scored.KIND:
+        a, b, c = params["fuse"]
+        return {
+            "taught_by": params["taught_by"],
+            "fuse": {"shipped": a, "tenant": b, "bias": c},
+            "terms": len(params["terms"]),
+            **_strongest(params["terms"]),
+        }
+    if kind.startswith("sentiment-"):
+        return {"words": len(params), **_strongest(params)}
+    if kind == EN_PRIOR_KIND:
+        return {"class_mix": params}
+    if kind == self_training.KIND:
+        return {"taught_by": params.get("taught_by"), "terms": len(params.get("terms", {}))}
+    if kind == TOPIC_MODEL:
+        topics = params.get("topics", {})
+        return {
+            "examples": params.get("examples"),
+            "topics": {topic_id: model.get("n") for topic_id, model in topics.items()},
+        }
+    if kind == ADAPTED_KIND:
+        return dict(params)
+    return {}
+
+
+async def model_summaries(session: AsyncSession, tenant_id: str) -> list[dict[str, Any]]:
+    rows = await session.scalars(
+        select(TextModel).where(TextModel.tenant_id == tenant_id).order_by(TextModel.kind)
+    )
+    return [
+        {
+            "kind": row.kind,
+            "examples": row.examples,
+            "trained_at": row.trained_at,
+            "summary": summary(row.kind, row.params),
+        }
+        for row in rows
+    ]
