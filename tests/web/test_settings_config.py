@@ -383,3 +383,40 @@ def test_text_masking_setting_saved_and_audited(signed_in, database_url: str) ->
     assert details == {"mask_pii": False, "keep_original": True, "auto_adapt": False}
     assert 'id="mask-pii" type="checkbox" name="mask_pii" value="1">' in response.text
     assert 'id="auto-adapt" type="checkbox" name="auto_adapt" value="1">' in response.text
+
+
+def test_the_text_card_says_when_sentiment_last_adapted(signed_in, org, database_url: str) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+    from datetime import UTC, datetime
+
+    from cxloop.kit.db import Database
+    from cxloop.text.models import TextModel
+
+    client = signed_in("cx")
+    html = client.get("/settings/analytics").text
+    assert '<p class="hint" id="adaptation-state">尚未适应。</p>' in html
+
+    async def adapted() -> None:
+        db = Database(database_url)
+        try:
+            async with db.session(write=True) as session:
+                when = datetime(2026, 12, 3, 9, 30, tzinfo=UTC)
+                scored = {"terms": {"慢": -1.0}, "intercept": 0.0, "fuse": [1.0, 0.5, 0.0]}
+                scored["taught_by"] = {"negative": 106, "positive": 70}
+                for kind, params, examples in (
+                    ("adapted", {"scored_comments": {"zh": 176}, "english_comments": 0}, 210),
+                    ("scored-zh", scored, 176),
+                ):
+                    row = TextModel(tenant_id=org.tenant_id, kind=kind, params=params)
+                    row.examples, row.trained_at = examples, when
+                    session.add(row)
+                await session.commit()
+        finally:
+            await db.dispose()
+
+    asyncio.run(adapted())
+    html = client.get("/settings/analytics").text
+    assert (
+        '<p class="hint" id="adaptation-state">上次适应于 <time datetime="2026-12-03T09:30:00+00:00">'
+        "2026-12-03 09:30</time> UTC: 读取了 210 条评论。 中文情感从 176 条带评分的评论中学习。</p>"
+    ) in html

@@ -561,7 +561,10 @@ async def _analytics_page(
     units, _cut = await all_units(session, principal)
     current = await get_settings_view(session, principal)
     text_current = await text_api.get_text_settings(session, principal)
+    learned = {item.kind: item for item in (await text_api.get_text_models(session, principal)).items}
     context = {
+        "adapted": learned.get("adapted"),
+        "scored_zh": learned.get("scored-zh"),
         "min_n": forms.get("min_n", {"min_n": str(current["min_n"])}),
         "targets": await list_targets(session, principal),
         "target_form": forms.get("target", {"unit_code": "", "metric": "nps", "value": ""}),
