@@ -174,6 +174,12 @@ def test_no_scored_model_is_trained_from_fewer_than_25_comments_in_a_class() -> 
     assert train_scored_zh(texts, [0] * 24 + [1] * 100) is None
 
 
+def test_no_scored_model_is_trained_from_comments_with_no_text() -> None:
+    from cxloop.text.engine import train_scored_zh
+
+    assert train_scored_zh([""] * 60, [0] * 30 + [1] * 30) is None
+
+
 def test_english_neutral_is_learned_from_rated_sentences() -> None:
     from cxloop.text.resources import vader_ground_truth
 

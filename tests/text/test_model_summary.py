@@ -30,3 +30,5 @@ def test_the_topic_model_shows_how_many_examples_taught_each_topic() -> None:
 def test_an_unknown_kind_or_shape_shows_nothing() -> None:
     assert summary("something-new", {"a": 1}) == {}
     assert summary("scored-zh", ["not", "a", "dict"]) == {}
+    assert summary("scored-zh", {"terms": {}}) == {}  # no fusion weights
+    assert summary("sentiment-zh", {"慢": "heavy"}) == {}

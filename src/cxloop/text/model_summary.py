@@ -30,9 +30,17 @@ def _strongest(weights: dict[str, float]) -> dict[str, list[str]]:
 
 
 def summary(kind: str, params: Any) -> dict[str, Any]:
-    """A small, readable account of one stored model (``{}`` for a kind this version does not know)."""
+    """A small, readable account of one stored model (``{}`` for a kind or shape this version does
+    not know: a row written by another version must not break the listing)."""
     if not isinstance(params, dict):
         return {}
+    try:
+        return _summary(kind, params)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return {}
+
+
+def _summary(kind: str, params: dict[str, Any]) -> dict[str, Any]:
     if kind == scored.KIND:
         a, b, c = params["fuse"]
         return {

@@ -75,7 +75,10 @@ def train(texts: Sequence[str], labels: Sequence[int], shipped: Sequence[float])
     if min(taught_by.values()) < MIN_PER_CLASS:
         return None
     vectorizer = CountVectorizer(analyzer=grams, binary=True)
-    matrix = vectorizer.fit_transform(list(texts))
+    try:
+        matrix = vectorizer.fit_transform(list(texts))
+    except ValueError:  # every text empty: nothing to learn from
+        return None
     names = vectorizer.get_feature_names_out()
     target = np.asarray(labels)
     held_out = np.zeros(len(texts))
