@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -43,14 +44,19 @@ def test_reanalyze_rewrites_history_after_a_taxonomy_change(
     ]
 
 
+def _adapt(database_url: str, tmp_path: Path) -> Any:
+    """``cxloop text adapt`` in a child process, with the test session's trained models."""
+    env = cli_env(database_url, tmp_path / "cli-data")
+    env["CXLOOP_TEXT_MODEL_DIR"] = os.environ["CXLOOP_TEXT_MODEL_DIR"]
+    return Cli(env).ok("text", "adapt")
+
+
 def test_adapt_says_when_there_are_too_few_scored_comments(
     client: TestClient, org: Org, database_url: str, tmp_path: Path
 ) -> None:
     survey_id = publish(client, org)
     respond(client, org, survey_id, {"nps": 2, "why": "太慢"})
-    env = cli_env(database_url, tmp_path / "cli-data")
-    env["CXLOOP_TEXT_MODEL_DIR"] = os.environ["CXLOOP_TEXT_MODEL_DIR"]
-    result = Cli(env).ok("text", "adapt")
+    result = _adapt(database_url, tmp_path)
     assert result.stdout == "zh: too few scored comments\n"
     # Only when it ran, so the automatic run waits for as many new comments again.
     assert rows(database_url, "SELECT kind, examples FROM text_models") == [("adapted", 1)]
@@ -61,9 +67,7 @@ def test_adapt_teaches_a_chinese_model_from_the_scored_comments(
 ) -> None:
     survey_id = publish(client, org)
     chinese_scored_responses(client, org, survey_id, 90)
-    env = cli_env(database_url, tmp_path / "cli-data")
-    env["CXLOOP_TEXT_MODEL_DIR"] = os.environ["CXLOOP_TEXT_MODEL_DIR"]
-    result = Cli(env).ok("text", "adapt")
+    result = _adapt(database_url, tmp_path)
     [(params,)] = rows(database_url, "SELECT params FROM text_models WHERE kind = 'scored-zh'")
     params = json.loads(params) if isinstance(params, str) else params
     assert params["taught_by"] == {"negative": 45, "positive": 30}
@@ -85,9 +89,7 @@ def test_adapt_estimates_the_class_mix_and_teaches_a_word_model_from_the_english
 
     survey_id = publish(client, org)
     texts = english_responses(client, org, survey_id, 210)
-    env = cli_env(database_url, tmp_path / "cli-data")
-    env["CXLOOP_TEXT_MODEL_DIR"] = os.environ["CXLOOP_TEXT_MODEL_DIR"]
-    result = Cli(env).ok("text", "adapt")
+    result = _adapt(database_url, tmp_path)
 
     # The same steps in this process, from the same text, must give the same figures.
     engine.configure(Path(os.environ["CXLOOP_TEXT_MODEL_DIR"]))
@@ -125,9 +127,7 @@ def test_adapt_leaves_the_class_mix_alone_below_200_comments(
 ) -> None:
     survey_id = publish(client, org)
     english_responses(client, org, survey_id, 199)
-    env = cli_env(database_url, tmp_path / "cli-data")
-    env["CXLOOP_TEXT_MODEL_DIR"] = os.environ["CXLOOP_TEXT_MODEL_DIR"]
-    result = Cli(env).ok("text", "adapt")
+    result = _adapt(database_url, tmp_path)
     assert result.stdout == (
         "no scored comments yet\nen: 199 comments, too few to estimate the class mix (needs 200)\n"
     )

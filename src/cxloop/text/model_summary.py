@@ -79,3 +79,14 @@ async def model_summaries(session: AsyncSession, tenant_id: str) -> list[dict[st
         }
         for row in rows
     ]
+
+
+async def adaptation_stamps(session: AsyncSession, tenant_id: str) -> dict[str, dict[str, Any]]:
+    """When adapting last ran and when the Chinese scored model was taught, with their counts:
+    ``{kind: {"examples", "trained_at"}}``, read without the models themselves (for the settings page)."""
+    rows = await session.execute(
+        select(TextModel.kind, TextModel.examples, TextModel.trained_at).where(
+            TextModel.tenant_id == tenant_id, TextModel.kind.in_((ADAPTED_KIND, scored.KIND))
+        )
+    )
+    return {kind: {"examples": examples, "trained_at": trained_at} for kind, examples, trained_at in rows}

@@ -10,8 +10,8 @@ are fitted on margins the tenant model gave comments it was not trained
 on (5-fold), so it is trusted only as far as it predicts new comments.
 
 On waimai_10k, adapting on one half and scoring the other: 0.854 shipped,
-0.872 from 1,000 scored comments, 0.884 from 6,000 (the word-weight nudge
-it replaces: 0.862). Stored as JSON in ``text_models`` (kind ``scored-zh``):
+0.872 from 1,000 scored comments, 0.887 from 6,000 (the word-weight nudge
+it replaces: 0.862; docs/benchmarks.md). Stored as JSON in ``text_models`` (kind ``scored-zh``):
 ``{"terms": {gram: weight}, "intercept", "fuse": [a, b, c], "taught_by"}``,
 the heaviest ``TOP_TERMS`` grams only, readable by anyone who asks why.
 See docs/adr/0018 (2026-12-03).
@@ -37,11 +37,10 @@ _EDGE = 0.999
 _SPACES = re.compile(r"\s+")
 
 
-def grams(text: str) -> list[str]:
+def grams(text: str) -> set[str]:
     """The text's distinct character 1-3 grams, lower-cased, runs of white space as one."""
     plain = _SPACES.sub(" ", text.lower())
-    found = {plain[i : i + n] for n in (1, 2, 3) for i in range(len(plain) - n + 1)}
-    return sorted(found)
+    return {plain[i : i + n] for n in (1, 2, 3) for i in range(len(plain) - n + 1)}
 
 
 def _logit(score: float) -> float:

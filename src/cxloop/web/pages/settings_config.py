@@ -29,6 +29,7 @@ from cxloop.identity import Principal
 from cxloop.kit.errors import AppError, not_found
 from cxloop.kit.http import DbSession, TransactionalRoute
 from cxloop.text import routes as text_api
+from cxloop.text.model_summary import adaptation_stamps
 from cxloop.text.schemas import SettingsIn
 from cxloop.web.i18n import N_
 from cxloop.web.pages.cases import PRIORITY_LABELS
@@ -561,7 +562,7 @@ async def _analytics_page(
     units, _cut = await all_units(session, principal)
     current = await get_settings_view(session, principal)
     text_current = await text_api.get_text_settings(session, principal)
-    learned = {item.kind: item for item in (await text_api.get_text_models(session, principal)).items}
+    learned = await adaptation_stamps(session, principal.tenant_id)
     context = {
         "adapted": learned.get("adapted"),
         "scored_zh": learned.get("scored-zh"),
