@@ -22,6 +22,13 @@ def test_few_words_are_not_listed_on_the_wrong_side() -> None:
     }
 
 
+def test_punctuation_is_not_listed_among_the_strongest_terms() -> None:
+    weights = {"。": -3.0, "！！": 2.5, " ": 2.0, "太慢": -1.0, "好吃！": 1.0}
+    params = {"terms": weights, "intercept": 0.0, "fuse": [1.0, 0.5, 0.0], "taught_by": {"0": 30, "1": 30}}
+    got = summary("scored-zh", params)
+    assert (got["terms"], got["most_negative"], got["most_positive"]) == (5, ["太慢"], ["好吃！"])
+
+
 def test_the_topic_model_shows_how_many_examples_taught_each_topic() -> None:
     params = {"topics": {"late": {"b": 0.1, "w": {"delay": 1.0}, "n": 12}}, "examples": 40, "key": "k"}
     assert summary("topics", params) == {"examples": 40, "topics": {"late": 12}}

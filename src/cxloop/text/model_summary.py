@@ -21,8 +21,13 @@ from cxloop.text.service import TOPIC_MODEL
 STRONGEST = 10
 
 
+def _readable(term: str) -> bool:
+    # "。" or "！" can weigh a lot in a character model, but tells a reader nothing.
+    return any(character.isalnum() for character in term)
+
+
 def _strongest(weights: dict[str, float]) -> dict[str, list[str]]:
-    ranked = sorted(weights.items(), key=lambda item: item[1])
+    ranked = sorted(((t, w) for t, w in weights.items() if _readable(t)), key=lambda item: item[1])
     return {
         "most_negative": [term for term, weight in ranked[:STRONGEST] if weight < 0],
         "most_positive": [term for term, weight in reversed(ranked[-STRONGEST:]) if weight > 0],
