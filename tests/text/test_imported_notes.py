@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from tests.collection.import_support import csv_text, upload
+from tests.collection.import_support import csv_text, make_import_survey, upload
 from tests.collection.support import rows, t
 from tests.factories import Org
 
@@ -32,23 +32,15 @@ NOTES = [
     ],
     ["SH002", "2026-03-02 10:40", "", "Customer says the staff were rude and wants a refund"],
 ]
-
-
-def _notes_survey(client: TestClient, org: Org) -> str:
-    created = client.post("/api/v1/surveys", json={"definition": CALL_NOTES}, headers=org.auth("cx"))
-    assert created.status_code == 201, created.text
-    survey_id: str = created.json()["id"]
-    assert client.post(f"/api/v1/surveys/{survey_id}/publish", headers=org.auth("cx")).status_code == 200
-    return survey_id
+MAPPING = {"门店": "unit_code", "通话时间": "submitted_at", "手机": "contact.phone", "通话内容": "note"}
 
 
 def test_imported_call_notes_are_analysed_masked_and_scoped(
     client: TestClient, org: Org, database_url: str
 ) -> None:
-    survey_id = _notes_survey(client, org)
-    mapping = {"门店": "unit_code", "通话时间": "submitted_at", "手机": "contact.phone", "通话内容": "note"}
+    survey_id = make_import_survey(client, org, CALL_NOTES)
     imported = upload(
-        client, org, survey_id, csv_text(NOTES).encode("gb18030"), filename="calls.csv", mapping=mapping
+        client, org, survey_id, csv_text(NOTES).encode("gb18030"), filename="calls.csv", mapping=MAPPING
     )
     assert imported.status_code == 200, imported.text
     assert (imported.json()["imported"], imported.json()["errors"]) == (2, [])
@@ -93,10 +85,9 @@ def test_imported_call_notes_are_analysed_masked_and_scoped(
 def test_a_note_that_fails_a_check_imports_nothing_and_analyses_nothing(
     client: TestClient, org: Org, database_url: str
 ) -> None:
-    survey_id = _notes_survey(client, org)
+    survey_id = make_import_survey(client, org, CALL_NOTES)
     bad = [*NOTES, ["XX999", "2026-03-02 11:00", "", "不存在的门店"]]
-    mapping = {"门店": "unit_code", "通话时间": "submitted_at", "手机": "contact.phone", "通话内容": "note"}
-    refused = upload(client, org, survey_id, csv_text(bad).encode("gb18030"), mapping=mapping)
+    refused = upload(client, org, survey_id, csv_text(bad).encode("gb18030"), mapping=MAPPING)
     assert refused.status_code == 422, refused.text
     assert refused.json()["errors"] == [
         {"row": 4, "column": "门店", "path": "unit_code", "message": "No unit 'XX999'."}
