@@ -18,6 +18,7 @@ import codecs
 import csv
 import io
 import re
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
@@ -38,6 +39,8 @@ from cxloop.kit.ids import new_id
 
 MAX_FILE_BYTES = 30 * 1024 * 1024
 MAX_ROWS = 200_000
+MAX_COLUMNS = 500
+MAX_UNZIPPED_BYTES = 600 * 1024 * 1024
 IGNORE = "ignore"
 PROFILE = ("name", "first_name", "language", "timezone", "unit_code", "tags")
 Mode = Literal["all_or_nothing", "skip_bad_rows"]
@@ -123,30 +126,19 @@ def _decode(data: bytes) -> str:
 
 
 def read_table(data: bytes, filename: str) -> Table:
+    """The table in a contact file; raises ValidationFailed (code on the ``file`` field) for any
+    file it cannot read, including one with more than MAX_ROWS rows, which is refused as it is read."""
     if len(data) > MAX_FILE_BYTES:
         raise invalid(
             "file", f"The file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB.", code="file_too_large"
         )
     if filename.lower().endswith((".xlsx", ".xlsm")) or data[:2] == b"PK":
-        raw_rows = _xlsx_rows(data)
+        rows = _xlsx_rows(data)
     else:
-        try:
-            text = _decode(data)
-        except UnicodeDecodeError as exc:
-            raise invalid(
-                "file", "The file is neither UTF-8 nor GB18030 text.", code="unreadable_file"
-            ) from exc
-        try:
-            dialect: Any = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-        except csv.Error:
-            dialect = csv.excel
-        raw_rows = [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text), dialect)]
-    rows = [row for row in raw_rows if any(row)]
+        rows = _csv_rows(data)
     if not rows:
         raise invalid("file", "The file has no header row.", code="empty_file")
     header = [name.strip() for name in rows[0]]
-    if len(rows) - 1 > MAX_ROWS:
-        raise invalid("file", f"The file has more than {MAX_ROWS} rows.", code="too_many_rows")
     seen: set[str] = set()
     for index, given in enumerate(header):
         name = given or f"column {index + 1}"
@@ -159,18 +151,72 @@ def read_table(data: bytes, filename: str) -> Table:
     return Table(header, body)
 
 
+def _keep(rows: list[list[str]], cells: list[str]) -> None:
+    """Adds a non-blank row; stops the read as soon as the file is over the limits."""
+    if not any(cells):
+        return
+    if len(cells) > MAX_COLUMNS:
+        raise invalid("file", f"A row has more than {MAX_COLUMNS} columns.", code="too_many_columns")
+    rows.append(cells)
+    if len(rows) - 1 > MAX_ROWS:
+        raise invalid("file", f"The file has more than {MAX_ROWS} rows.", code="too_many_rows")
+
+
+def _csv_rows(data: bytes) -> list[list[str]]:
+    try:
+        text = _decode(data)
+    except UnicodeDecodeError as exc:
+        raise invalid("file", "The file is neither UTF-8 nor GB18030 text.", code="unreadable_file") from exc
+    if "\x00" in text:
+        raise invalid(
+            "file", "The file contains NUL characters: it is not a CSV text file.", code="unreadable_file"
+        )
+    try:
+        dialect: Any = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    rows: list[list[str]] = []
+    try:
+        # newline="" lets the csv module see every line ending (CR alone included) and quoted line breaks.
+        for row in csv.reader(io.StringIO(text, newline=""), dialect):
+            _keep(rows, [cell.strip() for cell in row])
+    except csv.Error as exc:
+        raise invalid(
+            "file", f"The CSV cannot be read at row {len(rows) + 1}: {exc}.", code="unreadable_file"
+        ) from exc
+    return rows
+
+
 def _xlsx_rows(data: bytes) -> list[list[str]]:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unzipped = sum(info.file_size for info in archive.infolist())
+    except zipfile.BadZipFile as exc:
+        raise invalid("file", "The file is not a readable XLSX workbook.", code="unreadable_file") from exc
+    if unzipped > MAX_UNZIPPED_BYTES:
+        # A small zip can inflate to gigabytes; real contact lists of MAX_ROWS rows stay well below this.
+        raise invalid(
+            "file",
+            f"The workbook unpacks to more than {MAX_UNZIPPED_BYTES // (1024 * 1024)} MB; split it.",
+            code="file_too_large",
+        )
     from openpyxl import load_workbook
 
+    rows: list[list[str]] = []
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a damaged file
+        try:
+            if not book.worksheets:
+                raise invalid("file", "The workbook has no sheet.", code="empty_file")
+            for values in book.worksheets[0].iter_rows(values_only=True):
+                _keep(rows, [_cell(value) for value in values])
+        finally:
+            book.close()
+    except ValidationFailed:
+        raise
+    except Exception as exc:  # openpyxl lets zipfile's, zlib's, the XML parser's and its own errors through
         raise invalid("file", "The file is not a readable XLSX workbook.", code="unreadable_file") from exc
-    try:
-        sheet = book.worksheets[0]
-        return [[_cell(value) for value in row] for row in sheet.iter_rows(values_only=True)]
-    finally:
-        book.close()
+    return rows
 
 
 def _fold(text: str) -> str:

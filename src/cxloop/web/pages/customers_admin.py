@@ -6,6 +6,7 @@ uploaded file in a hidden field (compressed, base64url) to the import step.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -32,6 +33,7 @@ from cxloop.customers.schemas import JourneyIn
 from cxloop.customers.segments import SegmentFilter, count_matching, list_segments, save_segment
 from cxloop.identity import Perm
 from cxloop.kit.errors import AppError
+from cxloop.kit.formjson import parse_form_json
 from cxloop.kit.http import DbSession, TransactionalRoute, larger_body_limit
 from cxloop.web.i18n import N_
 from cxloop.web.pages.render import SignedIn, form_csrf_ok, render, see_other
@@ -93,7 +95,7 @@ async def segments_form(request: Request, session: DbSession, principal: SignedI
     error: str | None = None
     preview: int | None = None
     try:
-        where = SegmentFilter.model_validate(json.loads(text))
+        where = SegmentFilter.model_validate(parse_form_json(text))
         if form.get("action") == "preview":
             preview = await count_matching(
                 session, principal.tenant_id, where, principal.reach(Perm.DATA_READ)
@@ -184,9 +186,17 @@ def _pack(name: str, data: bytes) -> str:
 
 
 def _unpack(packed: str) -> tuple[str, bytes]:
-    raw = zlib.decompress(base64.urlsafe_b64decode(packed.encode()), bufsize=PAGE_FILE_BYTES)
+    """The file the preview step packed into the form; ValueError for anything the page did not write."""
+    inflater = zlib.decompressobj()
+    # A limit on the output, not on the buffer: a tampered field could inflate to gigabytes.
+    raw = inflater.decompress(base64.urlsafe_b64decode(packed.encode("ascii")), PAGE_FILE_BYTES + 4096)
+    if inflater.unconsumed_tail:
+        raise ValueError("the packed file is larger than a page upload may be")
     header, _, data = raw.partition(b"\n")
-    return str(json.loads(header)[0]), data
+    name = parse_form_json(header.decode())
+    if not (isinstance(name, list) and len(name) == 1 and isinstance(name[0], str)):
+        raise ValueError("the packed file has no name")
+    return name[0], data
 
 
 def _import_context(
@@ -201,6 +211,7 @@ def _import_context(
         "ignore": IGNORE,
         "outcome": None,
         "error": None,
+        "detail": None,
         **extra,
     }
 
@@ -228,10 +239,17 @@ async def import_form(request: Request, session: DbSession, principal: SignedIn)
         else:
             packed = str(form.get("packed") or "")
             name, data = _unpack(packed)
-        table = read_table(data, name)
-    except (ValueError, binascii.Error, zlib.error, AppError):
+        # A large workbook takes seconds to parse: off the event loop, so other requests go on.
+        table = await asyncio.to_thread(read_table, data, name)
+    except (ValueError, UnicodeEncodeError, binascii.Error, zlib.error, AppError) as exc:
+        if isinstance(exc, AppError) and (exc.status >= 500 or exc.status == 403):
+            raise
         context = _import_context(
-            None, "", {}, error=N_("The file could not be read. Use CSV or XLSX of at most 5 MB.")
+            None,
+            "",
+            {},
+            error=N_("The file could not be read. Use CSV or XLSX of at most 5 MB."),
+            detail=exc.detail if isinstance(exc, AppError) else None,
         )
         return render(request, "customers/import.html", context, status=422, principal=principal)
     mapping = suggest(table)
