@@ -30,7 +30,7 @@ from cxloop.analytics.models import TenantAnalyticsSettings
 from cxloop.analytics.registry import provided_help
 from cxloop.analytics.schemas import MetricsQuery
 from cxloop.identity import Perm, Principal, Reach, Tenant, Unit
-from cxloop.kit.clock import utc_now
+from cxloop.kit.clock import EARLIEST_DAY, LATEST_DAY, reportable, utc_now
 from cxloop.kit.errors import invalid, not_found
 from cxloop.kit.settings import get_settings
 
@@ -165,9 +165,16 @@ def _texts(name: str, value: Any) -> tuple[str, ...]:
 
 def _day(name: str, value: Any) -> date:
     try:
-        return date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else _bad_day(name)
+        day = date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else _bad_day(name)
     except ValueError:
         return _bad_day(name)
+    if not reportable(day):
+        raise invalid(
+            f"filters.{name}",
+            f"{name} must lie between {EARLIEST_DAY} and {LATEST_DAY}.",
+            code="invalid_date",
+        )
+    return day
 
 
 def _bad_day(name: str) -> date:

@@ -9,10 +9,12 @@ a dashboard saved today keeps working when analytics learns new metrics.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from cxloop.kit.clock import ReportDay
 
 GRID_COLUMNS = 12
 MAX_WIDGETS = 40
@@ -165,8 +167,8 @@ class DashboardFilters(Strict):
     """Global filters: applied to every widget's query, within the viewer's scope."""
 
     period: Period = "90d"
-    date_from: date | None = None
-    date_to: date | None = None
+    date_from: ReportDay | None = None
+    date_to: ReportDay | None = None
     unit_code: Token | None = None
     survey_id: Token | None = None
     channel: Token | None = None

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from typing import Annotated
+
+from pydantic import Field
+
+# The days a report or filter may name. Date arithmetic near the ends of
+# Python's calendar (a previous period, "the day after") overflows, and no
+# customer experience happened in the year 9999.
+EARLIEST_DAY = date(1900, 1, 1)
+LATEST_DAY = date(9998, 12, 31)
+ReportDay = Annotated[date, Field(ge=EARLIEST_DAY, le=LATEST_DAY)]
 
 
 def utc_now() -> datetime:
@@ -14,3 +24,7 @@ def as_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+def reportable(day: date) -> bool:
+    return EARLIEST_DAY <= day <= LATEST_DAY

@@ -12,6 +12,7 @@ the API.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -257,7 +258,7 @@ async def _page(
             }
         )
     listed = await list_dashboards(session, principal, PageRequest(limit=100))
-    query = "&".join(f"{k}={v}" for k, v in resolved.public().items())
+    query = urlencode(resolved.public())
     state = {
         "id": view.id,
         "owned": view.owned,
@@ -330,14 +331,18 @@ async def responses_page(request: Request, session: DbSession, principal: Signed
     try:
         filters = DashboardFilters.model_validate(given)
     except ValidationError:
-        filters = DashboardFilters(unit_code=given.get("unit_code"))
+        # Keep the unit when only the other filters are bad; a bad unit code too means the whole scope.
+        try:
+            filters = DashboardFilters.model_validate({"unit_code": given.get("unit_code")})
+        except ValidationError:
+            filters = DashboardFilters()
     try:
         resolved = await resolve_filters(session, principal, filters)
     except AppError:
         resolved = await resolve_filters(session, principal, DashboardFilters())
     items = await drill_responses(session, principal, resolved, 200)
     unit_name = display_name(resolved.unit.names, locale) if resolved.unit else None
-    query = "&".join(f"{k}={v}" for k, v in resolved.public().items())
+    query = urlencode(resolved.public())
     return render(
         request,
         "dashboards/responses.html",

@@ -16,6 +16,7 @@ from cxloop.identity.audit import list_events
 from cxloop.identity.tokens import create_user_token, get_token, list_tokens, revoke
 from cxloop.identity.units import codes_by_id, list_units
 from cxloop.identity.users import get_user
+from cxloop.kit.clock import reportable
 from cxloop.kit.errors import ValidationFailed, not_found
 from cxloop.kit.http import DbSession, TransactionalRoute
 from cxloop.kit.pagination import MAX_LIMIT, PageRequest
@@ -193,9 +194,10 @@ async def revoke_token(token_id: str, session: DbSession, principal: SignedIn) -
 
 def _parse_day(value: str) -> date | None:
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         return None
+    return day if reportable(day) else None
 
 
 @router.get("/audit")
