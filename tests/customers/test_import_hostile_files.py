@@ -104,7 +104,7 @@ def test_a_csv_with_classic_mac_line_endings_is_read(client: TestClient, org: Or
 
 @pytest.mark.parametrize(
     "header",
-    [b"{}", b"5", b"[]", b"null", b'[1]', b'["a", "b"]', b"\xff\xfe", b"[" * 3000],
+    [b"{}", b"5", b"[]", b"null", b"[1]", b'["a", "b"]', b"\xff\xfe", b"[" * 3000],
 )
 def test_a_tampered_packed_file_is_refused_on_the_page(
     header: bytes, page: TestClient, database_url: str
@@ -162,5 +162,7 @@ def test_rows_over_the_limit_are_refused_while_reading(
 
 def test_a_row_wider_than_the_column_limit_is_refused(client: TestClient, org: Org) -> None:
     wide = ",".join(f"c{i}" for i in range(contact_imports.MAX_COLUMNS + 1)).encode() + b"\n"
-    body = assert_problem(_api(client, org, b"email\n" + wide, "c.csv", preview=True), 422, "too_many_columns")
+    body = assert_problem(
+        _api(client, org, b"email\n" + wide, "c.csv", preview=True), 422, "too_many_columns"
+    )
     assert body["detail"] == f"A row has more than {contact_imports.MAX_COLUMNS} columns."

@@ -45,6 +45,9 @@ def check_names(names: dict[str, str], path: str = "name") -> dict[str, str]:
         text = given.strip()
         if not text or len(text) > 200:
             raise invalid(f"{path}.{tag}", "A name needs 1 to 200 characters.")
+        if not text.isprintable():
+            # NUL cannot be stored in PostgreSQL; other control characters break exports and pages.
+            raise invalid(f"{path}.{tag}", "A name may not contain control characters.")
         cleaned[tag] = text
     if not cleaned:
         raise invalid(path, "A unit needs a name in at least one language.")

@@ -124,6 +124,17 @@ async def topic_specs(session: AsyncSession, tenant_id: str) -> tuple[TopicSpec,
     return tuple(out)
 
 
+def _names(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(
+        isinstance(t, str) and isinstance(n, str) and t.isprintable() and n.isprintable()
+        for t, n in value.items()
+    ):
+        raise ValidationFailed(
+            "Invalid name", errors=[FieldError("name", "may not contain control characters")]
+        )
+    return dict(value)
+
+
 def _words(value: Any, path: str) -> dict[str, list[str]]:
     if value is None:
         return {}
@@ -132,9 +143,10 @@ def _words(value: Any, path: str) -> dict[str, list[str]]:
     if not isinstance(value, dict):
         raise ValidationFailed("Invalid keywords", errors=[FieldError(path, "must be {language: [words]}")])
     out: dict[str, list[str]] = {}
+    # Printable words only: NUL cannot be stored in PostgreSQL and no comment matches a control character.
     for lang, words in value.items():
         if not isinstance(words, list) or not all(
-            isinstance(w, str) and 0 < len(w.strip()) <= 100 for w in words
+            isinstance(w, str) and 0 < len(w.strip()) <= 100 and w.strip().isprintable() for w in words
         ):
             raise ValidationFailed("Invalid keywords", errors=[FieldError(f"{path}.{lang}", "must be words")])
         if len(words) > 200:
@@ -186,7 +198,7 @@ async def create_topic(session: AsyncSession, principal: Principal, data: dict[s
         tenant_id=tenant_id,
         parent_id=parent_id,
         key=None,
-        name=data["name"],
+        name=_names(data["name"]),
         keywords=_words(data.get("keywords"), "keywords"),
         exclude=_words(data.get("exclude"), "exclude"),
         position=int(data.get("position") or 0),
@@ -206,7 +218,7 @@ async def update_topic(
     await ensure_taxonomy(session, principal.tenant_id)
     topic = await get_topic(session, principal.tenant_id, topic_id)
     if "name" in data and data["name"] is not None:
-        topic.name = data["name"]
+        topic.name = _names(data["name"])
     if "keywords" in data:
         topic.keywords = _words(data["keywords"], "keywords")
     if "exclude" in data:

@@ -6,7 +6,6 @@ what a definition may say are decided in one place.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -16,6 +15,7 @@ from cxloop.alerts import manage
 from cxloop.alerts.service import create_rule, list_rules, update_rule
 from cxloop.identity import Perm
 from cxloop.kit.errors import ValidationFailed
+from cxloop.kit.formjson import parse_form_json
 from cxloop.kit.http import DbSession, TransactionalRoute
 from cxloop.kit.pagination import PageRequest
 from cxloop.web.i18n import N_
@@ -110,7 +110,7 @@ async def create_rule_page(request: Request, session: DbSession, principal: Sign
         errors.append({"path": "name", "message": N_("Give the rule a name.")})
     if raw_text:
         try:
-            definition = json.loads(raw_text)
+            definition = parse_form_json(raw_text)
         except ValueError:
             errors.append({"path": "definition", "message": N_("The definition is not valid JSON.")})
     elif preset in PRESETS:

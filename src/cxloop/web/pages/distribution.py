@@ -28,6 +28,7 @@ from cxloop.distribution.routes import visible_invitations
 from cxloop.distribution.trigger_routes import TriggerIn, run_counts
 from cxloop.identity import Perm, Principal
 from cxloop.kit.errors import AppError
+from cxloop.kit.formjson import NotFormJson, parse_form_json
 from cxloop.kit.http import DbSession, TransactionalRoute
 from cxloop.surveys import PUBLISHED, Survey, SurveyVersion, text_in
 from cxloop.web.i18n import N_
@@ -180,10 +181,15 @@ async def campaigns_form(request: Request, session: DbSession, principal: Signed
             }
         )
         await create_campaign(session, principal, body)
-    except (AppError, ValidationError, ValueError) as error:
+    except (AppError, ValidationError, ValueError, OverflowError) as error:
         if isinstance(error, AppError) and error.status >= 500:
             raise
-        message = _problem(error) if isinstance(error, AppError | ValidationError) else str(error)
+        if isinstance(error, AppError | ValidationError):
+            message = _problem(error)
+        elif isinstance(error, NotFormJson):
+            message = f"conditions: not valid JSON: {error.reason}"
+        else:  # the delay is not a number, or one too large to be a delay ("inf", "1e400")
+            message = "delay_minutes: enter a number of minutes"
         await session.rollback()
         return await _campaigns_page(request, session, principal, form=values, error=message, status=422)
     return see_other("/campaigns?notice=created")
@@ -244,8 +250,6 @@ async def triggers_page(request: Request, session: DbSession, principal: SignedI
 
 @router.post("/triggers")
 async def triggers_form(request: Request, session: DbSession, principal: SignedIn) -> Response:
-    import json
-
     from cxloop.distribution.trigger_routes import post_trigger
 
     form = await request.form()
@@ -256,7 +260,7 @@ async def triggers_form(request: Request, session: DbSession, principal: SignedI
         for key in ("name", "event_type", "survey_id", "channel", "conditions", "delay_minutes")
     }
     try:
-        conditions = json.loads(values["conditions"] or "[]")
+        conditions = parse_form_json(values["conditions"] or "[]")
         body = TriggerIn.model_validate(
             {
                 "name": values["name"],
@@ -268,10 +272,15 @@ async def triggers_form(request: Request, session: DbSession, principal: SignedI
             }
         )
         await post_trigger(body, session, principal)
-    except (AppError, ValidationError, ValueError) as error:
+    except (AppError, ValidationError, ValueError, OverflowError) as error:
         if isinstance(error, AppError) and error.status >= 500:
             raise
-        message = _problem(error) if isinstance(error, AppError | ValidationError) else str(error)
+        if isinstance(error, AppError | ValidationError):
+            message = _problem(error)
+        elif isinstance(error, NotFormJson):
+            message = f"conditions: not valid JSON: {error.reason}"
+        else:  # the delay is not a number, or one too large to be a delay ("inf", "1e400")
+            message = "delay_minutes: enter a number of minutes"
         await session.rollback()
         return await _triggers_page(request, session, principal, form=values, error=message, status=422)
     return see_other("/triggers?saved=1")

@@ -482,6 +482,9 @@ def _read_definition(request: Request, locale: str, value: object) -> tuple[Any,
         ]
     except RecursionError:
         return None, [FieldError("definition", _t(request, locale, N_("The JSON is nested too deeply.")))]
+    except ValueError:  # an integer literal over the interpreter's 4,300-digit limit
+        message = _t(request, locale, N_("This is not valid JSON: a number has too many digits."))
+        return None, [FieldError("definition", message)]
 
 
 def _problem(status: int, code: str, detail: str, errors: list[FieldError] | None = None) -> JSONResponse:

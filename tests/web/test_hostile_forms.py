@@ -1,0 +1,215 @@
+"""Hostile input that reaches the pages rather than the API (whose bodies the
+framework checks): JSON typed into form fields nested thousands deep or with a
+number past Python's digit limit, dates at the end of the calendar, unknown
+units in a drill-down link and control characters in names. Each is a page
+error or a 422 problem, never a 500, and nothing is written."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.collection.support import make_survey
+from tests.factories import Org
+from tests.identity.support import assert_problem
+from tests.web.conftest import csrf_from, scalar, signed_in  # noqa: F401  (fixture)
+
+DEEP = "[" * 1500 + "]" * 1500
+HUGE_NUMBER = '{"n": ' + "7" * 5000 + "}"
+HOSTILE_JSON = {"deep": DEEP, "deeper than the parser": "[" * 100_000, "huge number": HUGE_NUMBER}
+LAST_DAY_PLUS = "9999-12-31"
+
+
+def _count(database_url: str, table: str) -> int:
+    return int(scalar(database_url, f"SELECT count(*) FROM {table}"))
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_JSON))
+def test_hostile_json_in_a_form_field_is_a_page_error(
+    case: str,
+    client: TestClient,
+    org: Org,
+    database_url: str,
+    signed_in: Any,  # noqa: F811
+) -> None:
+    survey_id = make_survey(client, org)
+    browser = signed_in("admin")
+    text = HOSTILE_JSON[case]
+    token = csrf_from(browser.get("/alerts").text)
+    rule = browser.post("/alerts/rules", data={"csrf_token": token, "name": "x", "definition": text})
+    assert rule.status_code == 422 and "规则定义不是有效的 JSON。" in rule.text
+    segment = browser.post(
+        "/segments", data={"csrf_token": token, "name": "x", "filter": text, "action": "save"}
+    )
+    assert segment.status_code == 422 and "筛选条件不是有效的 JSON 条件（请参考示例）。" in segment.text
+    trigger = browser.post(
+        "/triggers",
+        data={
+            "csrf_token": token,
+            "name": "after delivery",
+            "event_type": "order_delivered",
+            "survey_id": survey_id,
+            "delay_minutes": "0",
+            "conditions": text,
+        },
+    )
+    assert trigger.status_code == 422 and 'data-testid="trigger-error"' in trigger.text
+    assert "conditions: not valid JSON: " in trigger.text
+    for table in ("alert_rules", "segments", "triggers"):
+        assert _count(database_url, table) == 0, table
+
+
+@pytest.mark.parametrize("delay", ["inf", "1e400", "nan", "soon"])
+def test_a_trigger_delay_that_is_not_a_number_of_minutes_is_refused(
+    delay: str,
+    client: TestClient,
+    org: Org,
+    database_url: str,
+    signed_in: Any,  # noqa: F811
+) -> None:
+    survey_id = make_survey(client, org)
+    browser = signed_in("admin")
+    token = csrf_from(browser.get("/triggers").text)
+    refused = browser.post(
+        "/triggers",
+        data={
+            "csrf_token": token,
+            "name": "after delivery",
+            "event_type": "order_delivered",
+            "survey_id": survey_id,
+            "delay_minutes": delay,
+            "conditions": "[]",
+        },
+    )
+    assert refused.status_code == 422 and "delay_minutes: enter a number of minutes" in refused.text
+    assert _count(database_url, "triggers") == 0
+
+
+def test_a_survey_definition_with_a_5000_digit_number_is_an_editor_error(
+    client: TestClient,
+    org: Org,
+    database_url: str,
+    signed_in: Any,  # noqa: F811
+) -> None:
+    created = client.post("/api/v1/surveys", json={"template": "post_purchase_csat"}, headers=org.auth("cx"))
+    assert created.status_code == 201, created.text
+    survey_id = created.json()["id"]
+    before = client.get(f"/api/v1/surveys/{survey_id}", headers=org.auth("cx")).json()
+    browser = signed_in("cx")
+    token = csrf_from(browser.get("/surveys").text)
+    saved = browser.post(f"/surveys/{survey_id}/edit", data={"csrf_token": token, "definition": HUGE_NUMBER})
+    assert saved.status_code == 422
+    assert "<code>definition</code>: 这不是有效的 JSON：数字的位数过多。" in saved.text
+    assert client.get(f"/api/v1/surveys/{survey_id}", headers=org.auth("cx")).json() == before
+
+
+@pytest.mark.parametrize("day", [LAST_DAY_PLUS, "0001-01-01"])
+def test_a_day_at_either_end_of_the_calendar_is_refused_by_the_query_apis(
+    day: str, client: TestClient, org: Org
+) -> None:
+    for name in ("date_from", "date_to"):
+        body = assert_problem(
+            client.post(
+                "/api/v1/metrics/query",
+                json={"metrics": ["nps"], "filters": {name: day}},
+                headers=org.auth("cx"),
+            ),
+            422,
+            "invalid_date",
+        )
+        assert body["errors"][0] == {
+            "path": f"filters.{name}",
+            "message": f"{name} must lie between 1900-01-01 and 9998-12-31.",
+        }
+        for path in ("/api/v1/dashboards/default/data", "/api/v1/dashboards/drill/responses"):
+            got = client.get(path, params={name: day}, headers=org.auth("cx"))
+            problem = assert_problem(got, 422, "invalid_filters")
+            assert [e["path"] for e in problem["errors"]] == [name]
+
+
+def test_the_last_reportable_day_is_accepted(client: TestClient, org: Org) -> None:
+    answered = client.post(
+        "/api/v1/metrics/query",
+        json={"metrics": ["nps"], "filters": {"date_from": "9998-01-01", "date_to": "9998-12-31"}},
+        headers=org.auth("cx"),
+    )
+    assert answered.status_code == 200, answered.text
+    got = client.get(
+        "/api/v1/dashboards/default/data", params={"date_to": "9998-12-31"}, headers=org.auth("cx")
+    )
+    assert got.status_code == 200, got.text
+
+
+def test_the_dashboard_pages_answer_far_dates_and_bad_units_with_a_notice(
+    client: TestClient,
+    org: Org,
+    signed_in: Any,  # noqa: F811
+) -> None:
+    browser = signed_in("cx")
+    page = browser.get("/dashboards", params={"date_to": LAST_DAY_PLUS, "period": "custom"})
+    assert page.status_code == 200 and 'role="alert"' in page.text
+    for params in (
+        {"unit_code": "no such unit!"},
+        {"unit_code": "x" * 500},
+        {"unit_code": "SH001", "date_to": LAST_DAY_PLUS},
+        {"unit_code": "NOPE"},
+    ):
+        drill = browser.get("/dashboards/responses", params=params)
+        assert drill.status_code == 200, params
+    kept = browser.get("/dashboards/responses", params={"unit_code": "SH001", "date_to": LAST_DAY_PLUS})
+    [back] = re.findall(r'<a href="/dashboards\?([^"]*)">', kept.text)
+    assert "unit_code=SH001" in back.split("&amp;")
+
+
+def test_the_audit_page_refuses_a_day_past_the_calendar(signed_in: Any) -> None:  # noqa: F811
+    browser = signed_in("admin")
+    for params in ({"until": LAST_DAY_PLUS}, {"since": "0001-01-01"}):
+        page = browser.get("/audit", params=params)
+        assert page.status_code == 422, params
+    assert browser.get("/audit", params={"until": "9998-12-31"}).status_code == 200
+
+
+def test_a_unit_name_with_control_characters_is_refused(
+    database_url: str,
+    signed_in: Any,  # noqa: F811
+) -> None:
+    browser = signed_in("admin")
+    before = scalar(database_url, "SELECT names FROM units WHERE code = 'SH001'")
+    token = csrf_from(browser.get("/settings/organisation").text)
+    for name in ("上海\x00店", "Shanghai\x07"):
+        refused = browser.post(
+            "/settings/organisation/SH001/rename", data={"csrf_token": token, "name_zh-CN": name}
+        )
+        assert refused.status_code == 422
+    assert scalar(database_url, "SELECT names FROM units WHERE code = 'SH001'") == before
+    made = browser.post(
+        "/settings/organisation",
+        data={"csrf_token": token, "code": "SH009", "name_zh-CN": "新\x00店", "parent_code": "SH"},
+    )
+    assert made.status_code == 422
+    assert _count(database_url, "units WHERE code = 'SH009'") == 0
+
+
+def test_topic_names_and_keywords_with_control_characters_are_refused(
+    client: TestClient, org: Org, database_url: str
+) -> None:
+    before = _count(database_url, "text_topics")
+    for body in (
+        {"name": {"zh-CN": "骑手\x00"}},
+        {"name": {"zh-CN": "骑手"}, "keywords": {"zh": ["小哥\x00"]}},
+        {"name": {"zh-CN": "骑手"}, "exclude": ["\x1b[31m"]},
+    ):
+        refused = client.post("/api/v1/text/topics", json=body, headers=org.auth("cx"))
+        assert refused.status_code == 422, (body, refused.text)
+        assert refused.headers["content-type"] == "application/problem+json"
+    assert _count(database_url, "text_topics") == before
+    [topic_id] = [
+        t["id"] for t in client.get("/api/v1/text/topics", headers=org.auth("cx")).json()["items"][:1]
+    ]
+    changed = client.patch(
+        f"/api/v1/text/topics/{topic_id}", json={"keywords": {"zh": ["a\x00"]}}, headers=org.auth("cx")
+    )
+    assert changed.status_code == 422
