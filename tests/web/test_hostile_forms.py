@@ -213,3 +213,72 @@ def test_topic_names_and_keywords_with_control_characters_are_refused(
         f"/api/v1/text/topics/{topic_id}", json={"keywords": {"zh": ["a\x00"]}}, headers=org.auth("cx")
     )
     assert changed.status_code == 422
+
+
+# "²" and "①" pass str.isdigit() but int() refuses them; 5,000 digits pass it too but exceed int()'s limit.
+DIGIT_LOOKALIKES = ["²", "①", "٣", "9" * 5000]
+
+
+@pytest.mark.parametrize("value", DIGIT_LOOKALIKES)
+def test_digit_lookalikes_in_settings_forms_are_field_errors(
+    value: str,
+    database_url: str,
+    signed_in: Any,  # noqa: F811
+) -> None:
+    from tests.web.test_settings import field_error
+
+    browser = signed_in("admin")
+    token = csrf_from(browser.get("/settings/channels").text)
+    port = browser.post(
+        "/settings/channels/email",
+        data={"csrf_token": token, "provider": "smtp", "smtp.host": "h", "smtp.port": value},
+    )
+    assert port.status_code == 422
+    assert field_error(port.text, "cfg-email-smtp-port") == "请输入 1 至 65535 之间的端口号。"
+    rule = browser.post(
+        "/settings/frequency-rules",
+        data={"csrf_token": token, "name": "x", "max_count": value, "period_days": "1"},
+    )
+    assert rule.status_code == 422
+    assert field_error(rule.text, "rule-max") == "请输入 1 至 1000 之间的整数。"
+    sla = browser.post(
+        "/settings/cases/sla/high",
+        data={
+            "csrf_token": token,
+            "acknowledge_minutes": value,
+            "resolve_minutes": "60",
+            "escalate_every_minutes": "30",
+        },
+    )
+    assert sla.status_code == 422
+    # The form keeps the first 10 characters: 5,000 nines arrive as 9999999999, out of range.
+    expected = "请输入允许范围内的分钟数（升级间隔至少 5 分钟）。" if value.isascii() else "请输入整数分钟数。"
+    assert field_error(sla.text, "sla-high-ack") == expected
+    for table in ("channel_configs", "frequency_rules", "case_sla_policies"):
+        assert _count(database_url, table) == 0, table
+
+
+@pytest.mark.parametrize("value", DIGIT_LOOKALIKES)
+def test_digit_lookalikes_in_a_dashboard_refresh_and_metric_queries(
+    value: str,
+    client: TestClient,
+    org: Org,
+    signed_in: Any,  # noqa: F811
+) -> None:
+    browser = signed_in("cx")
+    assert browser.get("/dashboards", params={"refresh": value}).status_code == 200
+    grouped = client.post(
+        "/api/v1/metrics/query",
+        json={"metrics": ["nps"], "group_by": [f"unit_level:{value}"]},
+        headers=org.auth("cx"),
+    )
+    assert grouped.status_code == 422, grouped.text
+    assert grouped.json()["code"] in ("unknown_group", "validation_failed")
+    paged = client.post(
+        "/api/v1/metrics/query",
+        json={"metrics": ["nps"], "group_by": ["unit"], "cursor": f"o{value}"},
+        headers=org.auth("cx"),
+    )
+    assert paged.status_code == 422, paged.text
+    # A cursor of 5,001 characters is refused by the body's length limit before it is read.
+    assert paged.json()["code"] == ("invalid_cursor" if len(value) == 1 else "validation_failed")

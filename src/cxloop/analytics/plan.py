@@ -32,6 +32,7 @@ from cxloop.analytics.schemas import MetricsQuery
 from cxloop.identity import Perm, Principal, Reach, Tenant, Unit
 from cxloop.kit.clock import EARLIEST_DAY, LATEST_DAY, reportable, utc_now
 from cxloop.kit.errors import invalid, not_found
+from cxloop.kit.numbers import ascii_digits
 from cxloop.kit.settings import get_settings
 
 FILTERS = (
@@ -292,7 +293,7 @@ def _check_groups(query: MetricsQuery) -> list[str]:
                     "topic",
                 )
             )
-            or (head == "unit_level" and arg.isdigit() and int(arg) < 12)
+            or (head == "unit_level" and ascii_digits(arg, 2) and int(arg) < 12)
             or (head == "answer" and bool(QUESTION.match(arg)))
         )
         if not ok:
@@ -435,6 +436,6 @@ def _visible(units: dict[str, UnitInfo], reach: Reach, scope: UnitInfo | None) -
 def _offset(cursor: str | None) -> int:
     if cursor is None:
         return 0
-    if not cursor.startswith("o") or not cursor[1:].isdigit() or len(cursor) > 12:
+    if not cursor.startswith("o") or not ascii_digits(cursor[1:], 11):
         raise invalid("cursor", "The cursor is not valid.", code="invalid_cursor")
     return int(cursor[1:])

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from cxloop.distribution.channels.base import Permanent, Transient
+from cxloop.kit.numbers import ascii_digits
 
 # GSM 03.38 basic character set, and the extension table (two septets each).
 GSM7_BASIC = frozenset(
@@ -41,7 +42,7 @@ def national_cn(phone: str) -> str:
 
 
 def check_e164(phone: str) -> str:
-    if not (phone.startswith("+") and phone[1:].isdigit() and 8 <= len(phone) <= 16):
+    if not (phone.startswith("+") and ascii_digits(phone[1:]) and 8 <= len(phone) <= 16):
         raise Permanent("not an E.164 phone number")
     return phone
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from cxloop.kit.numbers import ascii_digits
 from cxloop.surveys.importers.common import Builder, ImportResult, choice_ids, plain_text, unreadable
 
 _SINGLE = {"SAVR", "SAHR", "SACOL"}
@@ -317,12 +318,12 @@ class _Qsf:
         conditions: list[dict[str, Any]] = []
         joins: set[str] = set()
         for key, group in sorted(
-            ((k, v) for k, v in logic.items() if k.isdigit()), key=lambda kv: int(kv[0])
+            ((k, v) for k, v in logic.items() if ascii_digits(k)), key=lambda kv: int(kv[0])
         ):
             if not isinstance(group, dict):
                 continue
             for index, (_, expr) in enumerate(
-                sorted(((k, v) for k, v in group.items() if k.isdigit()), key=lambda kv: int(kv[0]))
+                sorted(((k, v) for k, v in group.items() if ascii_digits(k)), key=lambda kv: int(kv[0]))
             ):
                 if index or key != "0":
                     joins.add(str(expr.get("Conjuction") or group.get("Conjuction") or "And"))

@@ -28,6 +28,7 @@ from cxloop.identity import Perm, Principal, Unit, display_name
 from cxloop.identity.units import list_units
 from cxloop.kit.errors import AppError, NotFound
 from cxloop.kit.http import DbSession, TransactionalRoute
+from cxloop.kit.numbers import ascii_digits
 from cxloop.kit.pagination import MAX_LIMIT, PageRequest
 from cxloop.surveys import Survey, SurveyVersion, text_in
 from cxloop.text.service import correct_topic
@@ -122,7 +123,7 @@ SCRIPT_TEXTS = {
 def _refresh_seconds(request: Request) -> int:
     """How often the script fetches the data again (``?refresh=`` seconds, 2 to 600)."""
     given = request.query_params.get("refresh", "")
-    seconds = int(given) if given.isdigit() else REFRESH_SECONDS
+    seconds = int(given) if ascii_digits(given, 6) else REFRESH_SECONDS
     return max(2, min(600, seconds))
 
 

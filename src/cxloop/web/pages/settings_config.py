@@ -28,6 +28,7 @@ from cxloop.distribution.schemas import ChannelIn, PolicyIn, RuleIn
 from cxloop.identity import Principal
 from cxloop.kit.errors import AppError, not_found
 from cxloop.kit.http import DbSession, TransactionalRoute
+from cxloop.kit.numbers import ascii_digits
 from cxloop.text import routes as text_api
 from cxloop.text.model_summary import adaptation_stamps
 from cxloop.text.schemas import SettingsIn
@@ -168,7 +169,7 @@ async def channel_form(request: Request, channel: str, session: DbSession, princ
             if setting["secret"] and not text and row and row.provider == provider and row.config.get(name):
                 config[name] = "********"  # the API keeps the stored secret for its mask
             elif name in NUMBER_SETTINGS and text:
-                if not text.isdigit() or not 0 < int(text) < 65536:
+                if not ascii_digits(text, 5) or not 0 < int(text) < 65536:
                     errors[f"{prefix}{provider}.{name}"] = N_("Enter a port number from 1 to 65535.")
                 else:
                     config[name] = int(text)
@@ -264,7 +265,7 @@ async def rule_form(request: Request, session: DbSession, principal: SignedIn) -
         ("period_days", 3660, N_("Enter a whole number of days from 1 to 3660.")),
     )
     for name, top, message in ranges:
-        if not values[name].isdigit() or not 1 <= int(values[name]) <= top:
+        if not ascii_digits(values[name], 6) or not 1 <= int(values[name]) <= top:
             errors[name] = message
     if bool(values["attribute"]) != bool(values["value"]):
         errors["value" if values["attribute"] else "attribute"] = N_(
@@ -390,7 +391,9 @@ async def sla_form(request: Request, priority: str, session: DbSession, principa
     values["business_hours"] = "1" if form.get("business_hours") else ""
     prefix = f"{priority}:"
     errors = {
-        prefix + name: N_("Enter a whole number of minutes.") for name in names if not values[name].isdigit()
+        prefix + name: N_("Enter a whole number of minutes.")
+        for name in names
+        if not ascii_digits(values[name])
     }
     if not errors:
         try:
@@ -599,7 +602,7 @@ async def min_n_form(request: Request, session: DbSession, principal: SignedIn) 
         return refused
     values = {"min_n": text_of(form, "min_n", 10)}
     try:
-        if not values["min_n"].isdigit():
+        if not ascii_digits(values["min_n"]):
             raise ValueError(values["min_n"])
         await put_settings(
             session, principal, AnalyticsSettingsIn.model_validate({"min_n": int(values["min_n"])})
