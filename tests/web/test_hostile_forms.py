@@ -252,7 +252,8 @@ def test_digit_lookalikes_in_settings_forms_are_field_errors(
     )
     assert sla.status_code == 422
     # The form keeps the first 10 characters: 5,000 nines arrive as 9999999999, out of range.
-    expected = "请输入允许范围内的分钟数（升级间隔至少 5 分钟）。" if value.isascii() else "请输入整数分钟数。"
+    out_of_range = "请输入允许范围内的分钟数（升级间隔至少 5 分钟）。"
+    expected = out_of_range if value.isascii() else "请输入整数分钟数。"
     assert field_error(sla.text, "sla-high-ack") == expected
     for table in ("channel_configs", "frequency_rules", "case_sla_policies"):
         assert _count(database_url, table) == 0, table
