@@ -10,26 +10,15 @@ import zipfile
 import zlib
 from typing import Any
 
-import openpyxl
 import pytest
 from fastapi.testclient import TestClient
 
 import cxloop.customers.imports as contact_imports
+from tests.collection.import_support import xlsx_bytes
 from tests.customers.support import written
 from tests.factories import Org
 from tests.identity.support import assert_problem
 from tests.web.conftest import csrf_from, set_password, sign_in
-
-
-def _workbook(*rows: list[Any]) -> bytes:
-    book = openpyxl.Workbook()
-    sheet = book.active
-    assert sheet is not None
-    for row in rows:
-        sheet.append(row)
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
 
 
 def _without_sheets(workbook: bytes) -> bytes:
@@ -66,7 +55,7 @@ def _api(client: TestClient, org: Org, data: bytes, name: str, preview: bool = F
 BAD_FILES = {
     # Longer than the csv module's field limit (128 KiB): csv.Error while reading.
     "a field of 200,000 characters": (b'email,note\na@example.com,"' + b"x" * 200_000 + b'"\n', "c.csv"),
-    "a workbook without a sheet": (_without_sheets(_workbook(["email"], ["a@example.com"])), "c.xlsx"),
+    "a workbook without a sheet": (_without_sheets(xlsx_bytes([["email"], ["a@example.com"]])), "c.xlsx"),
     "NUL characters": (b"email,name\na@example.com,\x00\x00\n", "c.csv"),
 }
 
@@ -144,7 +133,7 @@ def test_rows_over_the_limit_are_refused_while_reading(
     monkeypatch.setattr(contact_imports, "MAX_ROWS", 3)
     before = written(database_url)
     csv_file = b"email\n" + b"".join(b"p%d@example.com\n" % i for i in range(4))
-    xlsx_file = _workbook(["email"], *([f"p{i}@example.com"] for i in range(4)))
+    xlsx_file = xlsx_bytes([["email"], *([f"p{i}@example.com"] for i in range(4))])
     for data, name in ((csv_file, "c.csv"), (xlsx_file, "c.xlsx")):
         body = assert_problem(_api(client, org, data, name), 422, "too_many_rows")
         assert body["detail"] == "The file has more than 3 rows."

@@ -27,6 +27,11 @@ def _count(database_url: str, table: str) -> int:
     return int(scalar(database_url, f"SELECT count(*) FROM {table}"))
 
 
+def _post_trigger(browser: TestClient, token: str, survey_id: str, **fields: str) -> Any:
+    form = {"name": "after delivery", "event_type": "order_delivered", "survey_id": survey_id, **fields}
+    return browser.post("/triggers", data={"csrf_token": token, **form})
+
+
 @pytest.mark.parametrize("case", sorted(HOSTILE_JSON))
 def test_hostile_json_in_a_form_field_is_a_page_error(
     case: str,
@@ -45,17 +50,7 @@ def test_hostile_json_in_a_form_field_is_a_page_error(
         "/segments", data={"csrf_token": token, "name": "x", "filter": text, "action": "save"}
     )
     assert segment.status_code == 422 and "筛选条件不是有效的 JSON 条件（请参考示例）。" in segment.text
-    trigger = browser.post(
-        "/triggers",
-        data={
-            "csrf_token": token,
-            "name": "after delivery",
-            "event_type": "order_delivered",
-            "survey_id": survey_id,
-            "delay_minutes": "0",
-            "conditions": text,
-        },
-    )
+    trigger = _post_trigger(browser, token, survey_id, delay_minutes="0", conditions=text)
     assert trigger.status_code == 422 and 'data-testid="trigger-error"' in trigger.text
     assert "conditions: not valid JSON: " in trigger.text
     for table in ("alert_rules", "segments", "triggers"):
@@ -73,17 +68,7 @@ def test_a_trigger_delay_that_is_not_a_number_of_minutes_is_refused(
     survey_id = make_survey(client, org)
     browser = signed_in("admin")
     token = csrf_from(browser.get("/triggers").text)
-    refused = browser.post(
-        "/triggers",
-        data={
-            "csrf_token": token,
-            "name": "after delivery",
-            "event_type": "order_delivered",
-            "survey_id": survey_id,
-            "delay_minutes": delay,
-            "conditions": "[]",
-        },
-    )
+    refused = _post_trigger(browser, token, survey_id, delay_minutes=delay, conditions="[]")
     assert refused.status_code == 422 and "delay_minutes: enter a number of minutes" in refused.text
     assert _count(database_url, "triggers") == 0
 

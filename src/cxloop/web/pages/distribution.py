@@ -181,15 +181,10 @@ async def campaigns_form(request: Request, session: DbSession, principal: Signed
             }
         )
         await create_campaign(session, principal, body)
-    except (AppError, ValidationError, ValueError, OverflowError) as error:
+    except (AppError, ValidationError, ValueError) as error:
         if isinstance(error, AppError) and error.status >= 500:
             raise
-        if isinstance(error, AppError | ValidationError):
-            message = _problem(error)
-        elif isinstance(error, NotFormJson):
-            message = f"conditions: not valid JSON: {error.reason}"
-        else:  # the delay is not a number, or one too large to be a delay ("inf", "1e400")
-            message = "delay_minutes: enter a number of minutes"
+        message = _problem(error) if isinstance(error, AppError | ValidationError) else str(error)
         await session.rollback()
         return await _campaigns_page(request, session, principal, form=values, error=message, status=422)
     return see_other("/campaigns?notice=created")
