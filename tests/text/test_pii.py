@@ -46,3 +46,49 @@ def test_numbers_that_fail_their_checks_stay() -> None:
 def test_mobile_with_country_code_and_spaces() -> None:
     assert mask("call +86 138 1234 5678 please")[0] == "call [PHONE] please"
     assert mask("My name is John Smith and I am angry")[0] == "My name is [NAME] and I am angry"
+
+
+def test_a_number_the_comment_labels_as_an_order_or_tracking_number_stays() -> None:
+    # CARD passes Luhn, as a tenth of all order numbers do by chance.
+    for clean in (
+        f"订单号：{CARD} 还没到",
+        f"快递单号为 {CARD}",
+        f"运单号是{CARD}，一直没更新",
+        f"order #{CARD} is late",
+        f"Tracking number: {CARD}",
+        f"SF{CARD}",
+        "订单号13812345678还没发货",
+    ):
+        assert mask(clean) == (clean, [])
+
+
+def test_a_card_or_phone_without_a_reference_label_is_still_masked() -> None:
+    assert mask(f"卡号{CARD}，订单还没到")[0] == "卡号[CARD]，订单还没到"
+    assert mask(f"refund to {CARD} please")[0] == "refund to [CARD] please"
+    assert mask("我订单的电话13812345678")[0] == "我订单的电话[PHONE]"
+    assert mask(f"preferred card {CARD}")[0] == "preferred card [CARD]"
+
+
+def test_a_name_after_wo_jiao_must_start_with_a_surname() -> None:
+    # 叫 is also "to order" (叫外卖): what was ordered is not a name.
+    assert mask("我叫黄焖鸡米饭，送错了")[0] == "我叫黄焖鸡米饭，送错了"
+    assert mask("我叫了两份，只到一份")[0] == "我叫了两份，只到一份"
+    assert mask("我叫米饭，没送")[0] == "我叫米饭，没送"
+    assert mask("记住，我叫叶良辰")[0] == "记住，我叫[NAME]"
+    assert mask("我叫欧阳娜娜的快递")[0] == "我叫[NAME]的快递"
+    assert mask("我叫阿依古丽·买买提，")[0] == "我叫[NAME]，"
+    # After an explicit label whatever follows is the name.
+    assert mask("收货人：小明，电话没人接")[0] == "收货人：[NAME]，电话没人接"
+    assert mask("姓名：阿依古丽·买买提，")[0] == "姓名：[NAME]，"
+
+
+def test_words_after_i_am_that_are_not_names_stay() -> None:
+    for clean in (
+        "I'm Having problems",
+        "I am Extremely upset",
+        "I am Platinum and ignored",
+        "I am But a customer",
+    ):
+        assert mask(clean) == (clean, [])
+    assert mask("This is John Smith calling")[0] == "This is [NAME] calling"
+    assert mask("My name is Sterling")[0] == "My name is [NAME]"

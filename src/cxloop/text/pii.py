@@ -3,7 +3,9 @@
 Chinese mobile and landline numbers, resident ID numbers (GB 11643 check
 digit), bank cards (Luhn), emails, and names after an explicit cue ("我叫",
 "姓名：", "my name is"). Digit runs that fail their checksum stay, so order
-numbers and amounts are not mangled. Each find is replaced by a bracketed
+numbers and amounts are not mangled; so does a run the comment itself labels
+as an order, tracking or reference number (a tenth of all order numbers pass
+Luhn by chance). Each find is replaced by a bracketed
 label, so what users see and export says what was there.
 """
 
@@ -25,19 +27,47 @@ _EMAIL = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,24
 _ID = re.compile(
     r"(?<![0-9A-Za-z])([1-9]\d{5}(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[0-9Xx])(?![0-9A-Za-z])"
 )
-_CARD = re.compile(r"(?<![\d-])((?:\d[ -]?){12,18}\d)(?![\d-])")
+# Digits glued to Latin letters (SF1234567890123, JD...) are codes, not cards.
+_CARD = re.compile(r"(?<![\dA-Za-z-])((?:\d[ -]?){12,18}\d)(?![\dA-Za-z-])")
 _MOBILE = re.compile(r"(?<!\d)(?:(?:\+|00)?86[ -]?)?(1[3-9]\d(?:[ -]?\d{4}){2})(?!\d)")
 _MOBILE_DIGITS = re.compile(r"^(?:0086|86)?1[3-9]\d{9}$")
 _LANDLINE = re.compile(
     r"(?<!\d)(?:\(0\d{2,3}\)|0\d{2,3})[ -]?[2-9]\d{6,7}(?:[ -]?(?:转|ext\.?)\s?\d{1,5})?(?!\d)"
 )
 _NAME_ZH = re.compile(
-    r"(?:我叫|本人叫|姓名[:：]?|联系人[:：]?|收货人[:：]?)\s?([\u4e00-\u9fff·]{2,4}?)(?=[，,。.\s!！?？]|$|的|电话|手机)"
+    r"(?:(我叫|本人叫)|姓名[:：]?|联系人[:：]?|收货人[:：]?)\s?([\u4e00-\u9fff]{1,6}·[\u4e00-\u9fff]{1,6}|[\u4e00-\u9fff]{2,4}?)(?=[，,。.\s!！?？]|$|的|电话|手机)"
 )
+# After "我叫" (also "I ordered": 我叫了外卖, 我叫的套餐) a name must start with a
+# surname; after "姓名：" or "收货人：" whatever follows is the name.
+_TWO_CHARACTER_SURNAMES = "欧阳司马上官诸葛东方皇甫令狐慕容尉迟长孙宇文司徒夏侯公孙轩辕端木独孤南宫西门呼延"
+_SURNAMES_TWO = frozenset(
+    _TWO_CHARACTER_SURNAMES[i : i + 2] for i in range(0, len(_TWO_CHARACTER_SURNAMES), 2)
+)
+# Common surnames, less those that more often begin a dish or a thing ordered (米, 麻, 牛, 汤...).
+_SURNAMES = frozenset(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢"
+    "姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向常温康施文"
+    "樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲"
+    "翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕屈饶解牟艾尤阳穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫"
+    "柏宗瞿桂佟应臧闵苟邬边卞姬师仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩佘池查苑迟邝官封谈匡鞠惠荆冀郁胥南班储栗燕"
+    "楚鄢劳谌奚皮粟冼蔺楼闻厉伊仝郜阚权帅屠朴盖练廉禹祖漆丰卿狄晋容敬扈晁芮阙浦戈伏鹿薄邸雍辜阿乌裘亓修邰赫杭"
+    "逯隆茹诸慕亢嵇湛宾戎勾茅於呼揭尉冶斯束檀展阴昝智幸奉植衡富尧闭"
+)
+
+
+def _looks_like_zh_name(name: str) -> bool:
+    if "·" in name:
+        return True
+    if name[:2] in _SURNAMES_TWO:
+        return len(name) <= 4
+    return name[0] in _SURNAMES and len(name) <= 3
+
+
 _NAME_EN = re.compile(
     r"(?:[Mm]y name is|[Mm]y name's|[Tt]his is|[Ii] am|I'm)\s+([A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)"
 )
-# Words that follow "I am" and are not names.
+# Words that follow "I am" and are not names (besides -ing, -ed and -ly words:
+# "I'm Having problems", "I am Extremely upset").
 _NOT_NAMES = frozenset(
     {
         "Very",
@@ -61,8 +91,39 @@ _NOT_NAMES = frozenset(
         "Going",
         "Never",
         "Always",
+        "But",
+        "And",
+        "Also",
+        "Now",
+        "Your",
+        "Our",
+        "Late",
+        "Back",
+        "Done",
+        "Ready",
+        "Sure",
+        "Group",
+        # Loyalty tiers: "I am Gold", "I'm Platinum".
+        "Member",
+        "Gold",
+        "Silver",
+        "Platinum",
+        "Diamond",
     }
 )
+
+# "订单号：", "tracking number #" right before a digit run say what it is.
+_REFERENCE_CUE = re.compile(
+    r"(?:订单号|订单编号|单号|编号|流水号|交易号|发票号|票号|工单号|取件码|"
+    r"(?<![A-Za-z])(?:order|tracking|ref|reference|booking|confirmation|invoice|ticket|case))"
+    r"(?:\s*(?:no\.?|number|num|id|code|#))?[\s:：#是为=-]{0,3}$",
+    re.IGNORECASE,
+)
+
+
+def _labelled_reference(text: str, start: int) -> bool:
+    return _REFERENCE_CUE.search(text[max(0, start - 24) : start]) is not None
+
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
@@ -120,19 +181,24 @@ def find(text: str) -> list[Find]:
             # A mobile number written with its country code is a phone, not a card.
             if _MOBILE_DIGITS.match(digits) or text[max(0, m.start(1) - 1) : m.start(1)] == "+":
                 continue
-            if 13 <= len(digits) <= 19 and luhn_valid(digits):
+            if 13 <= len(digits) <= 19 and luhn_valid(digits) and not _labelled_reference(text, m.start(1)):
                 add("bank_card", m.start(1), m.end(1))
         for m in _MOBILE.finditer(text):
-            add("mobile", m.start(), m.end())
+            if not _labelled_reference(text, m.start()):
+                add("mobile", m.start(), m.end())
         for m in _LANDLINE.finditer(text):
             add("landline", m.start(), m.end())
     for m in _NAME_ZH.finditer(text):
-        add("name", m.start(1), m.end(1))
+        if m.group(1) is None or _looks_like_zh_name(m.group(2)):
+            add("name", m.start(2), m.end(2))
     if not digits_free or any(c.isupper() for c in text):
         for m in _NAME_EN.finditer(text):
             first = m.group(1).split()[0]
-            if first not in _NOT_NAMES:
-                add("name", m.start(1), m.end(1))
+            if first in _NOT_NAMES:
+                continue
+            if m.group(0)[:2].lower() != "my" and first.endswith(("ing", "ed", "ly")):
+                continue
+            add("name", m.start(1), m.end(1))
     return sorted(found, key=lambda f: f.start)
 
 
