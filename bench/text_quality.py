@@ -273,7 +273,15 @@ def pii_set(count: int = 2000, seed: int = 11) -> dict[str, Any]:
     def mobile() -> str:
         n = "1" + rng.choice("3456789") + "".join(rng.choice("0123456789") for _ in range(9))
         return rng.choice(
-            [n, f"{n[:3]} {n[3:7]} {n[7:]}", f"{n[:3]}-{n[3:7]}-{n[7:]}", "+86 " + n, "+86-" + n]
+            [
+                n,
+                f"{n[:3]} {n[3:7]} {n[7:]}",
+                f"{n[:3]}-{n[3:7]}-{n[7:]}",
+                "+86 " + n,
+                "+86-" + n,
+                "(+86)" + n,
+                f"{n[:3]}.{n[3:7]}.{n[7:]}",
+            ]
         )
 
     def landline() -> str:
@@ -281,7 +289,21 @@ def pii_set(count: int = 2000, seed: int = 11) -> dict[str, Any]:
         local = rng.choice("2345678") + "".join(
             rng.choice("0123456789") for _ in range(7 if len(area) == 3 else 6)
         )
-        return rng.choice([f"{area}-{local}", f"{area}{local}", f"({area}){local}"])
+        spaced = f"{local[:-4]} {local[-4:]}"
+        return rng.choice(
+            [
+                f"{area}-{local}",
+                f"{area}{local}",
+                f"({area}){local}",
+                f"{area} {spaced}",
+                f"+86 {area[1:]} {spaced}",
+                f"{area}-{local}-{rng.randint(1, 999)}",
+            ]
+        )
+
+    def id_number() -> str:
+        number = _id_number(rng)
+        return rng.choice([number, number, f"{number[:6]} {number[6:14]} {number[14:]}"])
 
     def card() -> str:
         digits = _luhn_complete(
@@ -290,7 +312,7 @@ def pii_set(count: int = 2000, seed: int = 11) -> dict[str, Any]:
         )
         return rng.choice([digits, " ".join(digits[i : i + 4] for i in range(0, len(digits), 4))])
 
-    makers = {"mobile": mobile, "landline": landline, "id_card": lambda: _id_number(rng), "bank_card": card}
+    makers = {"mobile": mobile, "landline": landline, "id_card": id_number, "bank_card": card}
     found = 0
     total = 0
     misses: list[str] = []

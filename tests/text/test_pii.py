@@ -92,3 +92,31 @@ def test_words_after_i_am_that_are_not_names_stay() -> None:
         assert mask(clean) == (clean, [])
     assert mask("This is John Smith calling")[0] == "This is [NAME] calling"
     assert mask("My name is Sterling")[0] == "My name is [NAME]"
+
+
+def test_numbers_written_in_groups_or_with_an_international_prefix_are_masked() -> None:
+    for text, masked in (
+        (f"身份证 {ID[:6]} {ID[6:14]} {ID[14:]} 谢谢", "身份证 [ID] 谢谢"),
+        (f"身份证{ID[:6]}-{ID[6:14]}-{ID[14:]}", "身份证[ID]"),
+        ("(+86)13812345678 这是我的号码", "[PHONE] 这是我的号码"),
+        ("（+86）138 1234 5678", "[PHONE]"),
+        ("电话：138.1234.5678", "电话：[PHONE]"),
+        ("座机010 6234 5678", "座机[PHONE]"),
+        ("座机0571-8765 4321", "座机[PHONE]"),
+        ("Phone: +86 (0)10 6234 5678", "Phone: [PHONE]"),
+        ("call +86 21 6234 5678 please", "call [PHONE] please"),
+        ("tel 021-62345678-123", "tel [PHONE]"),
+        ("电话021-62345678转123", "电话[PHONE]"),
+    ):
+        assert mask(text)[0] == masked
+
+
+def test_grouped_digits_that_are_not_phones_or_ids_stay() -> None:
+    for clean in (
+        "身份证110105 19491231-002X",  # two kinds of separator: not one number
+        "身份证 110105 19491231 0021",  # check digit wrong
+        "2026 1201 1234",
+        "价格 0571 2345",
+        "工单号 0571-62345678 还没处理",
+    ):
+        assert mask(clean) == (clean, [])

@@ -24,15 +24,24 @@ LABELS = {
 }
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,24}")
+# Also written in groups of 6-8-4 ("110105 19491231 002X"), with one kind of separator.
 _ID = re.compile(
-    r"(?<![0-9A-Za-z])([1-9]\d{5}(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[0-9Xx])(?![0-9A-Za-z])"
+    r"(?<![0-9A-Za-z])([1-9]\d{5}([ -]?)(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\2\d{3}[0-9Xx])"
+    r"(?![0-9A-Za-z])"
 )
 # Digits glued to Latin letters (SF1234567890123, JD...) are codes, not cards.
 _CARD = re.compile(r"(?<![\dA-Za-z-])((?:\d[ -]?){12,18}\d)(?![\dA-Za-z-])")
-_MOBILE = re.compile(r"(?<!\d)(?:(?:\+|00)?86[ -]?)?(1[3-9]\d(?:[ -]?\d{4}){2})(?!\d)")
+_MOBILE = re.compile(
+    r"(?<!\d)(?:(?:[(（]\s?(?:\+|00)?86\s?[)）]|(?:\+|00)?86)[ -]?)?"
+    r"(1[3-9]\d(?:[ -]?\d{4}){2}|1[3-9]\d\.\d{4}\.\d{4})(?!\d)"
+)
 _MOBILE_DIGITS = re.compile(r"^(?:0086|86)?1[3-9]\d{9}$")
+# Area code (0571, (010), +86 10, +86 (0)21), a 7- or 8-digit local number that may be
+# written in two groups, and an extension (转 123, ext. 12, -123).
 _LANDLINE = re.compile(
-    r"(?<!\d)(?:\(0\d{2,3}\)|0\d{2,3})[ -]?[2-9]\d{6,7}(?:[ -]?(?:转|ext\.?)\s?\d{1,5})?(?!\d)"
+    r"(?<!\d)(?:(?:\+|00)86[ -]?(?:\(0\)\s?)?[1-9]\d{1,2}|[(（]0\d{2,3}[)）]|0\d{2,3})"
+    r"[ -]?[2-9]\d{2,3}[ -]?\d{4}"
+    r"(?:(?:[ -]?(?:转|ext\.?)\s?|-)\d{1,5})?(?!\d)"
 )
 _NAME_ZH = re.compile(
     r"(?:(我叫|本人叫)|姓名[:：]?|联系人[:：]?|收货人[:：]?)\s?([\u4e00-\u9fff]{1,6}·[\u4e00-\u9fff]{1,6}|[\u4e00-\u9fff]{2,4}?)(?=[，,。.\s!！?？]|$|的|电话|手机)"
@@ -174,7 +183,7 @@ def find(text: str) -> list[Find]:
     else:
         digits_free = False
         for m in _ID.finditer(text):
-            if id_card_valid(m.group(1)):
+            if id_card_valid(m.group(1).replace(m.group(2), "") if m.group(2) else m.group(1)):
                 add("id_card", m.start(1), m.end(1))
         for m in _CARD.finditer(text):
             digits = re.sub(r"[ -]", "", m.group(1))
@@ -187,7 +196,8 @@ def find(text: str) -> list[Find]:
             if not _labelled_reference(text, m.start()):
                 add("mobile", m.start(), m.end())
         for m in _LANDLINE.finditer(text):
-            add("landline", m.start(), m.end())
+            if not _labelled_reference(text, m.start()):
+                add("landline", m.start(), m.end())
     for m in _NAME_ZH.finditer(text):
         if m.group(1) is None or _looks_like_zh_name(m.group(2)):
             add("name", m.start(2), m.end(2))
