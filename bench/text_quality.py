@@ -255,6 +255,49 @@ def _id_number(rng: random.Random) -> str:
     return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, weights, strict=True)) % 11]
 
 
+def _tw_id(rng: random.Random) -> str:
+    letter = rng.choice("ABCDEFGHJKLMNPQRSTUVXYWZIO")
+    code = 10 + "ABCDEFGHJKLMNPQRSTUVXYWZIO".index(letter)
+    body = rng.choice("12") + "".join(rng.choice("0123456789") for _ in range(7))
+    total = code // 10 + (code % 10) * 9 + sum(int(d) * w for d, w in zip(body, range(8, 0, -1), strict=True))
+    return letter + body + str((10 - total % 10) % 10)
+
+
+def _hk_id(rng: random.Random) -> str:
+    letter = rng.choice("ABCDEGHKMPRVYZ")
+    digits = "".join(rng.choice("0123456789") for _ in range(6))
+    total = (
+        36 * 9
+        + (ord(letter) - 55) * 8
+        + sum(int(d) * w for d, w in zip(digits, range(7, 1, -1), strict=True))
+    )
+    check = (11 - total % 11) % 11
+    return f"{letter}{digits}({'A' if check == 10 else check})"
+
+
+def _tw_hk_recall(rng: random.Random, count: int) -> float:
+    """Taiwan and Hong Kong phones and ID numbers in Traditional Chinese comments."""
+    templates = ["我的電話是{}，請盡快聯絡", "身分證字號{}，包裹一直沒到", "有問題請打{}", "麻煩回電{}，謝謝"]
+
+    def tw_mobile() -> str:
+        n = "09" + "".join(rng.choice("0123456789") for _ in range(8))
+        return rng.choice(
+            [n, f"{n[:4]}-{n[4:7]}-{n[7:]}", f"{n[:4]} {n[4:7]} {n[7:]}", f"+886 {n[1:4]} {n[4:7]} {n[7:]}"]
+        )
+
+    def hk_phone() -> str:
+        n = rng.choice("5689") + "".join(rng.choice("0123456789") for _ in range(7))
+        return rng.choice([f"+852 {n[:4]} {n[4:]}", f"+852{n}"])
+
+    makers = [tw_mobile, hk_phone, lambda: _tw_id(rng), lambda: _hk_id(rng)]
+    found = 0
+    for _ in range(count):
+        value = rng.choice(makers)()
+        masked, _ = pii.mask(normalize.clean(rng.choice(templates).format(value)))
+        found += value not in masked and not any(ch.isdigit() for ch in masked)
+    return round(found / count, 4)
+
+
 def pii_set(count: int = 2000, seed: int = 11) -> dict[str, Any]:
     rng = random.Random(seed)
     templates = [
@@ -358,6 +401,7 @@ def pii_set(count: int = 2000, seed: int = 11) -> dict[str, Any]:
         if pii.mask(normalize.clean(text))[1]:
             referenced_altered += 1
     return {
+        "recall_taiwan_hong_kong": _tw_hk_recall(random.Random(seed + 1), count // 4),
         "generated": total,
         "recall": round(found / total, 4),
         "clean_with_reference_numbers": referenced,

@@ -120,3 +120,22 @@ def test_grouped_digits_that_are_not_phones_or_ids_stay() -> None:
         "工单号 0571-62345678 还没处理",
     ):
         assert mask(clean) == (clean, [])
+
+
+def test_taiwan_and_hong_kong_numbers_are_masked() -> None:
+    for text, masked in (
+        ("手機0912-345-678，謝謝", "手機[PHONE]，謝謝"),
+        ("+886 912 345 678", "[PHONE]"),
+        ("市話(02)2345-6789", "市話[PHONE]"),
+        ("+886 2 2345 6789", "[PHONE]"),
+        ("香港電話 +852 9123 4567", "香港電話 [PHONE]"),
+        ("身分證字號A123456789", "身分證字號[ID]"),
+        ("身份證 A123456(3) 已提供", "身份證 [ID] 已提供"),
+        ("聯絡人：陳大文，", "聯絡人：[NAME]，"),
+    ):
+        assert mask(text)[0] == masked
+
+
+def test_taiwan_and_hong_kong_codes_that_fail_their_checks_or_are_labelled_stay() -> None:
+    for clean in ("身分證A123456788", "身份證A123456(4)", "訂單編號A123456789", "价格 0912", "9123 4567"):
+        assert mask(clean) == (clean, [])

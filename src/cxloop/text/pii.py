@@ -1,7 +1,8 @@
 """Personal data in comments: found, checked, masked.
 
 Chinese mobile and landline numbers, resident ID numbers (GB 11643 check
-digit), bank cards (Luhn), emails, and names after an explicit cue ("我叫",
+digit), Taiwan and Hong Kong phones and ID numbers (their check digits), bank
+cards (Luhn), emails, and names after an explicit cue ("我叫",
 "姓名：", "my name is"). Digit runs that fail their checksum stay, so order
 numbers and amounts are not mangled; so does a run the comment itself labels
 as an order, tracking or reference number (a tenth of all order numbers pass
@@ -43,8 +44,21 @@ _LANDLINE = re.compile(
     r"[ -]?[2-9]\d{2,3}[ -]?\d{4}"
     r"(?:(?:[ -]?(?:转|ext\.?)\s?|-)\d{1,5})?(?!\d)"
 )
+# Taiwan and Hong Kong (zh-TW comments): Taiwan mobiles 09xx-xxx-xxx or +886 9xx, landlines
+# (02)2345-6789 or +886 2 2345 6789, Hong Kong numbers only with +852 (8 bare digits are too common).
+_PHONE_TW_HK = re.compile(
+    r"(?<!\d)(?:(?P<mobile>(?:(?:\+|00)886[ -]?9\d{2}|09\d{2})[ -]?\d{3}[ -]?\d{3})"
+    r"|(?P<landline>(?:[(（]0\d{1,2}[)）]\s?|(?:\+|00)886[ -]?[2-8]\d?[ -])\d{3,4}[ -]?\d{4})"
+    r"|(?P<hk>(?:\+|00)852[ -]?[2-9]\d{3}[ -]?\d{4}))(?!\d)"
+)
+# Taiwan national ID (A123456789) and Hong Kong identity card (A123456(7)), both with a check digit.
+_ID_TW = re.compile(r"(?<![0-9A-Za-z])([A-Z][1289]\d{8})(?![0-9A-Za-z])")
+_ID_HK = re.compile(r"(?<![0-9A-Za-z])([A-Z]{1,2}\d{6}(?:\(([0-9A])\)|([0-9A])))(?![0-9A-Za-z])")
+_TW_LETTER = dict(zip("ABCDEFGHJKLMNPQRSTUVXYWZIO", range(10, 36), strict=True))
+
+
 _NAME_ZH = re.compile(
-    r"(?:(我叫|本人叫)|姓名[:：]?|联系人[:：]?|收货人[:：]?)\s?([\u4e00-\u9fff]{1,6}·[\u4e00-\u9fff]{1,6}|[\u4e00-\u9fff]{2,4}?)(?=[，,。.\s!！?？]|$|的|电话|手机)"
+    r"(?:(我叫|本人叫)|姓名[:：]?|(?:联系人|聯繫人|聯絡人|收货人|收貨人)[:：]?)\s?([\u4e00-\u9fff]{1,6}·[\u4e00-\u9fff]{1,6}|[\u4e00-\u9fff]{2,4}?)(?=[，,。.\s!！?？]|$|的|电话|手机)"
 )
 # After "我叫" (also "I ordered": 我叫了外卖, 我叫的套餐) a name must start with a
 # surname; after "姓名：" or "收货人：" whatever follows is the name.
@@ -124,6 +138,7 @@ _NOT_NAMES = frozenset(
 # "订单号：", "tracking number #" right before a digit run say what it is.
 _REFERENCE_CUE = re.compile(
     r"(?:订单号|订单编号|单号|编号|流水号|交易号|发票号|票号|工单号|取件码|"
+    r"訂單號|訂單編號|單號|編號|流水號|交易號|發票號|票號|工單號|取件碼|"
     r"(?<![A-Za-z])(?:order|tracking|ref|reference|booking|confirmation|invoice|ticket|case))"
     r"(?:\s*(?:no\.?|number|num|id|code|#))?[\s:：#是为=-]{0,3}$",
     re.IGNORECASE,
@@ -150,6 +165,27 @@ def id_card_valid(number: str) -> bool:
         return False
     total = sum(int(d) * w for d, w in zip(number[:17], _ID_WEIGHTS, strict=True))
     return _ID_CHECK[total % 11] == number[17].upper()
+
+
+def tw_id_valid(number: str) -> bool:
+    if len(number) != 10 or number[0] not in _TW_LETTER or not number[1:].isdigit():
+        return False
+    code = _TW_LETTER[number[0]]
+    total = code // 10 + (code % 10) * 9
+    total += sum(int(d) * w for d, w in zip(number[1:9], range(8, 0, -1), strict=True))
+    return (total + int(number[9])) % 10 == 0
+
+
+def hk_id_valid(letters: str, digits: str, check: str) -> bool:
+    if not 1 <= len(letters) <= 2 or len(digits) != 6 or not letters.isupper():
+        return False
+    values = [ord(c) - ord("A") + 10 for c in letters]
+    if len(values) == 1:
+        values.insert(0, 36)  # a single letter counts as if a space preceded it
+    total = (
+        values[0] * 9 + values[1] * 8 + sum(int(d) * w for d, w in zip(digits, range(7, 1, -1), strict=True))
+    )
+    return (total + (10 if check == "A" else int(check))) % 11 == 0
 
 
 def luhn_valid(digits: str) -> bool:
@@ -185,6 +221,18 @@ def find(text: str) -> list[Find]:
         for m in _ID.finditer(text):
             if id_card_valid(m.group(1).replace(m.group(2), "") if m.group(2) else m.group(1)):
                 add("id_card", m.start(1), m.end(1))
+        # One letter-and-digits code in ten passes these checks by chance: the label decides.
+        for m in _ID_TW.finditer(text):
+            if tw_id_valid(m.group(1)) and not _labelled_reference(text, m.start(1)):
+                add("id_card", m.start(1), m.end(1))
+        for m in _ID_HK.finditer(text):
+            body = m.group(1)
+            letters = body[: 2 if body[1].isalpha() else 1]
+            check = m.group(2) or m.group(3)
+            if hk_id_valid(letters, body[len(letters) : len(letters) + 6], check) and not _labelled_reference(
+                text, m.start(1)
+            ):
+                add("id_card", m.start(1), m.end(1))
         for m in _CARD.finditer(text):
             digits = re.sub(r"[ -]", "", m.group(1))
             # A mobile number written with its country code is a phone, not a card.
@@ -198,6 +246,9 @@ def find(text: str) -> list[Find]:
         for m in _LANDLINE.finditer(text):
             if not _labelled_reference(text, m.start()):
                 add("landline", m.start(), m.end())
+        for m in _PHONE_TW_HK.finditer(text):
+            if not _labelled_reference(text, m.start()):
+                add("landline" if m.group("landline") else "mobile", m.start(), m.end())
     for m in _NAME_ZH.finditer(text):
         if m.group(1) is None or _looks_like_zh_name(m.group(2)):
             add("name", m.start(2), m.end(2))
