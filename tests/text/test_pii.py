@@ -139,3 +139,23 @@ def test_taiwan_and_hong_kong_numbers_are_masked() -> None:
 def test_taiwan_and_hong_kong_codes_that_fail_their_checks_or_are_labelled_stay() -> None:
     for clean in ("身分證A123456788", "身份證A123456(4)", "訂單編號A123456789", "价格 0912", "9123 4567"):
         assert mask(clean) == (clean, [])
+
+
+def test_north_american_and_international_numbers_are_masked_toll_free_lines_stay() -> None:
+    for text, masked in (
+        ("Please call me at 310-795-2210.", "Please call me at [PHONE]."),
+        ("my number is (631)891-5722", "my number is [PHONE]"),
+        ("+1 (415) 555-0134 anytime", "[PHONE] anytime"),
+        ("call me +44 20 7946 0958", "call me [PHONE]"),
+        ("text +49 151 23456789", "text [PHONE]"),
+    ):
+        assert mask(text)[0] == masked
+    for clean in (
+        "call 1-800-433-7300 and see",
+        "(888) 555-0199 never answers",
+        "confirmation 415-555-0134",
+        "ticket 555-1234",
+        "from 2014-2015 season",
+        "temp +12.5 today",
+    ):
+        assert mask(clean) == (clean, [])

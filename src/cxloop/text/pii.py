@@ -1,13 +1,13 @@
 """Personal data in comments: found, checked, masked.
 
 Chinese mobile and landline numbers, resident ID numbers (GB 11643 check
-digit), Taiwan and Hong Kong phones and ID numbers (their check digits), bank
-cards (Luhn), emails, and names after an explicit cue ("我叫",
-"姓名：", "my name is"). Digit runs that fail their checksum stay, so order
-numbers and amounts are not mangled; so does a run the comment itself labels
-as an order, tracking or reference number (a tenth of all order numbers pass
-Luhn by chance). Each find is replaced by a bracketed
-label, so what users see and export says what was there.
+digit), Taiwan and Hong Kong phones and ID numbers (their check digits), North
+American and any +country-code phone numbers, bank cards (Luhn), emails, and
+names after an explicit cue ("我叫", "姓名：", "my name is"). Digit runs that
+fail their checksum stay, so order numbers and amounts are not mangled; so does
+a run the comment itself labels as an order, tracking or reference number (a
+tenth of all order numbers pass Luhn by chance). Each find is replaced by a
+bracketed label, so what users see and export says what was there.
 """
 
 from __future__ import annotations
@@ -51,6 +51,16 @@ _PHONE_TW_HK = re.compile(
     r"|(?P<landline>(?:[(（]0\d{1,2}[)）]\s?|(?:\+|00)886[ -]?[2-8]\d?[ -])\d{3,4}[ -]?\d{4})"
     r"|(?P<hk>(?:\+|00)852[ -]?[2-9]\d{3}[ -]?\d{4}))(?!\d)"
 )
+# North American numbers as people write them (415-555-0134, (415) 555-0134, +1 415 555 0134),
+# not toll-free lines (800, 888...), which are businesses; and any number written with a
+# leading + and a country code (E.164: 8 to 15 digits).
+_PHONE_NANP = re.compile(
+    r"(?<![\d+])(?:\+?1[ .-]?)?(?:\((?P<area>[2-9]\d{2})\)\s?|(?P<bare>[2-9]\d{2})[ .-])"
+    r"[2-9]\d{2}[ .-]\d{4}(?!\d)"
+)
+_TOLL_FREE = frozenset({"800", "833", "844", "855", "866", "877", "888"})
+_FOREIGN_PREFIX = re.compile(r"\+(?!86)\d{1,3}[ .-]?\(?$")
+_PHONE_INTERNATIONAL = re.compile(r"(?<![\w+])\+[1-9]\d{0,2}(?:[ .-]?\(?\d{1,4}\)?){2,5}(?!\d)")
 # Taiwan national ID (A123456789) and Hong Kong identity card (A123456(7)), both with a check digit.
 _ID_TW = re.compile(r"(?<![0-9A-Za-z])([A-Z][1289]\d{8})(?![0-9A-Za-z])")
 _ID_HK = re.compile(r"(?<![0-9A-Za-z])([A-Z]{1,2}\d{6}(?:\(([0-9A])\)|([0-9A])))(?![0-9A-Za-z])")
@@ -240,15 +250,24 @@ def find(text: str) -> list[Find]:
                 continue
             if 13 <= len(digits) <= 19 and luhn_valid(digits) and not _labelled_reference(text, m.start(1)):
                 add("bank_card", m.start(1), m.end(1))
+        # "+49 151 23456789" is a German number, though "151 2345 6789" looks like a Chinese mobile.
         for m in _MOBILE.finditer(text):
-            if not _labelled_reference(text, m.start()):
+            if not _labelled_reference(text, m.start()) and not _FOREIGN_PREFIX.search(text, 0, m.start()):
                 add("mobile", m.start(), m.end())
         for m in _LANDLINE.finditer(text):
-            if not _labelled_reference(text, m.start()):
+            if not _labelled_reference(text, m.start()) and not _FOREIGN_PREFIX.search(text, 0, m.start()):
                 add("landline", m.start(), m.end())
         for m in _PHONE_TW_HK.finditer(text):
             if not _labelled_reference(text, m.start()):
                 add("landline" if m.group("landline") else "mobile", m.start(), m.end())
+        for m in _PHONE_NANP.finditer(text):
+            if (m.group("area") or m.group("bare")) not in _TOLL_FREE and not _labelled_reference(
+                text, m.start()
+            ):
+                add("mobile", m.start(), m.end())
+        for m in _PHONE_INTERNATIONAL.finditer(text):
+            if 8 <= sum(ch.isdigit() for ch in m.group(0)) <= 15:
+                add("mobile", m.start(), m.end())
     for m in _NAME_ZH.finditer(text):
         if m.group(1) is None or _looks_like_zh_name(m.group(2)):
             add("name", m.start(2), m.end(2))
