@@ -15,6 +15,38 @@ def test_language_is_told_by_script() -> None:
     assert detect_language("这个 app login 总是 fail again and again") == "mixed"
     assert detect_language("App很好用") == "zh"
     assert detect_language("😀 123 !!!") == "und"
+    assert detect_language("店員の態度が悪かった") == "ja"
+    assert detect_language("好吃の店，好喝の茶") == "zh"
+    assert detect_language("서비스가 너무 나빠요") == "ko"
+
+
+def test_japanese_and_korean_are_not_read_by_the_chinese_models() -> None:
+    japanese, korean = analyze_texts(["サービスがとても悪いです", "서비스가 너무 나빠요"])
+    assert (japanese.language, japanese.sentiment, japanese.sentiment_score, japanese.topics) == (
+        "ja",
+        "neutral",
+        0.0,
+        [],
+    )
+    assert (korean.language, korean.sentiment, korean.sentiment_score, korean.keywords) == (
+        "ko",
+        "neutral",
+        0.0,
+        [],
+    )
+
+
+def test_a_comment_of_emoji_alone_has_their_sentiment() -> None:
+    thumbs, angry, digits = analyze_texts(["👍👍👍", "😡😡", "12345"])
+    assert (thumbs.language, thumbs.sentiment) == ("und", "positive")
+    assert (angry.language, angry.sentiment) == ("und", "negative")
+    assert (digits.sentiment, digits.sentiment_score) == ("neutral", 0.0)
+
+
+def test_the_english_words_of_a_mixed_comment_are_read_by_the_english_model() -> None:
+    rude, quick = analyze_texts(["The 客服 was rude", "Delivery 很快, great job"])
+    assert (rude.language, rude.sentiment) == ("mixed", "negative")
+    assert (quick.language, quick.sentiment) == ("mixed", "positive")
 
 
 def test_traditional_is_folded_to_simplified() -> None:

@@ -171,6 +171,20 @@ def analyze_texts(
         [prepared[i][0] for i in en_indexes], model_dir(), adapters.get("en"), en_prior, en_reader
     )
     english: dict[int, sentiment.Sentiment] = dict(zip(en_indexes, en_results, strict=True))
+    # A mixed comment's English words are read by the English model too ("The 客服 was rude").
+    mixed_english = [
+        (i, share, english_part)
+        for i, (text, lang, _, _) in enumerate(prepared)
+        if lang == "mixed"
+        and (share := normalize.latin_share(text))
+        and (english_part := normalize.without_han(text))
+    ]
+    if mixed_english:
+        readings = sentiment.en_sentiments(
+            [part for _, _, part in mixed_english], model_dir(), adapters.get("en"), en_prior, en_reader
+        )
+        for (i, share, _), reading in zip(mixed_english, readings, strict=True):
+            scores[i] = (1 - share) * scores[i] + share * reading.score
     # English mentions get the model's reading of their clause, scored in one batch below.
     en_clauses: list[tuple[TopicHit, str]] = []
 
@@ -185,8 +199,10 @@ def analyze_texts(
         elif lang == "en":
             score, label = english[index].score, english[index].label
         else:
-            score, label = 0.0, "neutral"
-        words = segment.words(text, lang) if lang != "und" else []
+            # No model reads Japanese, Korean or bare symbols; emoji and stickers still say something.
+            score = math.tanh(sentiment.emoji_score(text) / 2.5)
+            label = sentiment.label_of(score)
+        words = segment.words(text, lang) if lang in ("zh", "en", "mixed") else []
         hits = compiled.match(text)
         if topic_model is not None:
             hits = topic_model.assign(text, words, hits, by_id)

@@ -34,6 +34,9 @@ _FULLWIDTH = {
 }
 _HAN_GAP = re.compile(r"(?<=[\u4e00-\u9fff]) (?=[\u4e00-\u9fff])")
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+_KANA = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
+_HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")
+_HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 
 
 def clean(text: str) -> str:
@@ -72,14 +75,22 @@ def is_traditional(text: str) -> bool:
 
 
 def detect_language(text: str) -> str:
-    """``zh``, ``en``, ``mixed`` or ``und`` (nothing to tell from), by script.
+    """``zh``, ``en``, ``mixed``, ``ja``, ``ko`` or ``und`` (nothing to tell from), by script.
 
     Short comments defeat statistical detectors; the script is what decides
     which models apply, so counting Han characters against Latin words is
-    both faster and more reliable here.
+    both faster and more reliable here. Japanese (kana beside its kanji) and
+    Korean (Hangul) are told apart so the Chinese models do not read them.
     """
     han = len(_HAN.findall(text))
     latin = len(_LATIN_WORD.findall(text))
+    kana = len(_KANA.findall(text))
+    # Chinese text quotes the odd の (好吃の店); in Japanese, kana are a third of the letters or more.
+    if kana >= 2 and kana * 2 >= han and kana >= latin:
+        return "ja"
+    hangul = len(_HANGUL.findall(text))
+    if hangul > han and hangul >= latin:
+        return "ko"
     if han == 0 and latin == 0:
         return "und"
     if han == 0:
@@ -92,3 +103,15 @@ def detect_language(text: str) -> str:
     if latin >= 3 * han:
         return "en"
     return "mixed"
+
+
+def latin_share(text: str) -> float:
+    """How much of a mixed comment is English: Latin words against Han characters (two to a word)."""
+    han = len(_HAN.findall(text))
+    latin = len(_LATIN_WORD.findall(text))
+    return latin / (latin + han / 2) if latin else 0.0
+
+
+def without_han(text: str) -> str:
+    """The comment with its Chinese left out ("The 客服 was rude" -> "The was rude")."""
+    return _SPACE.sub(" ", _HAN_RUN.sub(" ", text)).strip()

@@ -55,6 +55,13 @@ def label_of(score: float, low: float = -NEUTRAL_BAND, high: float = NEUTRAL_BAN
 # --- Chinese lexicon -------------------------------------------------------
 
 
+def emoji_score(text: str) -> float:
+    """Emoji and chat stickers (👍, 😡, [赞]), each counted once."""
+    if text.isascii():
+        return 0.0
+    return sum(weight for symbol, weight in lexicon_zh.EMOJI.items() if symbol in text)
+
+
 def lexicon_score_zh(text: str) -> float:
     """Sum of word strengths, negations flipped and damped.
 
@@ -64,10 +71,7 @@ def lexicon_score_zh(text: str) -> float:
     for phrase, weight in lexicon_zh.PHRASES.items():
         if phrase in text:
             total += weight
-    if not text.isascii():
-        for symbol, weight in lexicon_zh.EMOJI.items():
-            if symbol in text:
-                total += weight
+    total += emoji_score(text)
     for clause in _CLAUSE.split(text):
         if not clause:
             continue
