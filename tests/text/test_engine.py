@@ -320,3 +320,30 @@ def test_a_word_model_taught_by_the_shipped_models_sure_readings_reads_the_tenan
     unsure = log_p.copy()
     unsure[80:] = np.log([0.4, 0.3, 0.3])
     assert self_training.train(comments, unsure) is None
+
+
+def test_more_ways_of_threatening_regulators_media_courts_and_leaving_are_flagged() -> None:
+    texts = [
+        "向银保监会投诉",
+        "我要向消基會申訴",
+        "我会发小红书让大家都知道",
+        "再不处理我就报警",
+        "I am contacting the news about this",
+        "never flying with you again",
+        "吃出了玻璃碴",
+        "I got sick after the meal",
+        "good news, the bag arrived",
+        "today the app is fine",
+    ]
+    assert [r.urgency for r in analyze_texts(texts)] == [
+        ["regulator"],
+        ["regulator"],
+        ["media"],
+        ["legal"],
+        ["media"],
+        ["churn"],
+        ["safety"],
+        ["safety"],
+        [],
+        [],
+    ]
