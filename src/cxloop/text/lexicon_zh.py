@@ -290,6 +290,21 @@ NEGATIVE: dict[str, float] = {
     "离谱": 2.5,
     "忍无可忍": 3.0,
     "气死": 3.0,
+    # Other industries' complaints (hotels, telecoms, banks, apparel, travel), 2026-12-06.
+    "开错": 1.5,
+    "偏小": 1.0,
+    "偏大": 1.0,
+    "色差": 1.2,
+    "霉味": 2.0,
+    "异味": 1.8,
+    "乱扣": 2.5,
+    "断网": 2.0,
+    "掉线": 2.0,
+    "复杂": 1.0,
+    "莫名其妙": 2.0,
+    "收不到": 1.8,
+    "漏水": 2.0,
+    "晚点": 1.8,
 }
 
 # Words that flip the next sentiment word within a short window.
@@ -452,6 +467,10 @@ PHRASES: dict[str, float] = {
     "好慢": -2.5,
     "好差": -2.8,
     "好难吃": -3.0,
+    "打不通": -2.0,
+    "没到账": -1.8,
+    "用不了": -2.0,
+    "不能用": -2.0,
 }
 
 SEED_POSITIVE: tuple[str, ...] = (
