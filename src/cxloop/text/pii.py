@@ -155,6 +155,10 @@ _REFERENCE_CUE = re.compile(
 )
 
 
+def _foreign_prefix(text: str, start: int) -> bool:
+    return _FOREIGN_PREFIX.search(text, max(0, start - 8), start) is not None
+
+
 def _labelled_reference(text: str, start: int) -> bool:
     return _REFERENCE_CUE.search(text[max(0, start - 24) : start]) is not None
 
@@ -252,10 +256,10 @@ def find(text: str) -> list[Find]:
                 add("bank_card", m.start(1), m.end(1))
         # "+49 151 23456789" is a German number, though "151 2345 6789" looks like a Chinese mobile.
         for m in _MOBILE.finditer(text):
-            if not _labelled_reference(text, m.start()) and not _FOREIGN_PREFIX.search(text, 0, m.start()):
+            if not _labelled_reference(text, m.start()) and not _foreign_prefix(text, m.start()):
                 add("mobile", m.start(), m.end())
         for m in _LANDLINE.finditer(text):
-            if not _labelled_reference(text, m.start()) and not _FOREIGN_PREFIX.search(text, 0, m.start()):
+            if not _labelled_reference(text, m.start()) and not _foreign_prefix(text, m.start()):
                 add("landline", m.start(), m.end())
         for m in _PHONE_TW_HK.finditer(text):
             if not _labelled_reference(text, m.start()):
