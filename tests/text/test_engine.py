@@ -276,7 +276,7 @@ def test_the_class_mix_of_a_tenants_comments_is_estimated_from_the_text_alone() 
 
 
 def test_a_tenants_class_mix_moves_the_reading_of_an_unclear_comment() -> None:
-    text = "They moved my seat"
+    text = "my seat was moved"
     [plain] = analyze_texts([text], language="en")
     assert plain.sentiment == "neutral"
     mostly_complaints = {"negative": 0.9, "neutral": 0.05, "positive": 0.05}
@@ -346,4 +346,16 @@ def test_more_ways_of_threatening_regulators_media_courts_and_leaving_are_flagge
         ["safety"],
         [],
         [],
+    ]
+
+
+def test_a_negated_complaint_word_is_praise_and_a_negated_praise_word_a_complaint() -> None:
+    # None of these is among the model's own training comments.
+    texts = ["not bad for a Monday", "nothing bad to say", "it was not terrible", "not good", "not worth it"]
+    assert [r.sentiment for r in analyze_texts(texts, language="en")] == [
+        "positive",
+        "positive",
+        "positive",
+        "negative",
+        "negative",
     ]

@@ -217,7 +217,7 @@ def zh_scores(texts: list[str], model_dir: Path, adapter: Adapter | None = None)
 
 # --- English -------------------------------------------------------------
 
-EN_MODEL_VERSION = "en-sent-5"
+EN_MODEL_VERSION = "en-sent-6"
 # Hutto & Gilbert's mean ratings run -4..4. Neutral is -0.25..0.75, not +-0.5: in customer
 # feedback a mildly negative sentence is a complaint and a mildly positive one is often
 # politeness. Chosen on our own CX comments (lexicon_en.SEED_*) with a model trained on the
@@ -273,6 +273,57 @@ def _en_tail(text: str) -> str | None:
         return None
     rest = text[last.end() :].strip(" ,.;:!?")
     return rest if len(rest.split()) >= 2 else None
+
+
+_EN_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[.,;:!?]")
+_EN_NEGATORS = frozenset(
+    {"not", "no", "never", "nothing", "none", "nobody", "nowhere", "without", "hardly", "cannot", "aint"}
+    | {f"{verb}nt" for verb in ("do", "did", "does", "is", "was", "were", "are", "wo", "would", "could")}
+    | {f"{verb}nt" for verb in ("ca", "should", "have", "has", "had")}
+)
+# Where a negation's reach ends: punctuation, or a contrast word.
+_EN_SCOPE_BREAKS = frozenset({".", ",", ";", ":", "!", "?", "but", "however", "though"})
+# How many words after "not" / "never" it negates.
+EN_NEGATION_REACH = 3
+
+
+def _negation_scopes(lowered: str) -> list[tuple[str, bool]]:
+    """Each token of a lower-cased comment, and whether a negator just before negates it."""
+    out: list[tuple[str, bool]] = []
+    reach = 0
+    for token in _EN_TOKEN.findall(lowered):
+        if token in _EN_SCOPE_BREAKS:
+            reach = 0
+            out.append((token, False))
+        elif token.replace("'", "") in _EN_NEGATORS:
+            reach = EN_NEGATION_REACH
+            out.append((token, False))
+        else:
+            out.append((token, reach > 0))
+            reach = max(reach - 1, 0)
+    return out
+
+
+def _negated_valence(lowered: str) -> tuple[float, float]:
+    """How much negative and positive VADER valence is negated ("not bad", "never had any
+    trouble" against "not good"), scaled to 0..1: words alone cannot tell the model that."""
+    lexicon = vader().lexicon
+    negative = positive = 0.0
+    for token, negated in _negation_scopes(lowered):
+        if negated:
+            valence = lexicon.get(token, 0.0)
+            negative += max(-valence, 0.0)
+            positive += max(valence, 0.0)
+    return min(negative, 4.0) / 4, min(positive, 4.0) / 4
+
+
+def _negation_marked(lowered: str) -> tuple[str, str]:
+    """The comment for the word features (a negated word as ``neg_word``) and for the
+    character features (negated words left out), so "not terrible" does not read as "terrible"."""
+    scopes = _negation_scopes(lowered)
+    words = " ".join("neg_" + token if negated else token for token, negated in scopes)
+    chars = " ".join(token for token, negated in scopes if not negated)
+    return words, chars
 
 
 def en_compound(text: str) -> float:
@@ -347,10 +398,16 @@ def en_features(texts: list[str]) -> Any:
                 "?" in text,
                 "!" in text,
                 min(len(_COMPLAINT.findall(text)), 3) / 3,
+                *_negated_valence(text.lower()),
             ]
         )
+    marked = [_negation_marked(text) for text in lowered]
     return sparse.hstack(
-        [words.transform(lowered), chars.transform(lowered), sparse.csr_matrix(np.asarray(dense, float))]
+        [
+            words.transform([m[0] for m in marked]),
+            chars.transform([m[1] for m in marked]),
+            sparse.csr_matrix(np.asarray(dense, float)),
+        ]
     ).tocsr()
 
 
