@@ -35,6 +35,7 @@ DEFAULT_TAXONOMY: list[dict[str, Any]] = [
                         "柜员",
                         "工作人员",
                         "专业",
+                        "服务生",
                     ],
                     "en": [
                         "rude",
@@ -133,6 +134,7 @@ DEFAULT_TAXONOMY: list[dict[str, Any]] = [
                         "物流",
                         "快递",
                         "迟到",
+                        "外送",
                     ],
                     "en": [
                         "late",
@@ -187,6 +189,7 @@ DEFAULT_TAXONOMY: list[dict[str, Any]] = [
                         "色差",
                         "过期",
                         "故障",
+                        "品质",
                     ],
                     "en": [
                         "quality",
@@ -229,7 +232,7 @@ DEFAULT_TAXONOMY: list[dict[str, Any]] = [
                 "key": "price.value",
                 "name": {"zh-CN": "性价比", "en": "Value for money"},
                 "keywords": {
-                    "zh": ["价格", "太贵", "便宜", "性价比", "划算", "实惠", "不值"],
+                    "zh": ["价格", "太贵", "便宜", "性价比", "划算", "实惠", "不值", "cp值"],
                     "en": ["price*", "expensive", "cheap", "overpriced", "value", "worth"],
                 },
             },
@@ -252,6 +255,7 @@ DEFAULT_TAXONOMY: list[dict[str, Any]] = [
                         "账单",
                         "积分",
                         "会员",
+                        "折扣",
                     ],
                     "en": [
                         "charged",
@@ -327,7 +331,7 @@ DEFAULT_TAXONOMY: list[dict[str, Any]] = [
                 "key": "app.login",
                 "name": {"zh-CN": "登录", "en": "Login"},
                 "keywords": {
-                    "zh": ["登录", "登陆", "验证码", "密码", "账号"],
+                    "zh": ["登录", "登陆", "验证码", "密码", "账号", "登入", "帐号"],
                     "en": ["login", "log in", "password", "sign in", "verification code", "account locked"],
                 },
             },
@@ -335,7 +339,19 @@ DEFAULT_TAXONOMY: list[dict[str, Any]] = [
                 "key": "app.stability",
                 "name": {"zh-CN": "稳定性", "en": "Stability"},
                 "keywords": {
-                    "zh": ["闪退", "卡顿", "死机", "打不开", "bug", "崩溃", "断网", "掉线", "报错"],
+                    "zh": [
+                        "闪退",
+                        "卡顿",
+                        "死机",
+                        "打不开",
+                        "bug",
+                        "崩溃",
+                        "断网",
+                        "掉线",
+                        "报错",
+                        "当机",
+                        "网路",
+                    ],
                     "en": ["crash*", "freez*", "bug*", "glitch*", "won't load", "error message"],
                 },
             },
@@ -343,7 +359,7 @@ DEFAULT_TAXONOMY: list[dict[str, Any]] = [
                 "key": "app.ordering",
                 "name": {"zh-CN": "下单支付", "en": "Ordering and payment"},
                 "keywords": {
-                    "zh": ["下单", "支付", "付款", "结账", "订单"],
+                    "zh": ["下单", "支付", "付款", "结账", "订单", "结帐"],
                     "en": ["checkout", "payment", "pay", "order online", "booking", "website"],
                 },
             },

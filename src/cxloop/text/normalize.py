@@ -58,9 +58,15 @@ def clean(text: str) -> str:
     return text[:MAX_KEPT_CHARS]
 
 
+# Common in Taiwan reviews and missing from snownlp's table (超讚, 喫).
+_T2S_MISSING = {"讚": "赞", "喫": "吃"}
+
+
 @functools.cache
 def _t2s_chars() -> dict[int, str]:
-    return {ord(k): v for k, v in traditional_to_simplified().items() if len(k) == 1}
+    table = {ord(k): v for k, v in traditional_to_simplified().items() if len(k) == 1}
+    table.update({ord(k): v for k, v in _T2S_MISSING.items()})
+    return table
 
 
 def to_simplified(text: str) -> str:

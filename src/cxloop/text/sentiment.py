@@ -30,7 +30,7 @@ from cxloop.text.resources import vader_ground_truth as en_ground_truth
 if TYPE_CHECKING:
     from cxloop.text.self_training import WordReader
 
-MODEL_VERSION = "zh-sent-4"
+MODEL_VERSION = "zh-sent-5"
 NEUTRAL_BAND = 0.12
 # SGD margins run about twice those of lbfgs; this keeps the learned half from saturating.
 LEARNED_SCALE = 3.0
