@@ -359,3 +359,27 @@ def test_a_negated_complaint_word_is_praise_and_a_negated_praise_word_a_complain
         "negative",
         "negative",
     ]
+
+
+def test_taiwan_usage_is_read_after_folding_to_simplified() -> None:
+    brunch, revisit, letdown, crash, waiter = analyze_texts(
+        ["這間早午餐大推", "下次還會再訪", "真的很雷，不推", "手機APP一直當機", "服務生很親切"]
+    )
+    assert [r.sentiment for r in (brunch, revisit, letdown, crash, waiter)] == [
+        "positive",
+        "positive",
+        "negative",
+        "negative",
+        "positive",
+    ]
+    # 真的很雷，不推 is written the same in both scripts.
+    assert [r.traditional for r in (brunch, revisit, letdown, crash, waiter)] == [
+        True,
+        True,
+        False,
+        True,
+        True,
+    ]
+    assert [h.path for h in crash.topics] == ["App > Stability"]
+    assert [h.path for h in waiter.topics] == ["Service > Staff attitude"]
+    assert analyze_texts(["超讚"])[0].masked_text == "超讚"

@@ -53,6 +53,42 @@ def test_explorer_marks_matches_and_a_click_corrects(client: TestClient, org: Or
     assert rows(database_url, "SELECT count(*) FROM text_corrections") == [(1,)]
 
 
+def test_a_traditional_comment_is_shown_as_written_with_its_matches_marked(
+    client: TestClient, org: Org, database_url: str
+) -> None:
+    survey_id = publish(client, org)
+    response_id = respond(client, org, survey_id, {"nps": 2, "why": "送餐太慢了，電話13812345678"})
+    assert rows(
+        database_url, f"SELECT masked_text FROM comment_analyses WHERE response_id = '{response_id}'"
+    ) == [("送餐太慢了，電話[PHONE]",)]
+    _signed_in(client, database_url, "store")
+    page = client.get("/text")
+    assert "<mark>送餐</mark><mark>太慢</mark>了，電話[PHONE]" in page.text
+
+
+def test_a_topic_word_written_in_traditional_matches_both_scripts(
+    client: TestClient, org: Org, database_url: str
+) -> None:
+    _signed_in(client, database_url, "cx")
+    page = client.get("/text?tab=taxonomy")
+    added = client.post(
+        "/text/topics",
+        data={"csrf_token": csrf_from(page.text), "name_zh": "洗手間", "name_en": "", "keywords": "洗手間"},
+        follow_redirects=False,
+    )
+    assert added.status_code == 303
+    survey_id = publish(client, org)
+    traditional = respond(client, org, survey_id, {"nps": 3, "why": "洗手間很髒"})
+    simplified = respond(client, org, survey_id, {"nps": 3, "why": "洗手间很脏"})
+    [(ours,)] = rows(database_url, "SELECT id FROM text_topics WHERE key IS NULL")
+    for response_id in (traditional, simplified):
+        assert rows(
+            database_url,
+            f"SELECT topic_id FROM comment_topics WHERE response_id = '{response_id}'"
+            f" AND topic_id = '{ours}'",
+        ) == [(ours,)]
+
+
 def test_taxonomy_tab_adds_a_topic_and_suggests(client: TestClient, org: Org, database_url: str) -> None:
     _signed_in(client, database_url, "cx")
     page = client.get("/text?tab=taxonomy")

@@ -8,6 +8,7 @@ a web request (``cxloop.text.runner`` keeps them in a child process).
 
 from cxloop.text.engine import TextAnalysis, analyze_texts
 from cxloop.text.models import CommentAnalysis, CommentTopic
+from cxloop.text.normalize import to_simplified
 from cxloop.text.routes import router
 from cxloop.text.service import response_text_facts
 from cxloop.text.topics import TopicHit
@@ -20,4 +21,5 @@ __all__ = [
     "analyze_texts",
     "response_text_facts",
     "router",
+    "to_simplified",
 ]

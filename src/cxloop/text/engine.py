@@ -119,16 +119,16 @@ def _zh_clause_sentiment(clause: str) -> sentiment.Sentiment:
     return sentiment.Sentiment(sentiment.label_of(score), score)
 
 
-def _prepare(given: object, language: str | None) -> tuple[str, str, bool, bool]:
-    """(cleaned text, language, was Traditional, was too long): cleaned, read as Simplified."""
+def _prepare(given: object, language: str | None) -> tuple[str, str, bool, bool, str]:
+    """(text as the models read it, language, was Traditional, was too long, cleaned text as
+    written): cleaned, and read as Simplified; people still see the customer's own script."""
     raw = given if isinstance(given, str) else ""
     truncated = len(raw) > normalize.MAX_ANALYZED_CHARS
     cleaned = normalize.clean(raw)
     lang = language if language in ("zh", "en") else normalize.detect_language(cleaned)
     traditional = lang in ("zh", "mixed") and normalize.is_traditional(cleaned)
-    if traditional:
-        cleaned = normalize.to_simplified(cleaned)
-    return cleaned, lang, traditional, truncated
+    read = normalize.to_simplified(cleaned) if traditional else cleaned
+    return read, lang, traditional, truncated, cleaned
 
 
 def train_scored_zh(texts: Sequence[str], labels: Sequence[int]) -> dict[str, Any] | None:
@@ -151,10 +151,13 @@ def analyze_texts(
         for lang, weights in (context.adapters or {}).items()
         if weights
     }
-    prepared = [_prepare(given, language) for given in texts]
-    # Models read the start of each comment; masking (cheap regexes) covers all that is kept.
-    kept = [p[0] for p in prepared]
-    prepared = [(t[: normalize.MAX_ANALYZED_CHARS], lang, trad, cut) for t, lang, trad, cut in prepared]
+    read_and_written = [_prepare(given, language) for given in texts]
+    # Models read the start of each comment; masking (cheap regexes) covers all that is kept,
+    # in the script the customer wrote.
+    kept = [written for *_, written in read_and_written]
+    prepared = [
+        (t[: normalize.MAX_ANALYZED_CHARS], lang, trad, cut) for t, lang, trad, cut, _ in read_and_written
+    ]
 
     zh_indexes = [i for i, (text, lang, _, _) in enumerate(prepared) if lang in ("zh", "mixed") and text]
     zh_texts = [prepared[i][0] for i in zh_indexes]

@@ -65,7 +65,12 @@ def _keyword_pattern(word: str) -> str:
 
 def _alternation(words: Sequence[str]) -> re.Pattern[str] | None:
     # A bare "*" would match everywhere: only words with something before the star count.
-    cleaned = sorted({w.strip().lower() for w in words if w.strip().rstrip("*")}, key=len, reverse=True)
+    # Comments are read folded to Simplified, so a tenant's 服務 has to be too.
+    cleaned = sorted(
+        {normalize.to_simplified(w.strip().lower()) for w in words if w.strip().rstrip("*")},
+        key=len,
+        reverse=True,
+    )
     if not cleaned:
         return None
     return re.compile("|".join(_keyword_pattern(w) for w in cleaned))

@@ -18,6 +18,7 @@ from cxloop.identity import Perm
 from cxloop.kit.errors import AppError
 from cxloop.kit.http import DbSession, TransactionalRoute
 from cxloop.kit.pagination import PageRequest
+from cxloop.text import to_simplified
 from cxloop.text.service import correct_topic, list_comments
 from cxloop.text.suggest import suggest_topics
 from cxloop.text.taxonomy import all_topics, create_topic, delete_topic, paths, tenant_locale, update_topic
@@ -35,13 +36,15 @@ def highlight(text: str, words: list[str]) -> list[tuple[str, bool]]:
     wanted = sorted({w for w in words if w and len(w) <= 100}, key=len, reverse=True)
     if not wanted:
         return [(text, False)]
-    pattern = re.compile("|".join(re.escape(w) for w in wanted), re.IGNORECASE)
+    pattern = re.compile("|".join(re.escape(to_simplified(w)) for w in wanted), re.IGNORECASE)
     out: list[tuple[str, bool]] = []
     last = 0
-    for m in pattern.finditer(text):
+    # Matched words are Simplified, a comment may be Traditional: find them in the folded
+    # copy (character for character, so the same places) and mark the customer's own text.
+    for m in pattern.finditer(to_simplified(text)):
         if m.start() > last:
             out.append((text[last : m.start()], False))
-        out.append((m.group(0), True))
+        out.append((text[m.start() : m.end()], True))
         last = m.end()
     if last < len(text):
         out.append((text[last:], False))
