@@ -349,6 +349,8 @@ def test_the_explorer_page_marks_matches_and_corrects_a_topic_in_one_click(
     assert 'action="/dashboards/corrections"' in page.text
     searched = client.get(where + "&q=第9条")
     assert "<mark>第9条</mark> <mark>排队</mark>" in searched.text
+    # The same search written in Traditional finds and marks it too.
+    assert "<mark>第9条</mark> <mark>排队</mark>" in client.get(where + "&q=第9條").text
     response_id = seeded["march"][9]
     price = rows(database_url, f"SELECT topic_id FROM comment_topics WHERE response_id = '{response_id}'")[0][
         0

@@ -116,6 +116,24 @@ def test_taxonomy_starts_from_the_default_and_is_edited(
     assert rows(database_url, "SELECT count(*) FROM text_topics") == [(23 + 1 - 5,)]
 
 
+def test_a_search_in_either_script_finds_a_traditional_comment(
+    client: TestClient, org: Org, database_url: str
+) -> None:
+    survey_id = publish(client, org)
+    taiwan = respond(client, org, survey_id, {"nps": 3, "why": "服務態度很差"})
+    mainland = respond(client, org, survey_id, {"nps": 3, "why": "服务态度很差"})
+    assert rows(
+        database_url, f"SELECT masked_text, folded_text FROM comment_analyses WHERE response_id = '{taiwan}'"
+    ) == [("服務態度很差", "服务态度很差")]
+    assert rows(
+        database_url, f"SELECT folded_text FROM comment_analyses WHERE response_id = '{mainland}'"
+    ) == [(None,)]
+    for term in ("服務", "服务"):
+        found = client.get("/api/v1/text/comments", params={"contains": term}, headers=org.auth("cx")).json()
+        assert sorted(c["response_id"] for c in found["items"]) == sorted([taiwan, mainland])
+        assert {c["text"] for c in found["items"]} == {"服務態度很差", "服务态度很差"}
+
+
 def test_explorer_is_scoped_and_a_correction_teaches(client: TestClient, org: Org, database_url: str) -> None:
     survey_id = publish(client, org)
     seat = respond(client, org, survey_id, {"nps": 3, "why": "The seat was cramped"}, unit="SH001")

@@ -35,7 +35,7 @@ from cxloop.identity import Perm, Principal, Tenant, Unit, display_name, visible
 from cxloop.kit.clock import utc_now
 from cxloop.kit.errors import AppError, FieldError, ValidationFailed
 from cxloop.surveys import Survey, published_definition
-from cxloop.text import CommentAnalysis
+from cxloop.text import CommentAnalysis, searchable_text, to_simplified
 
 log = logging.getLogger("cxloop.dashboards")
 
@@ -395,7 +395,7 @@ async def comments(
     if wanted is not None:
         statement = statement.where(CommentAnalysis.question_id.in_(wanted))
     if search:
-        statement = statement.where(CommentAnalysis.masked_text.contains(search, autoescape=True))
+        statement = statement.where(searchable_text().contains(to_simplified(search), autoescape=True))
     statement = statement.order_by(
         Response.submitted_at.desc(), Response.id.desc(), CommentAnalysis.question_id
     ).limit(COMMENT_SCAN if score else limit)

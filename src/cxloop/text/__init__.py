@@ -10,7 +10,7 @@ from cxloop.text.engine import TextAnalysis, analyze_texts
 from cxloop.text.models import CommentAnalysis, CommentTopic
 from cxloop.text.normalize import to_simplified
 from cxloop.text.routes import router
-from cxloop.text.service import response_text_facts
+from cxloop.text.service import response_text_facts, searchable_text
 from cxloop.text.topics import TopicHit
 
 __all__ = [
@@ -21,5 +21,6 @@ __all__ = [
     "analyze_texts",
     "response_text_facts",
     "router",
+    "searchable_text",
     "to_simplified",
 ]

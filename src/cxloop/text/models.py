@@ -57,7 +57,10 @@ class CommentAnalysis(Base):
     keywords: Mapped[Any] = mapped_column(JSONType)
     phrases: Mapped[Any] = mapped_column(JSONType)
     pii: Mapped[Any] = mapped_column(JSONType)
+    # As the customer wrote it (Traditional stays Traditional), personal data masked.
     masked_text: Mapped[str] = mapped_column(Text)
+    # Its Simplified fold when that differs, so a search in either script finds it.
+    folded_text: Mapped[str | None] = mapped_column(Text, nullable=True)
     # The unmasked text, only when the tenant's policy keeps it.
     original_text: Mapped[str | None] = mapped_column(Text, nullable=True)
     analyzed_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cxloop.collection import Response
@@ -18,7 +18,7 @@ from cxloop.kit.ids import new_id
 from cxloop.kit.jobs import enqueue
 from cxloop.kit.pagination import Page, PageRequest, decode_cursor, make_page
 from cxloop.surveys import SurveyDefinition, published_definition
-from cxloop.text import runner, scored, self_training, sentiment
+from cxloop.text import normalize, runner, scored, self_training, sentiment
 from cxloop.text.engine import Context, TextAnalysis
 from cxloop.text.models import CommentAnalysis, CommentTopic, TextCorrection, TextModel, TextSettings
 from cxloop.text.taxonomy import get_topic, topic_specs
@@ -27,6 +27,11 @@ TRAIN_TOPICS = "text.train_topics"
 TOPIC_MODEL = "topics"
 TEXT_TYPES = ("text",)
 CHOICE_TYPES = ("single_choice", "multiple_choice", "dropdown")
+
+
+def searchable_text() -> ColumnElement[str]:
+    """What a comment search reads: the Simplified fold where one was stored, else the text."""
+    return func.coalesce(CommentAnalysis.folded_text, CommentAnalysis.masked_text)
 
 
 def open_texts(definition: SurveyDefinition | None, answers: dict[str, Any]) -> Iterator[tuple[str, str]]:
@@ -152,6 +157,7 @@ async def analyze_response(
                 phrases=result.phrases,
                 pii=result.pii,
                 masked_text=result.masked_text,
+                folded_text=normalize.to_simplified(result.masked_text) if result.traditional else None,
                 original_text=text if policy.keep_original or not policy.mask_pii else None,
                 analyzed_at=now,
             )
@@ -231,7 +237,7 @@ async def list_comments(
     if uncovered:
         query = query.where(~topic_filter.exists())
     if contains:
-        query = query.where(CommentAnalysis.masked_text.contains(contains, autoescape=True))
+        query = query.where(searchable_text().contains(normalize.to_simplified(contains), autoescape=True))
     # One key per comment: response id + question id, newest response first.
     key = CommentAnalysis.response_id + ":" + CommentAnalysis.question_id
     if page.cursor:
