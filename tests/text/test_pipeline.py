@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 from fastapi.testclient import TestClient
 
@@ -99,3 +100,68 @@ def test_facts_for_alert_rules(client: TestClient, org: Org, database_url: str) 
         "urgency": ["regulator", "safety"],
     }
     assert two == {"sentiment": None, "topics": [], "urgency": []}
+
+
+PHONE_COMMENT = {
+    "nps": 2,
+    "why": "送餐太慢了，电话13812345678",
+    "via": {"choice": "other", "other": "朋友 a.b@example.com 推荐"},
+    "liked": ["a", {"choice": "more", "other": "call me on 13912345678"}],
+    "mail": "keep.me@example.com",
+}
+
+
+def test_personal_data_is_redacted_from_the_stored_answers_and_their_export(
+    client: TestClient, org: Org, database_url: str
+) -> None:
+    survey_id = publish(client, org)
+    response_id = respond(client, org, survey_id, PHONE_COMMENT)
+    answers = client.get(f"/api/v1/responses/{response_id}", headers=org.auth("cx")).json()["answers"]
+    assert answers == {
+        "nps": 2,
+        "why": "送餐太慢了，电话[PHONE]",
+        "via": {"choice": "other", "other": "朋友 [EMAIL] 推荐"},
+        "liked": ["a", {"choice": "more", "other": "call me on [PHONE]"}],
+        # An email question is contact data the respondent gave, not a comment.
+        "mail": "keep.me@example.com",
+    }
+    exported = client.get(f"/api/v1/surveys/{survey_id}/responses/export?format=csv", headers=org.auth("cx"))
+    assert exported.status_code == 200
+    assert "13812345678" not in exported.text and "送餐太慢了，电话[PHONE]" in exported.text
+
+    edited = client.patch(
+        f"/api/v1/responses/{response_id}",
+        json={"answers": {"why": "还是没人回，打13700001111"}, "reason": "customer added"},
+        headers=org.auth("cx"),
+    )
+    assert edited.status_code == 200, edited.text
+    answers = client.get(f"/api/v1/responses/{response_id}", headers=org.auth("cx")).json()["answers"]
+    assert answers["why"] == "还是没人回，打[PHONE]"
+    history = rows(
+        database_url, f"SELECT before, after FROM response_revisions WHERE response_id = '{response_id}'"
+    )
+    assert [(_json(before), _json(after)) for before, after in history] == [
+        ({"why": "送餐太慢了，电话[PHONE]"}, {"why": "还是没人回，打[PHONE]"})
+    ]
+
+
+def _json(value: object) -> object:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def test_a_tenant_that_keeps_originals_keeps_the_answers_as_given(
+    client: TestClient, org: Org, database_url: str
+) -> None:
+    kept = client.put(
+        "/api/v1/text/settings", json={"mask_pii": True, "keep_original": True}, headers=org.auth("cx")
+    )
+    assert kept.status_code == 200, kept.text
+    survey_id = publish(client, org)
+    response_id = respond(client, org, survey_id, PHONE_COMMENT)
+    answers = client.get(f"/api/v1/responses/{response_id}", headers=org.auth("cx")).json()["answers"]
+    assert answers["why"] == "送餐太慢了，电话13812345678"
+    assert rows(
+        database_url,
+        f"SELECT masked_text, original_text FROM comment_analyses WHERE response_id = '{response_id}'"
+        " AND question_id = 'why'",
+    ) == [("送餐太慢了，电话[PHONE]", "送餐太慢了，电话13812345678")]

@@ -5,7 +5,7 @@ packages import only what is listed here.
 
 from cxloop.collection.edit_tasks import RESPONSE_EDITED, subscribe_edits, unsubscribe_edits
 from cxloop.collection.links import anonymous_query, link_id_from, personal_token
-from cxloop.collection.models import Response, SurveyLink
+from cxloop.collection.models import Response, ResponseRevision, SurveyLink
 from cxloop.collection.pipeline import (
     BACKGROUND,
     PROMPT,
@@ -27,6 +27,7 @@ __all__ = [
     "RESPONSE_STORED",
     "RESPONSE_STORED_BACKGROUND",
     "Response",
+    "ResponseRevision",
     "Subscriber",
     "SurveyLink",
     "anonymous_query",

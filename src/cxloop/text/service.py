@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cxloop.collection import Response
+from cxloop.collection import Response, ResponseRevision
 from cxloop.identity import Actor, Perm, Principal, Unit, record
 from cxloop.kit.clock import utc_now
 from cxloop.kit.errors import FieldError, NotFound, ValidationFailed
@@ -18,7 +18,7 @@ from cxloop.kit.ids import new_id
 from cxloop.kit.jobs import enqueue
 from cxloop.kit.pagination import Page, PageRequest, decode_cursor, make_page
 from cxloop.surveys import SurveyDefinition, published_definition
-from cxloop.text import normalize, runner, scored, self_training, sentiment
+from cxloop.text import normalize, pii, runner, scored, self_training, sentiment
 from cxloop.text.engine import Context, TextAnalysis
 from cxloop.text.models import CommentAnalysis, CommentTopic, TextCorrection, TextModel, TextSettings
 from cxloop.text.taxonomy import get_topic, topic_specs
@@ -176,8 +176,63 @@ async def analyze_response(
                     evidence={"matched": hit.matched[:20], "score": hit.score},
                 )
             )
+    if policy.mask_pii and not policy.keep_original:
+        await _redact_response(session, response, {question_id for question_id, _ in texts})
     await session.flush()
     return len(texts)
+
+
+async def _redact_response(session: AsyncSession, response: Response, question_ids: set[str]) -> None:
+    """The original is kept only where the tenant's policy allows: not in the answers either, so
+    response pages, the API and exports show what the comment explorer shows; nor in the edit history."""
+    redacted = redacted_answers(response.answers or {}, question_ids)
+    if redacted is not None:
+        # Only over the answers read here: an edit that landed meanwhile is redacted by its own run.
+        await session.execute(
+            update(Response)
+            .where(Response.id == response.id, Response.revision == response.revision)
+            .values(answers=redacted)
+            .execution_options(synchronize_session="fetch")
+        )
+    if not response.revision:
+        return
+    revisions = await session.scalars(
+        select(ResponseRevision).where(
+            ResponseRevision.tenant_id == response.tenant_id, ResponseRevision.response_id == response.id
+        )
+    )
+    for revision in revisions:
+        before = redacted_answers(revision.before or {}, question_ids)
+        after = redacted_answers(revision.after or {}, question_ids)
+        if before is not None:
+            revision.before = before
+        if after is not None:
+            revision.after = after
+
+
+def redacted_answers(answers: dict[str, Any], question_ids: set[str]) -> dict[str, Any] | None:
+    """``answers`` with personal data masked in the open texts of ``question_ids`` (a text
+    answer, or the "other" text of a choice); None when there was nothing to mask."""
+    out = dict(answers)
+    changed = False
+    for question_id in question_ids & answers.keys():
+        value = answers[question_id]
+        if isinstance(value, str):
+            masked = pii.mask(value)[0]
+            changed |= masked != value
+            out[question_id] = masked
+            continue
+        picks = value if isinstance(value, list) else [value]
+        new_picks: list[Any] = []
+        for pick in picks:
+            if isinstance(pick, dict) and isinstance(pick.get("other"), str):
+                masked = pii.mask(pick["other"])[0]
+                changed |= masked != pick["other"]
+                new_picks.append({**pick, "other": masked})
+            else:
+                new_picks.append(pick)
+        out[question_id] = new_picks if isinstance(value, list) else new_picks[0]
+    return out if changed else None
 
 
 async def response_text_facts(session: AsyncSession, tenant_id: str, response_id: str) -> dict[str, Any]:
