@@ -383,3 +383,20 @@ def test_taiwan_usage_is_read_after_folding_to_simplified() -> None:
     assert [h.path for h in crash.topics] == ["App > Stability"]
     assert [h.path for h in waiter.topics] == ["Service > Staff attitude"]
     assert analyze_texts(["超讚"])[0].masked_text == "超讚"
+
+
+def test_chinese_negation_reaches_past_degree_words_and_a_second_negator_cancels_it() -> None:
+    from cxloop.text.sentiment import lexicon_score_zh
+
+    assert lexicon_score_zh("不是很满意") < 0
+    assert lexicon_score_zh("没让我失望") > 0
+    assert lexicon_score_zh("没有不满意的地方") > 0
+    assert lexicon_score_zh("挑不出毛病") > 0
+    texts = ["不是很满意", "挑不出毛病", "没有任何问题", "不是很好吃", "服务不错"]
+    assert [r.sentiment for r in analyze_texts(texts)] == [
+        "negative",
+        "positive",
+        "positive",
+        "negative",
+        "positive",
+    ]

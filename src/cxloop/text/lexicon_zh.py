@@ -339,7 +339,13 @@ NEGATORS: frozenset[str] = frozenset(
         "勿",
         "不再",
         "不用",
+        "挑不出",
     }
+)
+
+# Words between a negator and what it negates that do not use up its reach (不是很满意, 没让我失望).
+NEGATION_FILLERS: frozenset[str] = frozenset(
+    {"是", "都", "也", "那么", "这么", "怎么", "让", "我", "人", "给", "算", "啥", "什么"}
 )
 
 DEGREE: dict[str, float] = {
@@ -500,6 +506,17 @@ PHRASES: dict[str, float] = {
     "cp值很低": -2.5,
     "会再访": 2.5,
     "值得再访": 2.5,
+    # Praise by denial (2026-12-06).
+    "挑不出毛病": 2.5,
+    "无可挑剔": 3.0,
+    "没得挑": 2.5,
+    "没什么可挑剔": 2.5,
+    "没有任何问题": 2.0,
+    "一点都不差": 2.0,
+    "一点也不差": 2.0,
+    "没有不满意": 5.0,
+    "没什么不好": 3.0,
+    "没有不好": 3.0,
 }
 
 SEED_POSITIVE: tuple[str, ...] = (

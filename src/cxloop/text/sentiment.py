@@ -44,6 +44,10 @@ class Sentiment:
     score: float
 
 
+# The lexicon's share of the Chinese blend where it read a negation (else half).
+NEGATED_LEXICON_WEIGHT = 0.75
+
+
 def label_of(score: float, low: float = -NEUTRAL_BAND, high: float = NEUTRAL_BAND) -> str:
     if score >= high:
         return "positive"
@@ -67,6 +71,12 @@ def lexicon_score_zh(text: str) -> float:
 
     After a contrast ("但是") what came before counts half and the clause that
     follows one and a half."""
+    return lexicon_reading_zh(text)[0]
+
+
+def lexicon_reading_zh(text: str) -> tuple[float, bool]:
+    """(``lexicon_score_zh``, whether a negation turned a sentiment word around)."""
+    negation_used = False
     total = 0.0
     for phrase, weight in lexicon_zh.PHRASES.items():
         if phrase in text:
@@ -87,10 +97,15 @@ def lexicon_score_zh(text: str) -> float:
                 clause_score *= 0.5
                 continue
             if word in lexicon_zh.NEGATORS:
-                negated_at = index
+                # 没有不满意: a second negator cancels the first.
+                negated_at = -10 if index - negated_at <= 2 else index
                 continue
             if word in lexicon_zh.DEGREE:
                 degree *= lexicon_zh.DEGREE[word]
+                negated_at += 1  # 不是很满意: degree words do not use up the negation's reach
+                continue
+            if word in lexicon_zh.NEGATION_FILLERS:
+                negated_at += 1  # 没让我失望
                 continue
             value = lexicon_zh.POSITIVE.get(word, 0.0) - lexicon_zh.NEGATIVE.get(word, 0.0)
             if value == 0.0:
@@ -98,10 +113,11 @@ def lexicon_score_zh(text: str) -> float:
             if index - negated_at <= 2:
                 # "不好" is bad, "不差" only mildly good.
                 value = -value * (0.9 if value > 0 else 0.4)
+                negation_used = True
             clause_score += value * degree
             degree = 1.0
         total += clause_score * (1.5 if contrast else 1.0)
-    return total
+    return total, negation_used
 
 
 # --- Chinese learned model ---------------------------------------------------
@@ -208,10 +224,14 @@ def zh_scores(texts: list[str], model_dir: Path, adapter: Adapter | None = None)
             margins[index] = 0.4 * margins[index] + 0.6 * tail_margin
     out = []
     for text, margin in zip(texts, margins, strict=True):
-        lexical = math.tanh(lexicon_score_zh(text) / 2.5)
+        lexicon_score, negation_used = lexicon_reading_zh(text)
+        lexical = math.tanh(lexicon_score / 2.5)
         shift = adapter.margin(text) if adapter is not None else 0.0
         learned = math.tanh((float(margin) + shift) / LEARNED_SCALE)
-        out.append(0.5 * lexical + 0.5 * learned)
+        # Character n-grams cannot see that 不是很满意 is not 满意: where the lexicon turned a
+        # word around, its reading counts more.
+        weight = NEGATED_LEXICON_WEIGHT if negation_used else 0.5
+        out.append(weight * lexical + (1 - weight) * learned)
     return out
 
 
