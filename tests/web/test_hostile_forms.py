@@ -268,3 +268,55 @@ def test_digit_lookalikes_in_a_dashboard_refresh_and_metric_queries(
     assert paged.status_code == 422, paged.text
     # A cursor of 5,001 characters is refused by the body's length limit before it is read.
     assert paged.json()["code"] == ("invalid_cursor" if len(value) == 1 else "validation_failed")
+
+
+def _post_campaign(browser: TestClient, token: str, survey_id: str, **fields: str) -> Any:
+    form = {"name": "Q4", "survey_id": survey_id, "contact_ids": "c1 c2", "action": "save", **fields}
+    return browser.post("/campaigns", data={"csrf_token": token, **form}, follow_redirects=False)
+
+
+CAMPAIGN_COUNTS = {
+    "reminder_after_days": "reminder_after_days: enter a whole number of days from 1 to 365",
+    "max_reminders": "max_reminders: enter a whole number of reminders from 0 to 10",
+    "link_days": "link_days: enter a whole number of days from 1 to 365",
+}
+
+
+@pytest.mark.parametrize("field", sorted(CAMPAIGN_COUNTS))
+@pytest.mark.parametrize("value", ["abc", "١٢", "²", "-1", "1.5", "366", "9" * 5000])
+def test_a_campaign_count_that_is_not_a_whole_number_in_range_is_a_form_error(
+    field: str,
+    value: str,
+    client: TestClient,
+    org: Org,
+    database_url: str,
+    signed_in: Any,  # noqa: F811
+) -> None:
+    survey_id = make_survey(client, org)
+    browser = signed_in("cx")
+    token = csrf_from(browser.get("/campaigns").text)
+    # max_reminders needs reminder_after_days: give it one so the count is the only fault.
+    other = {"reminder_after_days": "3"} if field == "max_reminders" else {}
+    refused = _post_campaign(browser, token, survey_id, **other, **{field: value})
+    assert refused.status_code == 422
+    [message] = re.findall(r'data-testid="campaign-error">([^<]*)<', refused.text)
+    assert message == CAMPAIGN_COUNTS[field]
+    assert _count(database_url, "campaigns") == 0
+
+
+def test_campaign_counts_at_the_api_limits_are_saved(
+    client: TestClient,
+    org: Org,
+    database_url: str,
+    signed_in: Any,  # noqa: F811
+) -> None:
+    survey_id = make_survey(client, org)
+    browser = signed_in("cx")
+    token = csrf_from(browser.get("/campaigns").text)
+    fields = {"reminder_after_days": "365", "max_reminders": "10", "link_days": "1"}
+    saved = _post_campaign(browser, token, survey_id, **fields)
+    assert saved.status_code == 303, saved.text
+    stored = scalar(
+        database_url, "SELECT reminder_after_days || ',' || max_reminders || ',' || link_days FROM campaigns"
+    )
+    assert stored == "365,10,1"

@@ -30,6 +30,7 @@ from cxloop.identity import Perm, Principal
 from cxloop.kit.errors import AppError
 from cxloop.kit.formjson import NotFormJson, parse_form_json
 from cxloop.kit.http import DbSession, TransactionalRoute
+from cxloop.kit.numbers import ascii_digits
 from cxloop.surveys import PUBLISHED, Survey, SurveyVersion, text_in
 from cxloop.web.i18n import N_
 from cxloop.web.pages.render import SignedIn, form_csrf_ok, render, request_locale, see_other
@@ -84,6 +85,42 @@ def _problem(error: AppError | ValidationError) -> str:
     if error.errors:
         return "; ".join(f"{e.path}: {e.message}" for e in error.errors[:3])
     return error.detail
+
+
+def _bounds(name: str) -> tuple[int, int]:
+    # Read from the API's schema so that the page and the API cannot drift apart.
+    low = high = 0
+    for rule in CampaignIn.model_fields[name].metadata:
+        low = getattr(rule, "ge", low)
+        high = getattr(rule, "le", high)
+    return low, high
+
+
+# Fields typed as text on the form; (what the number counts, its value when left empty).
+WHOLE_NUMBERS: dict[str, tuple[str, int | None]] = {
+    "reminder_after_days": ("days", None),
+    "max_reminders": ("reminders", 0),
+    "link_days": ("days", None),
+}
+
+
+def _whole_numbers(values: dict[str, str]) -> dict[str, int | None]:
+    """The form's counts, or ValueError with the page's message for the first bad one.
+
+    ASCII digits only: int() would take '١٢' as 12, word a letter in Python's
+    terms and refuse 5,000 digits with a message about the interpreter.
+    """
+    out: dict[str, int | None] = {}
+    for name, (unit, empty) in WHOLE_NUMBERS.items():
+        text = values[name]
+        if not text:
+            out[name] = empty
+            continue
+        low, high = _bounds(name)
+        if not ascii_digits(text, len(str(high))) or not low <= int(text) <= high:
+            raise ValueError(f"{name}: enter a whole number of {unit} from {low} to {high}")
+        out[name] = int(text)
+    return out
 
 
 def _ids(text: str) -> list[str]:
@@ -172,11 +209,7 @@ async def campaigns_form(request: Request, session: DbSession, principal: Signed
                 "name": values["name"],
                 "survey_id": values["survey_id"],
                 "channel": values["channel"] or None,
-                "reminder_after_days": int(values["reminder_after_days"])
-                if values["reminder_after_days"]
-                else None,
-                "max_reminders": int(values["max_reminders"] or 0),
-                "link_days": int(values["link_days"]) if values["link_days"] else None,
+                **_whole_numbers(values),
                 **audience,
             }
         )
