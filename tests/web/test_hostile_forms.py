@@ -320,3 +320,38 @@ def test_campaign_counts_at_the_api_limits_are_saved(
         database_url, "SELECT reminder_after_days || ',' || max_reminders || ',' || link_days FROM campaigns"
     )
     assert stored == "365,10,1"
+
+
+def test_a_refused_topic_form_on_a_fresh_tenant_writes_no_taxonomy(
+    org: Org,
+    database_url: str,
+    signed_in: Any,  # noqa: F811
+) -> None:
+    from cxloop.text.default_taxonomy import DEFAULT_TAXONOMY
+    from cxloop.text.taxonomy import default_topic_id
+
+    # The default taxonomy is saved on first write; a refused write must not be that first write.
+    assert _count(database_url, "text_topics") == 0
+    browser = signed_in("cx")
+    token = csrf_from(browser.get("/text?tab=taxonomy").text)
+    audit_before = _count(database_url, "audit_events")
+    default_id = default_topic_id(org.tenant_id, DEFAULT_TAXONOMY[0]["key"])
+    refusals = (
+        ("/text/topics", {"name_zh": "骑手\x00"}),
+        ("/text/topics", {"name_zh": "骑手", "keywords": "小哥\x1b[31m"}),
+        ("/text/topics", {"name_zh": "骑手", "parent_id": "NO-SUCH-TOPIC"}),
+        (f"/text/topics/{default_id}", {"keywords": "a\x00"}),
+        ("/text/topics/NO-SUCH-TOPIC", {"keywords": "骑手"}),
+        ("/text/topics/NO-SUCH-TOPIC", {"delete": "yes"}),
+    )
+    for path, fields in refusals:
+        refused = browser.post(path, data={"csrf_token": token, **fields}, follow_redirects=False)
+        assert refused.status_code == 303, (path, fields)
+        assert refused.headers["location"] == "/text?tab=taxonomy&error=1", (path, fields)
+        assert _count(database_url, "text_topics") == 0, (path, fields)
+    assert _count(database_url, "audit_events") == audit_before
+    changed = browser.post(
+        f"/text/topics/{default_id}", data={"csrf_token": token, "keywords": "骑手"}, follow_redirects=False
+    )
+    assert changed.headers["location"] == "/text?tab=taxonomy&saved=1"
+    assert _count(database_url, "text_topics") > 0

@@ -164,11 +164,22 @@ async def get_topic(session: AsyncSession, tenant_id: str, topic_id: str) -> Tex
     return topic
 
 
-async def _depth(session: AsyncSession, tenant_id: str, parent_id: str | None) -> int:
+async def _by_id(session: AsyncSession, tenant_id: str) -> dict[str, TextTopic]:
+    # The unsaved default too: a refused change is decided before ensure_taxonomy
+    # writes it, else a page that answers the refusal with a redirect commits it.
+    return {topic.id: topic for topic in await all_topics(session, tenant_id)}
+
+
+def _unknown_parent() -> ValidationFailed:
+    return ValidationFailed("Unknown parent", errors=[FieldError("parent_id", "no such topic")])
+
+
+def _depth(topics: dict[str, TextTopic], parent_id: str | None) -> int:
     depth = 0
     while parent_id is not None and depth <= MAX_DEPTH:
-        parent = await get_topic(session, tenant_id, parent_id)
-        parent_id = parent.parent_id
+        if parent_id not in topics:
+            raise _unknown_parent()
+        parent_id = topics[parent_id].parent_id
         depth += 1
     return depth
 
@@ -176,22 +187,12 @@ async def _depth(session: AsyncSession, tenant_id: str, parent_id: str | None) -
 async def create_topic(session: AsyncSession, principal: Principal, data: dict[str, Any]) -> TextTopic:
     principal.require(Perm.CONFIG_WRITE)
     tenant_id = principal.tenant_id
-    await ensure_taxonomy(session, tenant_id)
-    count = await session.scalar(select(func.count()).where(TextTopic.tenant_id == tenant_id)) or 0
-    if count >= MAX_TOPICS:
+    topics = await _by_id(session, tenant_id)
+    if len(topics) >= MAX_TOPICS:
         raise ValidationFailed("Too many topics", errors=[FieldError("", f"at most {MAX_TOPICS} topics")])
     parent_id = data.get("parent_id")
-    if parent_id is not None:
-        try:
-            depth = await _depth(session, tenant_id, parent_id)
-        except NotFound as exc:
-            raise ValidationFailed(
-                "Unknown parent", errors=[FieldError("parent_id", "no such topic")]
-            ) from exc
-        if depth >= MAX_DEPTH:
-            raise ValidationFailed(
-                "Too deep", errors=[FieldError("parent_id", f"at most {MAX_DEPTH} levels")]
-            )
+    if parent_id is not None and _depth(topics, parent_id) >= MAX_DEPTH:
+        raise ValidationFailed("Too deep", errors=[FieldError("parent_id", f"at most {MAX_DEPTH} levels")])
     now = utc_now()
     topic = TextTopic(
         id=new_id(),
@@ -205,6 +206,7 @@ async def create_topic(session: AsyncSession, principal: Principal, data: dict[s
         created_at=now,
         updated_at=now,
     )
+    await ensure_taxonomy(session, tenant_id)
     session.add(topic)
     await session.flush()
     record(session, Actor.of(principal), "text.topic_created", target_type="text_topic", target_id=topic.id)
@@ -215,31 +217,33 @@ async def update_topic(
     session: AsyncSession, principal: Principal, topic_id: str, data: dict[str, Any]
 ) -> TextTopic:
     principal.require(Perm.CONFIG_WRITE)
-    await ensure_taxonomy(session, principal.tenant_id)
-    topic = await get_topic(session, principal.tenant_id, topic_id)
+    topics = await _by_id(session, principal.tenant_id)
+    if topic_id not in topics:
+        raise NotFound("No such topic", code="topic_not_found")
+    changes: dict[str, Any] = {}
     if "name" in data and data["name"] is not None:
-        topic.name = _names(data["name"])
+        changes["name"] = _names(data["name"])
     if "keywords" in data:
-        topic.keywords = _words(data["keywords"], "keywords")
+        changes["keywords"] = _words(data["keywords"], "keywords")
     if "exclude" in data:
-        topic.exclude = _words(data["exclude"], "exclude")
+        changes["exclude"] = _words(data["exclude"], "exclude")
     if "position" in data and data["position"] is not None:
-        topic.position = int(data["position"])
+        changes["position"] = int(data["position"])
     if "parent_id" in data:
-        parent_id = data["parent_id"]
-        node = parent_id
+        node = data["parent_id"]
         while node is not None:
-            if node == topic.id:
+            if node == topic_id:
                 raise ValidationFailed(
                     "A topic cannot move under itself", errors=[FieldError("parent_id", "cycle")]
                 )
-            try:
-                node = (await get_topic(session, principal.tenant_id, node)).parent_id
-            except NotFound as exc:
-                raise ValidationFailed(
-                    "Unknown parent", errors=[FieldError("parent_id", "no such topic")]
-                ) from exc
-        topic.parent_id = parent_id
+            if node not in topics:
+                raise _unknown_parent()
+            node = topics[node].parent_id
+        changes["parent_id"] = data["parent_id"]
+    await ensure_taxonomy(session, principal.tenant_id)
+    topic = await get_topic(session, principal.tenant_id, topic_id)
+    for name, value in changes.items():
+        setattr(topic, name, value)
     topic.updated_at = utc_now()
     await session.flush()
     record(session, Actor.of(principal), "text.topic_updated", target_type="text_topic", target_id=topic.id)
@@ -248,6 +252,8 @@ async def update_topic(
 
 async def delete_topic(session: AsyncSession, principal: Principal, topic_id: str) -> None:
     principal.require(Perm.CONFIG_WRITE)
+    if topic_id not in await _by_id(session, principal.tenant_id):
+        raise NotFound("No such topic", code="topic_not_found")
     await ensure_taxonomy(session, principal.tenant_id)
     topic = await get_topic(session, principal.tenant_id, topic_id)
     await session.delete(topic)
