@@ -1,8 +1,10 @@
 """Hostile input that reaches the pages rather than the API (whose bodies the
 framework checks): JSON typed into form fields nested thousands deep or with a
 number past Python's digit limit, dates at the end of the calendar, unknown
-units in a drill-down link and control characters in names. Each is a page
-error or a 422 problem, never a 500, and nothing is written."""
+units in a drill-down link, digit look-alikes in counts and control characters
+(NUL above all, which SQLite stores and PostgreSQL refuses) in names, rule
+attributes, case comments and target metrics. Each is a page error or a 422
+problem, never a 500, and nothing is written."""
 
 from __future__ import annotations
 
@@ -355,3 +357,60 @@ def test_a_refused_topic_form_on_a_fresh_tenant_writes_no_taxonomy(
     )
     assert changed.headers["location"] == "/text?tab=taxonomy&saved=1"
     assert _count(database_url, "text_topics") > 0
+
+
+# NUL cannot be stored in PostgreSQL but SQLite keeps it; ESC and BEL break pages and exports.
+CONTROL_TEXTS = ["ci\x00", "ci\x1b[31m", "c\x07i", "two\nlines"]
+
+
+def _nul_free_audit(database_url: str) -> None:
+    # details is JSON: a NUL in it is written as the escape \u0000 (read as text on either database).
+    assert _count(database_url, "audit_events WHERE CAST(details AS TEXT) LIKE '%\\u0000%'") == 0
+
+
+@pytest.mark.parametrize("text", CONTROL_TEXTS)
+def test_a_token_name_with_control_characters_is_a_field_error(
+    text: str,
+    client: TestClient,
+    org: Org,
+    database_url: str,
+    signed_in: Any,  # noqa: F811
+) -> None:
+    browser = signed_in("admin")
+    token = csrf_from(browser.get("/tokens").text)
+    tokens_before, audit_before = _count(database_url, "api_tokens"), _count(database_url, "audit_events")
+    refused = browser.post("/tokens", data={"csrf_token": token, "name": text, "scopes": "read"})
+    assert refused.status_code == 422
+    assert '<p class="field-error" id="name-error">名称不能包含控制字符。</p>' in refused.text
+    api = client.post("/api/v1/tokens", json={"name": text, "scopes": ["read"]}, headers=org.auth("admin"))
+    assert api.status_code == 422, api.text
+    assert _count(database_url, "api_tokens") == tokens_before
+    assert _count(database_url, "audit_events") == audit_before
+    _nul_free_audit(database_url)
+
+
+@pytest.mark.parametrize("text", CONTROL_TEXTS)
+def test_an_alert_rule_name_with_control_characters_is_refused(
+    text: str,
+    client: TestClient,
+    org: Org,
+    database_url: str,
+    signed_in: Any,  # noqa: F811
+) -> None:
+    browser = signed_in("admin")
+    token = csrf_from(browser.get("/alerts").text)
+    refused = browser.post("/alerts/rules", data={"csrf_token": token, "name": text, "preset": "detractor"})
+    assert refused.status_code == 422
+    assert "<li><code>name</code>: 名称不能包含控制字符。</li>" in refused.text
+    definition = {"kind": "response", "condition": {"all": [{"field": "nps", "op": "<=", "value": 6}]}}
+    api = client.post(
+        "/api/v1/alert-rules", json={"name": text, "definition": definition}, headers=org.auth("cx")
+    )
+    assert_problem(api, 422, "invalid_text")
+    assert _count(database_url, "alert_rules") == 0
+    saved = browser.post("/alerts/rules", data={"csrf_token": token, "name": "ok", "preset": "detractor"})
+    assert saved.status_code == 200 and _count(database_url, "alert_rules") == 1
+    [rule_id] = [r["id"] for r in client.get("/api/v1/alert-rules", headers=org.auth("cx")).json()["items"]]
+    renamed = client.patch(f"/api/v1/alert-rules/{rule_id}", json={"name": text}, headers=org.auth("cx"))
+    assert_problem(renamed, 422, "invalid_text")
+    assert scalar(database_url, "SELECT name FROM alert_rules") == "ok"

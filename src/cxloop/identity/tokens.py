@@ -143,6 +143,9 @@ def _issue(
     name = name.strip()
     if not name or len(name) > 200:
         raise invalid("name", "A token needs a name of 1 to 200 characters.")
+    if not name.isprintable():
+        # As for unit names: NUL cannot be stored in PostgreSQL, other control characters break pages.
+        raise invalid("name", "A name may not contain control characters.", code="invalid_text")
     token_id = new_id()
     secret = new_token(token_id)
     token = ApiToken(

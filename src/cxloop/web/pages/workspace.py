@@ -174,6 +174,8 @@ async def create_token(request: Request, session: DbSession, principal: SignedIn
         field_errors = {_field_of(p): N_("This value is not allowed.") for p in paths}
         if "scopes" in field_errors:
             field_errors["scopes"] = N_("Choose only permissions your role allows.")
+        if exc.code == "invalid_text":
+            field_errors["name"] = N_("A name may not contain control characters.")
         return await _tokens_page(request, session, principal, status=422, form=values, errors=field_errors)
     await session.flush()
     shown = {"name": issued.token.name, "secret": issued.secret}
