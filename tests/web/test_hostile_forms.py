@@ -414,3 +414,31 @@ def test_an_alert_rule_name_with_control_characters_is_refused(
     renamed = client.patch(f"/api/v1/alert-rules/{rule_id}", json={"name": text}, headers=org.auth("cx"))
     assert_problem(renamed, 422, "invalid_text")
     assert scalar(database_url, "SELECT name FROM alert_rules") == "ok"
+
+
+@pytest.mark.parametrize("field", ["attribute", "value"])
+@pytest.mark.parametrize("text", CONTROL_TEXTS)
+def test_a_frequency_rule_attribute_with_control_characters_is_a_field_error(
+    field: str,
+    text: str,
+    client: TestClient,
+    org: Org,
+    database_url: str,
+    signed_in: Any,  # noqa: F811
+) -> None:
+    from tests.web.test_settings import field_error
+
+    browser = signed_in("admin")
+    token = csrf_from(browser.get("/settings/channels").text)
+    form = {"name": "vip", "max_count": "2", "period_days": "30", "attribute": "tier", "value": "gold"}
+    refused = browser.post("/settings/frequency-rules", data={"csrf_token": token, **form, field: text})
+    assert refused.status_code == 422
+    assert field_error(refused.text, f"rule-{field}") == "文本不能包含控制字符。"
+    body = {"name": "vip", "max_count": 2, "period_days": 30, "attribute": "tier", "attribute_value": "gold"}
+    api = client.post(
+        "/api/v1/frequency-rules",
+        json={**body, "attribute" if field == "attribute" else "attribute_value": text},
+        headers=org.auth("admin"),
+    )
+    assert api.status_code == 422, api.text
+    assert _count(database_url, "frequency_rules") == 0

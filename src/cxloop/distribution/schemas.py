@@ -156,8 +156,8 @@ class RuleIn(Strict):
     name: Name
     survey_id: Id | None = None
     channel: Channel | None = None
-    attribute: Annotated[str, Field(min_length=1, max_length=64)] | None = None
-    attribute_value: str | int | float | bool | None = None
+    attribute: Label | None = None
+    attribute_value: Annotated[str, AfterValidator(_printable)] | int | float | bool | None = None
     max_count: int = Field(ge=1, le=1000)
     period_days: int = Field(ge=1, le=3660)
 

@@ -79,6 +79,7 @@ CODE_MESSAGES = {
     "unknown_metric": N_("Choose a metric from the list, or prefix mean:, choices: or custom:."),
 }
 NOT_VALID = N_("This value is not valid.")
+NO_CONTROL_CHARACTERS = N_("Text may not contain control characters.")
 # What a field wants, said when the service refuses its value, by form field.
 FIELD_HINTS = {
     "email": N_("Enter a valid email address."),

@@ -37,6 +37,7 @@ from cxloop.web.pages.cases import PRIORITY_LABELS
 from cxloop.web.pages.render import SignedIn, form_csrf_ok, render, see_other
 from cxloop.web.pages.settings import (
     NAME_LOCALES,
+    NO_CONTROL_CHARACTERS,
     all_units,
     errors_of,
     expired,
@@ -260,6 +261,9 @@ async def rule_form(request: Request, session: DbSession, principal: SignedIn) -
         errors["name"] = N_("Give the rule a name.")
     if values["channel"] and values["channel"] not in CHANNELS:
         errors["channel"] = N_("Choose a channel from the list.")
+    for name in ("name", "attribute", "value"):
+        if not values[name].isprintable():  # as RuleIn refuses them for the API
+            errors[name] = NO_CONTROL_CHARACTERS
     ranges = (
         ("max_count", 1000, N_("Enter a whole number from 1 to 1000.")),
         ("period_days", 3660, N_("Enter a whole number of days from 1 to 3660.")),
