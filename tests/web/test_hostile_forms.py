@@ -442,3 +442,46 @@ def test_a_frequency_rule_attribute_with_control_characters_is_a_field_error(
     )
     assert api.status_code == 422, api.text
     assert _count(database_url, "frequency_rules") == 0
+
+
+@pytest.mark.parametrize("text", ["bad\x00", "bad\x1b[31m", "bad\x07"])
+def test_a_case_comment_with_control_characters_is_refused(
+    text: str,
+    client: TestClient,
+    org: Org,
+    database_url: str,
+    signed_in: Any,  # noqa: F811
+) -> None:
+    from tests.cases.support import open_one
+
+    case_id, _ = open_one(database_url, org)
+    browser = signed_in("agent")
+    token = csrf_from(browser.get(f"/cases/{case_id}").text)
+    entries_before, audit_before = _count(database_url, "case_entries"), _count(database_url, "audit_events")
+    for fields in (
+        {"action": "comment", "comment": text},
+        {"action": "comment", "comment": text, "internal": "1"},
+        {"action": "transition", "to": "acknowledged", "comment": text},
+        {"action": "classify", "tags": f"slow, {text}"},
+    ):
+        refused = browser.post(
+            f"/cases/{case_id}/act", data={"csrf_token": token, **fields}, follow_redirects=False
+        )
+        assert refused.status_code == 303, fields
+        assert refused.headers["location"] == f"/cases/{case_id}?error=invalid_text", fields
+        assert "文本不能包含控制字符（评论可以换行）。" in browser.get(refused.headers["location"]).text
+        assert _count(database_url, "case_entries") == entries_before, fields
+    assert scalar(database_url, f"SELECT status FROM cases WHERE id = '{case_id}'") == "new"
+    assert _count(database_url, "audit_events") == audit_before
+    api = client.post(f"/api/v1/cases/{case_id}/comments", json={"body": text}, headers=org.auth("admin"))
+    assert api.status_code == 422, api.text
+    # A comment is multi-line text: new lines and tabs stay.
+    kept = browser.post(
+        f"/cases/{case_id}/act",
+        data={"csrf_token": token, "action": "comment", "comment": "line one\nline\ttwo"},
+        follow_redirects=False,
+    )
+    assert kept.headers["location"] == f"/cases/{case_id}?saved=1"
+    assert (
+        scalar(database_url, "SELECT body FROM case_entries WHERE kind = 'comment'") == "line one\nline\ttwo"
+    )

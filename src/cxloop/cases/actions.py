@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cxloop.cases import events, timeline
 from cxloop.cases.models import Case, RootCause
+from cxloop.cases.schemas import printable
 from cxloop.cases.service import _unit, get_case, now_or, set_deadlines
 from cxloop.cases.states import (
     ACKNOWLEDGED,
@@ -37,6 +38,20 @@ from cxloop.kit.errors import Conflict, Forbidden, invalid
 
 FOLLOW_UP_CHANNELS = frozenset({"email", "sms", "wechat", "wecom"})
 MAX_TAGS, MAX_TAG = 20, 40
+
+
+def _check_text(path: str, text: str | None) -> None:
+    """Refuse what the API's schemas refuse: control characters other than new
+    lines and tabs (NUL cannot be stored in PostgreSQL), here for the pages too."""
+    if text is not None:
+        try:
+            printable(text)
+        except ValueError as exc:
+            raise invalid(
+                path,
+                "Text may not contain control characters (a comment may have new lines).",
+                code="invalid_text",
+            ) from exc
 
 
 def _label(principal: Principal) -> str:
@@ -128,6 +143,7 @@ async def transition(
     now: datetime | None = None,
 ) -> Case:
     case = await get_case(session, principal, case_id)
+    _check_text("comment", comment)
     if to not in STATUSES:
         raise invalid("to", f"A case state is one of {', '.join(STATUSES)}.")
     unit = await _unit(session, case.tenant_id, case.unit_id)
@@ -208,6 +224,7 @@ async def add_comment(
     text = body.strip()
     if not text:
         raise invalid("body", "A comment needs some text.")
+    _check_text("body", text)
     at = now_or(now)
     entry = timeline.add(
         session,
@@ -258,6 +275,7 @@ async def assign(
 ) -> Case:
     """Reassign (managers), or take an unowned case for oneself (any worker)."""
     case = await get_case(session, principal, case_id)
+    _check_text("comment", comment)
     unit = await _unit(session, case.tenant_id, case.unit_id)
     taking = owner_id is not None and owner_id == principal.user_id and case.owner_id is None
     if taking:
@@ -357,6 +375,8 @@ def clean_tags(raw: Any) -> list[str]:
     for index, tag in enumerate(raw):
         if not isinstance(tag, str) or not 1 <= len(tag.strip()) <= MAX_TAG:
             raise invalid(f"tags[{index}]", f"A tag has 1 to {MAX_TAG} characters.")
+        if not tag.strip().isprintable():
+            raise invalid(f"tags[{index}]", "A tag may not contain control characters.", code="invalid_text")
         if tag.strip() not in tags:
             tags.append(tag.strip())
     return tags
@@ -380,6 +400,8 @@ async def create_manual(
     from cxloop.identity import visible_unit
 
     principal.require(Perm.CASES_WORK)
+    _check_text("title", title)
+    _check_text("comment", comment)
     unit = await visible_unit(session, principal, unit_code, Perm.CASES_WORK)
     if response_id is not None:
         response = await session.get(Response, response_id)

@@ -70,6 +70,7 @@ ERRORS = {
     "owner_not_eligible": N_("That person cannot work cases of this unit."),
     "case_closed": N_("A closed case is not reassigned; reopen it first."),
     "validation_failed": N_("Some values are not valid."),
+    "invalid_text": N_("Text may not contain control characters (a comment may have new lines)."),
     "unknown_root_cause": N_("That root cause is not in use."),
     "csrf_failed": N_("The form has expired. Go back, reload the page and try again."),
 }
