@@ -485,3 +485,60 @@ def test_a_case_comment_with_control_characters_is_refused(
     assert (
         scalar(database_url, "SELECT body FROM case_entries WHERE kind = 'comment'") == "line one\nline\ttwo"
     )
+
+
+@pytest.mark.parametrize("metric", ["mean:why\x00", "custom:x\x1b[31m", "choices:q\x07"])
+def test_a_target_metric_with_control_characters_is_a_field_error(
+    metric: str,
+    client: TestClient,
+    org: Org,
+    database_url: str,
+    signed_in: Any,  # noqa: F811
+) -> None:
+    from tests.web.test_settings import field_error
+
+    browser = signed_in("admin")
+    token = csrf_from(browser.get("/settings/analytics").text)
+    audit_before = _count(database_url, "audit_events")
+    refused = browser.post(
+        "/settings/analytics/targets",
+        data={"csrf_token": token, "unit_code": "", "metric": metric, "value": "4"},
+    )
+    assert refused.status_code == 422
+    expected = "请从列表中选择指标，或使用 mean:、choices:、custom: 前缀。"
+    assert field_error(refused.text, "target-metric") == expected
+    api = client.put(
+        "/api/v1/metrics/targets", json={"metric": metric, "value": 4}, headers=org.auth("admin")
+    )
+    assert_problem(api, 422, "unknown_metric")
+    assert _count(database_url, "analytics_targets") == 0
+    assert _count(database_url, "audit_events") == audit_before
+    _nul_free_audit(database_url)
+
+
+@pytest.mark.parametrize("text", CONTROL_TEXTS)
+def test_a_person_name_with_control_characters_is_a_field_error(
+    text: str,
+    client: TestClient,
+    org: Org,
+    database_url: str,
+    signed_in: Any,  # noqa: F811
+) -> None:
+    from tests.web.test_settings import field_error
+
+    browser = signed_in("admin")
+    token = csrf_from(browser.get("/settings/users").text)
+    users_before, audit_before = _count(database_url, "users"), _count(database_url, "audit_events")
+    person = {
+        "email": "new@acme.test",
+        "role": "analyst",
+        "unit_code": "SH001",
+        "password": "correct-horse-9",
+    }
+    refused = browser.post("/settings/users", data={"csrf_token": token, **person, "name": text})
+    assert refused.status_code == 422
+    assert field_error(refused.text, "user-name") == "文本不能包含控制字符。"
+    api = client.post("/api/v1/users", json={**person, "name": text}, headers=org.auth("admin"))
+    assert api.status_code == 422, api.text
+    assert _count(database_url, "users") == users_before
+    assert _count(database_url, "audit_events") == audit_before

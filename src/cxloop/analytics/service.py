@@ -112,7 +112,8 @@ async def run_drivers(session: AsyncSession, principal: Principal, query: Driver
 
 def _check_metric(metric: str) -> None:
     head, sep, _ = metric.partition(":")
-    if not ((not sep and metric in FIXED) or (sep and head in PREFIXED)):
+    # What follows a prefix is free text, stored and audited: no NUL (PostgreSQL) or other control characters.
+    if not metric.isprintable() or not ((not sep and metric in FIXED) or (sep and head in PREFIXED)):
         raise invalid("metric", f"Unknown metric {metric!r}.", code="unknown_metric")
 
 

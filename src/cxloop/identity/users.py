@@ -74,6 +74,12 @@ async def _unit_for_role(
     return unit
 
 
+def _check_name(name: str | None) -> None:
+    if name is not None and not name.strip().isprintable():
+        # As for unit names: NUL cannot be stored in PostgreSQL, other control characters break pages.
+        raise invalid("name", "A name may not contain control characters.", code="invalid_text")
+
+
 async def create_user(
     session: AsyncSession,
     tenant: Tenant,
@@ -88,6 +94,7 @@ async def create_user(
 ) -> UserView:
     email = normalise_email(email)
     parsed_role = parse_role(role)
+    _check_name(name)
     if password is not None:
         check_password(password)
     check_locale(locale)
@@ -216,6 +223,7 @@ async def update_user(
     if name is not None:
         if not name.strip():
             raise invalid("name", "A name cannot be empty.")
+        _check_name(name)
         user.name = name.strip()
     if locale is not None:
         user.locale = check_locale(locale)

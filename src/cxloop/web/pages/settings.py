@@ -77,6 +77,7 @@ CODE_MESSAGES = {
     "root_cause_exists": N_("A root cause with this code exists already."),
     "unknown_root_cause": N_("Choose a parent from the list."),
     "unknown_metric": N_("Choose a metric from the list, or prefix mean:, choices: or custom:."),
+    "invalid_text": N_("Text may not contain control characters."),
 }
 NOT_VALID = N_("This value is not valid.")
 NO_CONTROL_CHARACTERS = N_("Text may not contain control characters.")
