@@ -18,7 +18,7 @@ from cxloop.alerts.models import AlertConfigVersion, AlertRule, Webhook
 from cxloop.alerts.rules import MetricRule, ResponseRule, parse_rule
 from cxloop.identity import Perm, Principal, Unit
 from cxloop.kit.clock import utc_now
-from cxloop.kit.errors import invalid, not_found
+from cxloop.kit.errors import invalid, not_found, refuse_control_characters
 from cxloop.kit.ids import is_id, new_id
 from cxloop.kit.pagination import Page, PageRequest, apply_keyset, make_page
 
@@ -51,17 +51,11 @@ async def check_units(session: AsyncSession, tenant_id: str, rule: ResponseRule 
             raise invalid(path, f"There is no unit {code!r}.", code="unknown_unit")
 
 
-def _check_name(name: str) -> None:
-    if not name.isprintable():
-        # As for unit names: NUL cannot be stored in PostgreSQL, other control characters break pages.
-        raise invalid("name", "A name may not contain control characters.", code="invalid_text")
-
-
 async def create_rule(
     session: AsyncSession, principal: Principal, name: str, raw: dict[str, Any], enabled: bool
 ) -> AlertRule:
     principal.require(Perm.CONFIG_WRITE)
-    _check_name(name)
+    refuse_control_characters("name", name)
     rule = parse_rule(raw)
     await check_units(session, principal.tenant_id, rule)
     now = utc_now()
@@ -117,7 +111,7 @@ async def update_rule(
     principal.require(Perm.CONFIG_WRITE)
     row = await get_rule(session, principal, rule_id)
     if name is not None:
-        _check_name(name)
+        refuse_control_characters("name", name)
     if raw is not None:
         rule = parse_rule(raw)
         if rule.kind != row.kind:

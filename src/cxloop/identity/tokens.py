@@ -14,7 +14,7 @@ from cxloop.identity.models import ApiToken, Tenant, Unit, User
 from cxloop.identity.principals import grants_of
 from cxloop.identity.units import get_unit_by_code
 from cxloop.kit.clock import as_utc, utc_now
-from cxloop.kit.errors import invalid, not_found
+from cxloop.kit.errors import invalid, not_found, refuse_control_characters
 from cxloop.kit.ids import new_id
 from cxloop.kit.pagination import Page, PageRequest, apply_keyset, make_page
 from cxloop.kit.security import digest, new_token
@@ -143,9 +143,7 @@ def _issue(
     name = name.strip()
     if not name or len(name) > 200:
         raise invalid("name", "A token needs a name of 1 to 200 characters.")
-    if not name.isprintable():
-        # As for unit names: NUL cannot be stored in PostgreSQL, other control characters break pages.
-        raise invalid("name", "A name may not contain control characters.", code="invalid_text")
+    refuse_control_characters("name", name)
     token_id = new_id()
     secret = new_token(token_id)
     token = ApiToken(

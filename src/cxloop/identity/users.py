@@ -13,7 +13,7 @@ from cxloop.identity.audit import Actor, AuditAction, record
 from cxloop.identity.models import Membership, Tenant, Unit, User, UserSession
 from cxloop.identity.units import get_unit_by_code
 from cxloop.kit.clock import utc_now
-from cxloop.kit.errors import Conflict, invalid, not_found
+from cxloop.kit.errors import Conflict, invalid, not_found, refuse_control_characters
 from cxloop.kit.ids import new_id
 from cxloop.kit.pagination import Page, PageRequest, apply_keyset, make_page
 from cxloop.kit.security import hash_password_async
@@ -74,12 +74,6 @@ async def _unit_for_role(
     return unit
 
 
-def _check_name(name: str | None) -> None:
-    if name is not None and not name.strip().isprintable():
-        # As for unit names: NUL cannot be stored in PostgreSQL, other control characters break pages.
-        raise invalid("name", "A name may not contain control characters.", code="invalid_text")
-
-
 async def create_user(
     session: AsyncSession,
     tenant: Tenant,
@@ -94,7 +88,8 @@ async def create_user(
 ) -> UserView:
     email = normalise_email(email)
     parsed_role = parse_role(role)
-    _check_name(name)
+    if name is not None:
+        refuse_control_characters("name", name.strip())
     if password is not None:
         check_password(password)
     check_locale(locale)
@@ -223,7 +218,7 @@ async def update_user(
     if name is not None:
         if not name.strip():
             raise invalid("name", "A name cannot be empty.")
-        _check_name(name)
+        refuse_control_characters("name", name.strip())
         user.name = name.strip()
     if locale is not None:
         user.locale = check_locale(locale)

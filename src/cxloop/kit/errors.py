@@ -114,3 +114,9 @@ def not_found(kind: str) -> NotFound:
 
 def invalid(path: str, message: str, code: str = "validation_failed") -> ValidationFailed:
     return ValidationFailed(message, code=code, errors=[FieldError(path, message)])
+
+
+def refuse_control_characters(path: str, text: str) -> None:
+    """A name may not hold NUL (PostgreSQL cannot store it) or other control characters (they break pages)."""
+    if not text.isprintable():
+        raise invalid(path, "A name may not contain control characters.", code="invalid_text")
