@@ -159,3 +159,9 @@ def test_north_american_and_international_numbers_are_masked_toll_free_lines_sta
         "temp +12.5 today",
     ):
         assert mask(clean) == (clean, [])
+
+
+def test_cues_and_surnames_are_read_in_traditional_too() -> None:
+    # Masking reads the comment as written; 陳 is 陈 and 訂單號 is 订单号 in the fold.
+    assert mask("我叫陳大文，電話13812345678")[0] == "我叫[NAME]，電話[PHONE]"
+    assert mask(f"訂單號：{CARD} 還沒到") == (f"訂單號：{CARD} 還沒到", [])

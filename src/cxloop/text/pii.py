@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from cxloop.text.normalize import to_simplified
+
 LABELS = {
     "email": "[EMAIL]",
     "id_card": "[ID]",
@@ -63,12 +65,15 @@ _FOREIGN_PREFIX = re.compile(r"\+(?!86)\d{1,3}[ .-]?\(?$")
 _PHONE_INTERNATIONAL = re.compile(r"(?<![\w+])\+[1-9]\d{0,2}(?:[ .-]?\(?\d{1,4}\)?){2,5}(?!\d)")
 # Taiwan national ID (A123456789) and Hong Kong identity card (A123456(7)), both with a check digit.
 _ID_TW = re.compile(r"(?<![0-9A-Za-z])([A-Z][1289]\d{8})(?![0-9A-Za-z])")
-_ID_HK = re.compile(r"(?<![0-9A-Za-z])([A-Z]{1,2}\d{6}(?:\(([0-9A])\)|([0-9A])))(?![0-9A-Za-z])")
+_ID_HK = re.compile(
+    r"(?<![0-9A-Za-z])((?P<letters>[A-Z]{1,2})(?P<digits>\d{6})(?:\((?P<check>[0-9A])\)|(?P<bare>[0-9A])))"
+    r"(?![0-9A-Za-z])"
+)
 _TW_LETTER = dict(zip("ABCDEFGHJKLMNPQRSTUVXYWZIO", range(10, 36), strict=True))
 
 
 _NAME_ZH = re.compile(
-    r"(?:(我叫|本人叫)|姓名[:：]?|(?:联系人|聯繫人|聯絡人|收货人|收貨人)[:：]?)\s?([\u4e00-\u9fff]{1,6}·[\u4e00-\u9fff]{1,6}|[\u4e00-\u9fff]{2,4}?)(?=[，,。.\s!！?？]|$|的|电话|手机)"
+    r"(?:(我叫|本人叫)|姓名[:：]?|(?:联系人|联络人|收货人)[:：]?)\s?([\u4e00-\u9fff]{1,6}·[\u4e00-\u9fff]{1,6}|[\u4e00-\u9fff]{2,4}?)(?=[，,。.\s!！?？]|$|的|电话|手机)"
 )
 # After "我叫" (also "I ordered": 我叫了外卖, 我叫的套餐) a name must start with a
 # surname; after "姓名：" or "收货人：" whatever follows is the name.
@@ -148,7 +153,6 @@ _NOT_NAMES = frozenset(
 # "订单号：", "tracking number #" right before a digit run say what it is.
 _REFERENCE_CUE = re.compile(
     r"(?:订单号|订单编号|单号|编号|流水号|交易号|发票号|票号|工单号|取件码|"
-    r"訂單號|訂單編號|單號|編號|流水號|交易號|發票號|票號|工單號|取件碼|"
     r"(?<![A-Za-z])(?:order|tracking|ref|reference|booking|confirmation|invoice|ticket|case))"
     r"(?:\s*(?:no\.?|number|num|id|code|#))?[\s:：#是为=-]{0,3}$",
     re.IGNORECASE,
@@ -215,7 +219,11 @@ def luhn_valid(digits: str) -> bool:
 
 
 def find(text: str) -> list[Find]:
-    """Non-overlapping finds, earliest first; stronger kinds (checked by a checksum) win overlaps."""
+    """Non-overlapping finds, earliest first; stronger kinds (checked by a checksum) win overlaps.
+
+    Cues and surnames are read in the Simplified fold of ``text`` (訂單號, 陳), which keeps
+    every character in its place, so the finds' positions are the text's own."""
+    folded = text if text.isascii() else to_simplified(text)
     found: list[Find] = []
     taken: list[tuple[int, int]] = []
 
@@ -237,14 +245,12 @@ def find(text: str) -> list[Find]:
                 add("id_card", m.start(1), m.end(1))
         # One letter-and-digits code in ten passes these checks by chance: the label decides.
         for m in _ID_TW.finditer(text):
-            if tw_id_valid(m.group(1)) and not _labelled_reference(text, m.start(1)):
+            if tw_id_valid(m.group(1)) and not _labelled_reference(folded, m.start(1)):
                 add("id_card", m.start(1), m.end(1))
         for m in _ID_HK.finditer(text):
-            body = m.group(1)
-            letters = body[: 2 if body[1].isalpha() else 1]
-            check = m.group(2) or m.group(3)
-            if hk_id_valid(letters, body[len(letters) : len(letters) + 6], check) and not _labelled_reference(
-                text, m.start(1)
+            check = m.group("check") or m.group("bare")
+            if hk_id_valid(m.group("letters"), m.group("digits"), check) and not _labelled_reference(
+                folded, m.start(1)
             ):
                 add("id_card", m.start(1), m.end(1))
         for m in _CARD.finditer(text):
@@ -252,27 +258,27 @@ def find(text: str) -> list[Find]:
             # A mobile number written with its country code is a phone, not a card.
             if _MOBILE_DIGITS.match(digits) or text[max(0, m.start(1) - 1) : m.start(1)] == "+":
                 continue
-            if 13 <= len(digits) <= 19 and luhn_valid(digits) and not _labelled_reference(text, m.start(1)):
+            if 13 <= len(digits) <= 19 and luhn_valid(digits) and not _labelled_reference(folded, m.start(1)):
                 add("bank_card", m.start(1), m.end(1))
         # "+49 151 23456789" is a German number, though "151 2345 6789" looks like a Chinese mobile.
         for m in _MOBILE.finditer(text):
-            if not _labelled_reference(text, m.start()) and not _foreign_prefix(text, m.start()):
+            if not _labelled_reference(folded, m.start()) and not _foreign_prefix(text, m.start()):
                 add("mobile", m.start(), m.end())
         for m in _LANDLINE.finditer(text):
-            if not _labelled_reference(text, m.start()) and not _foreign_prefix(text, m.start()):
+            if not _labelled_reference(folded, m.start()) and not _foreign_prefix(text, m.start()):
                 add("landline", m.start(), m.end())
         for m in _PHONE_TW_HK.finditer(text):
-            if not _labelled_reference(text, m.start()):
+            if not _labelled_reference(folded, m.start()):
                 add("landline" if m.group("landline") else "mobile", m.start(), m.end())
         for m in _PHONE_NANP.finditer(text):
             if (m.group("area") or m.group("bare")) not in _TOLL_FREE and not _labelled_reference(
-                text, m.start()
+                folded, m.start()
             ):
                 add("mobile", m.start(), m.end())
         for m in _PHONE_INTERNATIONAL.finditer(text):
             if 8 <= sum(ch.isdigit() for ch in m.group(0)) <= 15:
                 add("mobile", m.start(), m.end())
-    for m in _NAME_ZH.finditer(text):
+    for m in _NAME_ZH.finditer(folded):
         if m.group(1) is None or _looks_like_zh_name(m.group(2)):
             add("name", m.start(2), m.end(2))
     if not digits_free or any(c.isupper() for c in text):
