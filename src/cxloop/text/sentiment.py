@@ -324,12 +324,12 @@ def _negation_scopes(lowered: str) -> list[tuple[str, bool]]:
     return out
 
 
-def _negated_valence(lowered: str) -> tuple[float, float]:
+def _negated_valence(scopes: list[tuple[str, bool]]) -> tuple[float, float]:
     """How much negative and positive VADER valence is negated ("not bad", "never had any
     trouble" against "not good"), scaled to 0..1: words alone cannot tell the model that."""
     lexicon = vader().lexicon
     negative = positive = 0.0
-    for token, negated in _negation_scopes(lowered):
+    for token, negated in scopes:
         if negated:
             valence = lexicon.get(token, 0.0)
             negative += max(-valence, 0.0)
@@ -337,10 +337,9 @@ def _negated_valence(lowered: str) -> tuple[float, float]:
     return min(negative, 4.0) / 4, min(positive, 4.0) / 4
 
 
-def _negation_marked(lowered: str) -> tuple[str, str]:
+def _negation_marked(scopes: list[tuple[str, bool]]) -> tuple[str, str]:
     """The comment for the word features (a negated word as ``neg_word``) and for the
     character features (negated words left out), so "not terrible" does not read as "terrible"."""
-    scopes = _negation_scopes(lowered)
     words = " ".join("neg_" + token if negated else token for token, negated in scopes)
     chars = " ".join(token for token, negated in scopes if not negated)
     return words, chars
@@ -404,10 +403,10 @@ def en_features(texts: list[str]) -> Any:
         _en_vectorizers = (words, chars)
     words, chars = _en_vectorizers
     plain = [MENTION.sub(" ", text) for text in texts]
-    lowered = [text.lower() for text in plain]
+    scopes = [_negation_scopes(text.lower()) for text in plain]
     analyzer = vader()
     dense = []
-    for text in plain:
+    for text, scope in zip(plain, scopes, strict=True):
         scores = analyzer.polarity_scores(text)
         dense.append(
             [
@@ -418,10 +417,10 @@ def en_features(texts: list[str]) -> Any:
                 "?" in text,
                 "!" in text,
                 min(len(_COMPLAINT.findall(text)), 3) / 3,
-                *_negated_valence(text.lower()),
+                *_negated_valence(scope),
             ]
         )
-    marked = [_negation_marked(text) for text in lowered]
+    marked = [_negation_marked(scope) for scope in scopes]
     return sparse.hstack(
         [
             words.transform([m[0] for m in marked]),

@@ -176,16 +176,20 @@ async def analyze_response(
                     evidence={"matched": hit.matched[:20], "score": hit.score},
                 )
             )
-    if policy.mask_pii and not policy.keep_original:
-        await _redact_response(session, response, {question_id for question_id, _ in texts})
+    found = any(result.pii for result in results)
+    # Nothing found and no edit history: nothing to redact, and no second pass over the answers.
+    if policy.mask_pii and not policy.keep_original and (found or response.revision):
+        await _redact_response(session, response, {question_id for question_id, _ in texts}, found)
     await session.flush()
     return len(texts)
 
 
-async def _redact_response(session: AsyncSession, response: Response, question_ids: set[str]) -> None:
+async def _redact_response(
+    session: AsyncSession, response: Response, question_ids: set[str], found: bool
+) -> None:
     """The original is kept only where the tenant's policy allows: not in the answers either, so
     response pages, the API and exports show what the comment explorer shows; nor in the edit history."""
-    redacted = redacted_answers(response.answers or {}, question_ids)
+    redacted = redacted_answers(response.answers or {}, question_ids) if found else None
     if redacted is not None:
         # Only over the answers read here: an edit that landed meanwhile is redacted by its own run.
         await session.execute(
